@@ -1,0 +1,287 @@
+//! The command-line interface. The desktop app and the tests rely on this contract:
+//!
+//! ```text
+//! warden [--config FILE] [--logs-db PATH] [--openalgo-db PATH] [--state-db PATH] <command>
+//! ```
+//!
+//! Every command exits non-zero on failure, with one line on stderr that says what to do.
+
+mod output;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+
+use crate::actions;
+use crate::config::{Config, Paths, ThresholdSource};
+use crate::demo::{Simulator, Workspace};
+use crate::engine::Thresholds;
+use crate::error::{Error, Result};
+use crate::event::Rule;
+use crate::monitor::{Monitor, Notice};
+use crate::report;
+use crate::store::openalgo_settings::OpenAlgoDb;
+use crate::store::state::{Actor, StateDb};
+use crate::store::LogsDb;
+
+/// The options every command takes (the desktop app accepts them too).
+#[derive(Debug, Clone, Default, Args)]
+pub struct GlobalArgs {
+    /// Configuration file (default: $XDG_CONFIG_HOME/warden/config.toml, if present).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// OpenAlgo's logs.db (default: from the configuration, else the usual install locations).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub logs_db: Option<PathBuf>,
+    /// OpenAlgo's openalgo.db, for thresholds = "openalgo" (default: beside logs.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub openalgo_db: Option<PathBuf>,
+    /// Warden's own state database (default: $XDG_DATA_HOME/warden/state.db).
+    #[arg(long, global = true, value_name = "PATH")]
+    pub state_db: Option<PathBuf>,
+}
+
+impl GlobalArgs {
+    /// Loads the configuration and resolves the paths.
+    pub fn load(&self) -> Result<(Config, Paths)> {
+        let cfg = Config::load(self.config.as_deref())?;
+        let paths = Paths::resolve(&cfg, self.logs_db.clone(), self.openalgo_db.clone(), self.state_db.clone());
+        Ok((cfg, paths))
+    }
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about = "Watches a self-hosted OpenAlgo and bans abusive clients in OpenAlgo's own logs.db")]
+struct Cli {
+    #[command(flatten)]
+    global: GlobalArgs,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Ban counts and addresses to watch.
+    Status {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Bans in force.
+    Bans {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Addresses being counted (404s and invalid API keys) in the current 24 h window.
+    Trackers {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ban an address by hand.
+    Ban {
+        /// The address (IPv4 or IPv6).
+        ip: String,
+        /// 24h, 48h, 1w, permanent, or a number of hours such as 72h.
+        #[arg(long = "for", default_value = "24h", value_name = "DURATION")]
+        duration: String,
+        /// Why (kept in logs.db and in Warden's audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Lift every ban of an address.
+    Unban {
+        /// The address.
+        ip: String,
+    },
+    /// Give an address a fresh start in OpenAlgo's 404 tracker.
+    #[command(name = "clear-404")]
+    Clear404 {
+        /// The address.
+        ip: String,
+    },
+    /// Give an address a fresh start in OpenAlgo's invalid-API-key tracker.
+    #[command(name = "clear-api")]
+    ClearApi {
+        /// The address.
+        ip: String,
+    },
+    /// The audit log of manual actions, newest first.
+    Audit {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many entries.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// The live monitor: prints each ban and notice as it happens. Stop it with Ctrl-C.
+    Watch {
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+        /// Stop after this many seconds (default: run until stopped).
+        #[arg(long, value_name = "N")]
+        seconds: Option<u64>,
+    },
+    /// A throw-away OpenAlgo workspace with simulated attackers, and the monitor running on it.
+    Demo {
+        /// Where to create the workspace (default: a new temporary directory).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Stop after this many seconds (default: run until stopped).
+        #[arg(long, value_name = "N")]
+        seconds: Option<u64>,
+        /// Run the simulation this many times faster than real time.
+        #[arg(long, default_value_t = 1.0)]
+        speed: f64,
+        /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Parses the command line, runs the command and turns an error into one line and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("warden: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let now = crate::time::now();
+    match cli.command {
+        Command::Demo { dir, seconds, speed, json } => return demo(&cli.global, dir, seconds, speed, json),
+        Command::Watch { json, seconds } => {
+            let (cfg, paths) = cli.global.load()?;
+            return watch(&cfg, &paths, seconds, json);
+        }
+        _ => {}
+    }
+    let (cfg, paths) = cli.global.load()?;
+    match cli.command {
+        Command::Status { json } => {
+            let logs = LogsDb::open(&paths.logs_db)?;
+            let s = report::status(&logs, &thresholds(&cfg, &paths)?, cfg.near_fraction, now)?;
+            output::print(json, &s, output::status_text)
+        }
+        Command::Bans { json } => {
+            let logs = LogsDb::open(&paths.logs_db)?;
+            output::print(json, &report::bans(&logs, now)?, output::bans_text)
+        }
+        Command::Trackers { json } => {
+            let logs = LogsDb::open(&paths.logs_db)?;
+            output::print(json, &report::trackers(&logs, &thresholds(&cfg, &paths)?, now)?, output::trackers_text)
+        }
+        Command::Ban { ip, duration, reason } => {
+            let length = duration.parse::<actions::Duration>()?.0;
+            let mut logs = LogsDb::open(&paths.logs_db)?;
+            let state = StateDb::open(&paths.state_db)?;
+            let done = actions::ban(&mut logs, &state, &cfg.protection()?, &ip, length, reason.as_deref(), Actor::Cli, now)?;
+            output::line(&output::ban_text(&done))
+        }
+        Command::Unban { ip } => {
+            let mut logs = LogsDb::open(&paths.logs_db)?;
+            let state = StateDb::open(&paths.state_db)?;
+            let n = actions::unban(&mut logs, &state, &ip, Actor::Cli, now)?;
+            output::line(&format!("unbanned {} ({n} row(s)); OpenAlgo lets it in again within 60 s", crate::ip::display_raw(ip.trim())))
+        }
+        Command::Clear404 { ip } => clear(&paths, Rule::NotFound, &ip, now),
+        Command::ClearApi { ip } => clear(&paths, Rule::InvalidApiKey, &ip, now),
+        Command::Audit { json, limit } => {
+            let state = StateDb::open(&paths.state_db)?;
+            output::print(json, &state.audit_log(limit)?, output::audit_text)
+        }
+        Command::Watch { .. } | Command::Demo { .. } => Ok(()),
+    }
+}
+
+fn clear(paths: &Paths, rule: Rule, ip: &str, now: chrono::DateTime<Utc>) -> Result<()> {
+    let mut logs = LogsDb::open(&paths.logs_db)?;
+    let state = StateDb::open(&paths.state_db)?;
+    let n = actions::clear(&mut logs, &state, rule, ip, Actor::Cli, now)?;
+    output::line(&format!("cleared the {} tracker of {} ({n} row(s))", rule.as_str(), crate::ip::display_raw(ip.trim())))
+}
+
+/// The thresholds in force: Warden's own, or OpenAlgo's settings row when following it.
+pub fn thresholds(cfg: &Config, paths: &Paths) -> Result<Thresholds> {
+    match cfg.thresholds {
+        ThresholdSource::Warden => Ok(cfg.own_thresholds()),
+        ThresholdSource::Openalgo => {
+            let path = paths.openalgo_db.as_ref().ok_or_else(|| {
+                Error::OpenAlgoSettings("openalgo.db is not known: pass --openalgo-db PATH".into())
+            })?;
+            Ok(OpenAlgoDb::open(path)?.read()?.thresholds())
+        }
+    }
+}
+
+fn printer(json: bool) -> impl FnMut(Notice) + Send + 'static {
+    move |n: Notice| {
+        let line = if json {
+            serde_json::to_string(&n).unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"message\":\"{e}\"}}"))
+        } else {
+            format!("{} {n}", Utc::now().format("%H:%M:%S"))
+        };
+        let mut out = std::io::stdout().lock();
+        // A closed pipe (`warden watch | head`) is not worth a panic.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+fn watch(cfg: &Config, paths: &Paths, seconds: Option<u64>, json: bool) -> Result<()> {
+    let monitor = Monitor::open(cfg, paths)?;
+    if !json {
+        eprintln!("warden: watching {} (state in {}); Ctrl-C stops", paths.logs_db.display(), paths.state_db.display());
+    }
+    let handle = monitor.spawn(printer(json))?;
+    wait(seconds);
+    handle.stop();
+    Ok(())
+}
+
+fn wait(seconds: Option<u64>) {
+    match seconds {
+        Some(s) => std::thread::sleep(std::time::Duration::from_secs(s)),
+        None => loop {
+            std::thread::park();
+        },
+    }
+}
+
+fn demo(global: &GlobalArgs, dir: Option<PathBuf>, seconds: Option<u64>, speed: f64, json: bool) -> Result<()> {
+    if !(speed > 0.0 && speed <= 1000.0) {
+        return Err(Error::Config { path: "--speed".into(), message: format!("must be above 0 and at most 1000, not {speed}") });
+    }
+    let ws = Workspace::create(dir.as_deref())?;
+    let mut paths = ws.paths();
+    if let Some(state) = &global.state_db {
+        paths.state_db = state.clone();
+    }
+    let cfg = match &global.config {
+        Some(path) => Config::load(Some(path))?,
+        None => ws.config(),
+    };
+    if !json {
+        eprintln!("warden demo: a simulated OpenAlgo (auto-ban off) is writing to {}", ws.logs_db.display());
+        eprintln!("warden demo: scanners and key-sprayers start now; expect warnings within ~25 s and bans within ~35 s");
+        eprintln!("warden demo: try `warden --logs-db {} bans` in another terminal; Ctrl-C stops", ws.logs_db.display());
+    }
+    let monitor = Monitor::open(&cfg, &paths)?;
+    let handle = monitor.spawn(printer(json))?;
+    let sim = Simulator::start(&ws.logs_db, speed, |e| eprintln!("warden demo: simulator: {e}"))?;
+    wait(seconds);
+    drop(sim);
+    handle.stop();
+    Ok(())
+}

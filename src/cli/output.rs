@@ -1,0 +1,112 @@
+//! Human-readable and JSON output of the CLI. Attacker-controlled strings go through
+//! [`display_raw`], so a hostile path or reason cannot break a table or forge a line.
+
+use std::io::Write;
+
+use serde::Serialize;
+
+use crate::actions::BanOutcome;
+use crate::error::{Error, Result};
+use crate::ip::display_raw;
+use crate::report::{BanView, Status, TrackerView};
+use crate::store::state::AuditEntry;
+use crate::time::{rfc3339, short, Timestamp};
+
+/// Prints `value` as JSON, or as text through `text`.
+pub fn print<T: Serialize + ?Sized>(json: bool, value: &T, text: fn(&T) -> String) -> Result<()> {
+    let s = if json {
+        serde_json::to_string_pretty(value).map_err(|e| Error::io("writing JSON", std::io::Error::other(e)))?
+    } else {
+        text(value)
+    };
+    line(&s)
+}
+
+/// Prints one line (or block) to stdout; a closed pipe is not an error worth a panic.
+pub fn line(s: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", s.trim_end_matches('\n'));
+    Ok(())
+}
+
+fn t(ts: Option<Timestamp>) -> String {
+    ts.map(short).unwrap_or_else(|| "-".into())
+}
+
+/// `status` as text.
+pub fn status_text(s: &Status) -> String {
+    format!(
+        "bans in force:   {} ({} permanent, {} temporary)\nsuspicious IPs:  {}\nnear threshold:  {}",
+        s.total_bans, s.permanent_bans, s.temporary_bans, s.suspicious_ips, s.near_threshold
+    )
+}
+
+/// `bans` as text.
+pub fn bans_text(bans: &Vec<BanView>) -> String {
+    if bans.is_empty() {
+        return "no bans in force".into();
+    }
+    let mut out = format!("{:<40} {:<21} {:<21} {:>5}  {:<16} {}\n", "IP", "BANNED AT", "EXPIRES", "COUNT", "BY", "REASON");
+    for b in bans {
+        let expires = if b.permanent { "permanent".into() } else { t(b.expires_at) };
+        out.push_str(&format!(
+            "{:<40} {:<21} {:<21} {:>5}  {:<16} {}\n",
+            display_raw(&b.ip),
+            t(b.banned_at),
+            expires,
+            b.ban_count.map(|c| c.to_string()).unwrap_or_else(|| "-".into()),
+            display_raw(b.created_by.as_deref().unwrap_or("-")),
+            display_raw(b.reason.as_deref().unwrap_or("")),
+        ));
+    }
+    out
+}
+
+/// `trackers` as text.
+pub fn trackers_text(rows: &Vec<TrackerView>) -> String {
+    if rows.is_empty() {
+        return "no addresses being counted".into();
+    }
+    let mut out = format!("{:<40} {:<4} {:>9}  {:<21} {}\n", "IP", "KIND", "COUNT", "LAST", "PATHS / KEY HASHES");
+    for r in rows {
+        let items = r.paths.as_ref().or(r.key_hashes.as_ref()).map(|v| v.join(" ")).unwrap_or_default();
+        out.push_str(&format!(
+            "{:<40} {:<4} {:>9}  {:<21} {}\n",
+            display_raw(&r.ip),
+            r.kind.as_str(),
+            format!("{}/{}", r.count, r.threshold),
+            t(r.last_at),
+            display_raw(&items)
+        ));
+    }
+    out
+}
+
+/// `audit` as text.
+pub fn audit_text(rows: &Vec<AuditEntry>) -> String {
+    if rows.is_empty() {
+        return "no manual actions yet".into();
+    }
+    let mut out = String::new();
+    for a in rows {
+        out.push_str(&format!(
+            "{} {:<4} {:<10} {:<40} {} {}\n",
+            rfc3339(a.at),
+            a.actor,
+            a.action,
+            display_raw(a.ip.as_deref().unwrap_or("-")),
+            display_raw(a.detail.as_deref().unwrap_or("")),
+            a.reason.as_deref().map(|r| format!("({})", display_raw(r))).unwrap_or_default()
+        ));
+    }
+    out
+}
+
+/// The confirmation line of a manual ban.
+pub fn ban_text(b: &BanOutcome) -> String {
+    let how = match b.expires_at {
+        Some(e) => format!("until {}", rfc3339(e)),
+        None => "permanently".into(),
+    };
+    format!("banned {} {how} (ban_count {}); OpenAlgo refuses it with a 403 within 60 s", b.ip, b.ban_count)
+}

@@ -1,0 +1,316 @@
+//! Warden's configuration: thresholds, paths and the allow-list, validated once when loaded.
+//!
+//! The file is TOML, by default `$XDG_CONFIG_HOME/warden/config.toml`. Every setting has a safe
+//! default, so Warden runs with no file at all. Unknown keys are refused, so a typo cannot silently
+//! leave a threshold at its default. Warden writes the file with mode 0600.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{BanLength, RuleLimits, Thresholds};
+use crate::error::{Error, Result};
+use crate::ip::Protection;
+
+/// Where the thresholds come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ThresholdSource {
+    /// Warden's own `[rules]` section.
+    #[default]
+    Warden,
+    /// The first row of openalgo.db's `settings` table, re-read when it changes.
+    Openalgo,
+}
+
+/// Warden's own thresholds (used unless `thresholds = "openalgo"`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RulesConfig {
+    /// 404s within 24 h that trigger a ban (default 20).
+    pub not_found_threshold: u32,
+    /// Hours a 404 ban lasts; 0 means permanent (default 24).
+    pub not_found_ban_hours: u32,
+    /// Invalid API keys within 24 h that trigger a ban (default 10).
+    pub api_threshold: u32,
+    /// Hours an API-key ban lasts; 0 means permanent (default 48).
+    pub api_ban_hours: u32,
+    /// The offence number that becomes permanent (default 3: the third ban is permanent).
+    pub repeat_offender_limit: u32,
+}
+
+impl Default for RulesConfig {
+    fn default() -> Self {
+        Self {
+            not_found_threshold: 20,
+            not_found_ban_hours: 24,
+            api_threshold: 10,
+            api_ban_hours: 48,
+            repeat_offender_limit: 3,
+        }
+    }
+}
+
+/// The whole configuration file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// OpenAlgo's `logs.db`. When unset, Warden looks in the usual install locations.
+    pub logs_db: Option<PathBuf>,
+    /// OpenAlgo's `openalgo.db` (for `thresholds = "openalgo"`). Defaults to the one beside logs.db.
+    pub openalgo_db: Option<PathBuf>,
+    /// Warden's own state database. Defaults to `$XDG_DATA_HOME/warden/state.db`.
+    pub state_db: Option<PathBuf>,
+    /// `"warden"` (the `[rules]` below) or `"openalgo"` (follow OpenAlgo's settings table).
+    pub thresholds: ThresholdSource,
+    /// Warden's own thresholds.
+    pub rules: RulesConfig,
+    /// Addresses and CIDR ranges that are never banned, in addition to loopback and private ranges.
+    pub allow: Vec<String>,
+    /// Fraction of a threshold at which a "near threshold" notice fires once (default 0.8).
+    pub near_fraction: f64,
+    /// Seconds between fallback polls of the watched files (default 10). Changes are normally seen
+    /// at once through file-system notifications; the poll only covers filesystems without them.
+    pub poll_seconds: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            logs_db: None,
+            openalgo_db: None,
+            state_db: None,
+            thresholds: ThresholdSource::Warden,
+            rules: RulesConfig::default(),
+            allow: Vec::new(),
+            near_fraction: 0.8,
+            poll_seconds: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Loads and validates the configuration. With `path` given the file must exist; without it,
+    /// the default file is read if present and the defaults are used otherwise.
+    pub fn load(path: Option<&Path>) -> Result<Self> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => match default_config_path() {
+                Some(p) => (p, false),
+                None => return Ok(Self::default()),
+            },
+        };
+        let text = match fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
+                return Ok(Self::default())
+            }
+            Err(e) => {
+                return Err(Error::Config {
+                    path: path.display().to_string(),
+                    message: format!("cannot read it ({e})"),
+                })
+            }
+        };
+        Self::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates configuration text; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Self> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
+            path: origin.to_string(),
+            message: e.message().to_string(),
+        })?;
+        cfg.validate().map_err(|message| Error::Config { path: origin.to_string(), message })?;
+        Ok(cfg)
+    }
+
+    /// Checks every value and says which one is wrong and what is allowed.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let r = &self.rules;
+        check_range("rules.not_found_threshold", r.not_found_threshold, 1, 10_000)?;
+        check_range("rules.api_threshold", r.api_threshold, 1, 10_000)?;
+        check_hours("rules.not_found_ban_hours", r.not_found_ban_hours)?;
+        check_hours("rules.api_ban_hours", r.api_ban_hours)?;
+        check_range("rules.repeat_offender_limit", r.repeat_offender_limit, 1, 100)?;
+        if !(self.near_fraction > 0.0 && self.near_fraction <= 1.0) {
+            return Err(format!(
+                "near_fraction must be above 0 and at most 1 (0.8 warns at 16 of 20), not {}",
+                self.near_fraction
+            ));
+        }
+        if self.poll_seconds == 0 || self.poll_seconds > 3600 {
+            return Err(format!("poll_seconds must be 1 to 3600, not {}", self.poll_seconds));
+        }
+        Protection::new(&self.allow).map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// The thresholds from the `[rules]` section.
+    pub fn own_thresholds(&self) -> Thresholds {
+        let r = &self.rules;
+        Thresholds {
+            not_found: RuleLimits {
+                threshold: r.not_found_threshold,
+                ban: BanLength::from_hours(r.not_found_ban_hours),
+            },
+            api: RuleLimits { threshold: r.api_threshold, ban: BanLength::from_hours(r.api_ban_hours) },
+            repeat_offender_limit: r.repeat_offender_limit,
+            openalgo_auto_ban: None,
+        }
+    }
+
+    /// The protected addresses: the built-in ranges and this allow-list.
+    pub fn protection(&self) -> Result<Protection> {
+        Protection::new(&self.allow)
+    }
+
+    /// Writes the configuration atomically with mode 0600 (its directory 0700).
+    pub fn save(&self, path: &Path) -> Result<()> {
+        self.validate().map_err(|message| Error::Config { path: path.display().to_string(), message })?;
+        let text = toml::to_string_pretty(self).map_err(|e| Error::Config {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        write_private(path, text.as_bytes())
+    }
+}
+
+fn check_range(name: &str, v: u32, lo: u32, hi: u32) -> std::result::Result<(), String> {
+    if v < lo || v > hi {
+        return Err(format!("{name} must be {lo} to {hi}, not {v}"));
+    }
+    Ok(())
+}
+
+fn check_hours(name: &str, v: u32) -> std::result::Result<(), String> {
+    if v > 87_600 {
+        return Err(format!("{name} must be 0 (permanent) or 1 to 87600 hours, not {v}"));
+    }
+    Ok(())
+}
+
+/// Creates `path`'s parent directory with mode 0700 if it is missing.
+pub fn create_private_dir(dir: &Path) -> Result<()> {
+    if dir.as_os_str().is_empty() || dir.exists() {
+        return Ok(());
+    }
+    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
+        .map_err(|e| Error::io(format!("restricting {}", dir.display()), e))
+}
+
+/// Writes a file readable only by its owner (0600), through a temporary file and a rename so a
+/// crash never leaves half a file.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir)?;
+    }
+    let tmp = path.with_extension("tmp");
+    let ctx = |what: &str| format!("{what} {}", tmp.display());
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .map_err(|e| Error::io(ctx("creating"), e))?;
+    // NOTE: `mode` applies only when the file is created; force it in case `tmp` pre-existed.
+    f.set_permissions(fs::Permissions::from_mode(0o600)).map_err(|e| Error::io(ctx("restricting"), e))?;
+    f.write_all(bytes).map_err(|e| Error::io(ctx("writing"), e))?;
+    f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
+    fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME").filter(|h| !h.is_empty()).map(PathBuf::from)
+}
+
+fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| home().map(|h| h.join(fallback)))
+}
+
+/// `$XDG_CONFIG_HOME/warden/config.toml` (or `~/.config/warden/config.toml`).
+pub fn default_config_path() -> Option<PathBuf> {
+    xdg("XDG_CONFIG_HOME", ".config").map(|d| d.join("warden").join("config.toml"))
+}
+
+/// `$XDG_DATA_HOME/warden/state.db` (or `~/.local/share/warden/state.db`).
+pub fn default_state_db() -> PathBuf {
+    xdg("XDG_DATA_HOME", ".local/share")
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("warden")
+        .join("state.db")
+}
+
+/// Where OpenAlgo's installers put `logs.db`, in the order Warden tries them.
+pub const LOGS_DB_CANDIDATES: [&str; 3] =
+    ["/var/python/openalgo/db/logs.db", "/app/db/logs.db", "db/logs.db"];
+
+/// The three files Warden works with, resolved from flags, the file and the defaults.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths {
+    /// OpenAlgo's `logs.db` (may not exist yet: the monitor waits for it).
+    pub logs_db: PathBuf,
+    /// OpenAlgo's `openalgo.db`, if known.
+    pub openalgo_db: Option<PathBuf>,
+    /// Warden's state database.
+    pub state_db: PathBuf,
+}
+
+impl Paths {
+    /// Resolves the paths: an explicit value wins, then the configuration file, then discovery.
+    pub fn resolve(
+        cfg: &Config,
+        logs_db: Option<PathBuf>,
+        openalgo_db: Option<PathBuf>,
+        state_db: Option<PathBuf>,
+    ) -> Self {
+        let logs_db = logs_db.or_else(|| cfg.logs_db.clone()).unwrap_or_else(|| {
+            LOGS_DB_CANDIDATES
+                .iter()
+                .map(PathBuf::from)
+                .find(|p| p.exists())
+                .unwrap_or_else(|| PathBuf::from(LOGS_DB_CANDIDATES[0]))
+        });
+        let openalgo_db = openalgo_db.or_else(|| cfg.openalgo_db.clone()).or_else(|| {
+            let sibling = logs_db.with_file_name("openalgo.db");
+            sibling.exists().then_some(sibling)
+        });
+        let state_db = state_db.or_else(|| cfg.state_db.clone()).unwrap_or_else(default_state_db);
+        Self { logs_db, openalgo_db, state_db }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_openalgo_docs() {
+        let t = Config::default().own_thresholds();
+        assert_eq!(t.not_found.threshold, 20);
+        assert_eq!(t.not_found.ban, BanLength::Hours(24));
+        assert_eq!(t.api.threshold, 10);
+        assert_eq!(t.api.ban, BanLength::Hours(48));
+        assert_eq!(t.repeat_offender_limit, 3);
+    }
+
+    #[test]
+    fn invalid_values_name_the_setting() {
+        let e = Config::parse("[rules]\nnot_found_threshold = 0\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("rules.not_found_threshold"), "{e}");
+        let e = Config::parse("near_fraction = 1.5\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("near_fraction"), "{e}");
+        let e = Config::parse("allow = [\"10.0.0.0/33\"]\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("10.0.0.0/33"), "{e}");
+        let e = Config::parse("trheshold = 3\n", "x.toml").unwrap_err();
+        assert!(e.to_string().contains("trheshold"), "{e}");
+    }
+}

@@ -1,0 +1,363 @@
+//! The rules: pure functions of what was observed and the time passed in.
+//!
+//! The engine holds counters, the bans it knows of and each address's offence count, and turns
+//! observations into [`Verdict`]s. It reads no clock, no file and no database: the
+//! [`monitor`](crate::monitor) feeds it and carries out what it decides. Two kinds of observation
+//! reach it:
+//!
+//! - an [`Event`] (one request, from a proxy log): counted here with OpenAlgo's rules (a fixed 24 h
+//!   window from the first event, the ban on the event that reaches the threshold, nothing counted
+//!   while banned, the counter cleared after a ban);
+//! - a [`TrackerReading`] (OpenAlgo's own counter for an address, from `logs.db`): OpenAlgo already
+//!   counted, so the engine only compares the count with the threshold. This makes Warden the
+//!   auto-ban of an OpenAlgo whose own auto-ban is off, its shipped default.
+
+mod thresholds;
+mod window;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use serde::Serialize;
+
+pub use thresholds::{BanLength, RuleLimits, Thresholds};
+pub use window::{Window, MAX_ITEMS, WINDOW};
+
+use crate::event::{is_safe_404, Event, Rule, Source, What};
+use crate::ip::{canonicalize, display_raw, ProtectedKind, Protection};
+use crate::time::Timestamp;
+
+/// OpenAlgo's counter for one address, as read from `error_404_tracker` or
+/// `invalid_api_key_tracker`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerReading {
+    /// The address exactly as OpenAlgo stored it.
+    pub raw_ip: String,
+    /// Which tracker.
+    pub rule: Rule,
+    /// OpenAlgo's count in the current window.
+    pub count: u32,
+    /// When OpenAlgo's window started.
+    pub first_at: Timestamp,
+}
+
+/// An order to ban, with everything needed to write the row and explain it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BanOrder {
+    /// The canonical address.
+    pub ip: IpAddr,
+    /// The address as the source spelled it (OpenAlgo matches ban rows by exact string, so a
+    /// differently spelled form gets its own row).
+    pub raw: String,
+    /// The rule that fired.
+    pub rule: Rule,
+    /// The count that reached the threshold.
+    pub count: u32,
+    /// The threshold.
+    pub threshold: u32,
+    /// The reason, in OpenAlgo's wording.
+    pub reason: String,
+    /// Which offence of this address this is (1 for the first ban).
+    pub offence: u32,
+    /// How long: the rule's length, or permanent from the repeat-offender limit on.
+    pub length: BanLength,
+    /// When the ban starts.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub at: Timestamp,
+    /// Where the offending requests were seen.
+    pub source: Source,
+}
+
+impl BanOrder {
+    /// When the ban ends; `None` for permanent.
+    pub fn expires_at(&self) -> Option<Timestamp> {
+        self.length.expires_at(self.at)
+    }
+}
+
+/// An address that has reached the near-threshold fraction, reported once per window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct NearThreshold {
+    /// The canonical address.
+    pub ip: IpAddr,
+    /// The rule.
+    pub rule: Rule,
+    /// The count now.
+    pub count: u32,
+    /// The threshold it is nearing.
+    pub threshold: u32,
+    /// When its window started (the notice fires once per window).
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub window_start: Timestamp,
+    /// Where the requests were seen.
+    pub source: Source,
+}
+
+/// What the engine decided about one observation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "verdict", rename_all = "snake_case")]
+pub enum Verdict {
+    /// Ban this address.
+    Ban(BanOrder),
+    /// This address nears a threshold.
+    Near(NearThreshold),
+    /// This address reached a threshold but is never banned.
+    Protected {
+        /// The canonical address.
+        ip: IpAddr,
+        /// The rule.
+        rule: Rule,
+        /// The count.
+        count: u32,
+        /// Why it is protected.
+        why: ProtectedKind,
+    },
+    /// OpenAlgo's own auto-ban is on and will ban this address itself; Warden does not ban twice.
+    LeftToOpenAlgo {
+        /// The canonical address.
+        ip: IpAddr,
+        /// The rule.
+        rule: Rule,
+        /// The count.
+        count: u32,
+    },
+    /// A source reported a client "address" that is not an IP; it is never banned.
+    NotAnIp {
+        /// The string, escaped and shortened for display.
+        raw: String,
+        /// The rule it was counted under.
+        rule: Rule,
+        /// Where it was seen.
+        source: Source,
+    },
+}
+
+/// The threshold engine.
+#[derive(Debug)]
+pub struct Engine {
+    thresholds: Thresholds,
+    protection: Protection,
+    near_fraction: f64,
+    windows: HashMap<(IpAddr, Rule), Window>,
+    /// Active bans: `None` means permanent, `Some(t)` means until `t`.
+    bans: HashMap<IpAddr, Option<Timestamp>>,
+    offences: HashMap<IpAddr, u32>,
+    /// Keys of notices already given, with the time after which the key can be forgotten.
+    alerted: HashMap<String, Timestamp>,
+}
+
+impl Engine {
+    /// A new engine with no history.
+    pub fn new(thresholds: Thresholds, protection: Protection, near_fraction: f64) -> Self {
+        Self {
+            thresholds,
+            protection,
+            near_fraction,
+            windows: HashMap::new(),
+            bans: HashMap::new(),
+            offences: HashMap::new(),
+            alerted: HashMap::new(),
+        }
+    }
+
+    /// The thresholds in force.
+    pub fn thresholds(&self) -> &Thresholds {
+        &self.thresholds
+    }
+
+    /// Replaces the thresholds (for example after OpenAlgo's settings changed).
+    pub fn set_thresholds(&mut self, thresholds: Thresholds) {
+        self.thresholds = thresholds;
+    }
+
+    /// The count at which a near-threshold notice fires for `threshold`.
+    pub fn near_at(&self, threshold: u32) -> u32 {
+        near_at(self.near_fraction, threshold)
+    }
+
+    /// Replaces the known bans with what `logs.db` holds now: `(raw ip, until)` where `None` is
+    /// permanent. Rows whose address is not an IP are ignored (OpenAlgo's exact string match can
+    /// only ever hit the same garbage string, which no rule produces).
+    pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>)>) {
+        self.bans.clear();
+        for (raw, until) in rows {
+            if let Ok(ip) = canonicalize(raw) {
+                let entry = self.bans.entry(ip).or_insert(until);
+                // Two spellings of one address: the longer ban wins.
+                *entry = match (*entry, until) {
+                    (None, _) | (_, None) => None,
+                    (Some(a), Some(b)) => Some(a.max(b)),
+                };
+            }
+        }
+    }
+
+    /// Whether `ip` is banned at `at`.
+    pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
+        match self.bans.get(&ip) {
+            Some(None) => true,
+            Some(Some(until)) => at < *until,
+            None => false,
+        }
+    }
+
+    /// Replaces the offence counts with Warden's history.
+    pub fn set_offences(&mut self, offences: HashMap<IpAddr, u32>) {
+        self.offences = offences;
+    }
+
+    /// How many times `ip` has been banned before.
+    pub fn offences(&self, ip: IpAddr) -> u32 {
+        self.offences.get(&ip).copied().unwrap_or(0)
+    }
+
+    /// Marks a notice as already given until `until` (carries de-duplication across restarts).
+    pub fn remember_alert(&mut self, key: String, until: Timestamp) {
+        self.alerted.insert(key, until);
+    }
+
+    /// The live counter of `ip` under `rule`, if any.
+    pub fn window(&self, ip: IpAddr, rule: Rule) -> Option<&Window> {
+        self.windows.get(&(ip, rule))
+    }
+
+    /// Every live counter (for the `trackers` view of proxy-log counts).
+    pub fn windows(&self) -> impl Iterator<Item = (IpAddr, Rule, &Window)> {
+        self.windows.iter().map(|((ip, rule), w)| (*ip, *rule, w))
+    }
+
+    /// Forgets the counters of `ip` under `rule` (a manual clear).
+    pub fn clear_window(&mut self, ip: IpAddr, rule: Rule) {
+        self.windows.remove(&(ip, rule));
+    }
+
+    /// Drops counters whose window is over and notice keys that can no longer repeat, so memory
+    /// stays bounded however many addresses pass by.
+    pub fn evict(&mut self, now: Timestamp) {
+        self.windows.retain(|_, w| !w.is_over(now));
+        self.alerted.retain(|_, until| *until > now);
+        self.bans.retain(|_, until| until.is_none_or(|u| u > now));
+    }
+
+    /// Counts one request and decides. `now` is when the ban would start; the window runs in
+    /// event time (`ev.at`), so a replay of old logs decides as the live monitor would have.
+    pub fn observe(&mut self, ev: &Event, now: Timestamp) -> Vec<Verdict> {
+        let rule = ev.what.rule();
+        let Ok(ip) = canonicalize(&ev.ip) else {
+            return self.not_an_ip(&ev.ip, rule, ev.source, ev.at).into_iter().collect();
+        };
+        let item = match &ev.what {
+            What::NotFound { path } if is_safe_404(path) => return Vec::new(),
+            What::NotFound { path } => Some(path.as_str()),
+            What::InvalidApiKey { key_hash } => key_hash.as_deref(),
+        };
+        if self.is_banned(ip, ev.at) {
+            return Vec::new();
+        }
+        let window = self
+            .windows
+            .entry((ip, rule))
+            .and_modify(|w| w.record(ev.at, item))
+            .or_insert_with(|| Window::start(ev.at, item));
+        let (count, first_at) = (window.count, window.first_at);
+        // NOTE: OpenAlgo never bans on the request that creates its tracker row, so with a
+        // threshold of 1 it bans on the second request. Warden bans on the request that reaches
+        // the threshold, whatever it is; for any threshold above 1 the two agree.
+        self.decide(ip, &ev.ip, rule, count, first_at, ev.source, now, false)
+    }
+
+    /// Compares OpenAlgo's own counter with the threshold and decides.
+    pub fn observe_tracker(&mut self, r: &TrackerReading, now: Timestamp) -> Vec<Verdict> {
+        let Ok(ip) = canonicalize(&r.raw_ip) else {
+            return self.not_an_ip(&r.raw_ip, r.rule, Source::Openalgo, r.first_at).into_iter().collect();
+        };
+        // A window that is over is stale: OpenAlgo restarts it at count 1 on the next request.
+        if now - r.first_at >= WINDOW || self.is_banned(ip, now) {
+            return Vec::new();
+        }
+        let defer = self.thresholds.openalgo_bans_itself();
+        self.decide(ip, &r.raw_ip, r.rule, r.count, r.first_at, Source::Openalgo, now, defer)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn decide(
+        &mut self,
+        ip: IpAddr,
+        raw: &str,
+        rule: Rule,
+        count: u32,
+        window_start: Timestamp,
+        source: Source,
+        now: Timestamp,
+        left_to_openalgo: bool,
+    ) -> Vec<Verdict> {
+        let threshold = self.thresholds.limits(rule).threshold;
+        if count < threshold {
+            if count >= self.near_at(threshold) && self.first_time("near", ip, rule, window_start) {
+                return vec![Verdict::Near(NearThreshold { ip, rule, count, threshold, window_start, source })];
+            }
+            return Vec::new();
+        }
+        if let Some(why) = self.protection.check(ip) {
+            if self.first_time("protected", ip, rule, window_start) {
+                return vec![Verdict::Protected { ip, rule, count, why }];
+            }
+            return Vec::new();
+        }
+        if left_to_openalgo {
+            if self.first_time("openalgo", ip, rule, window_start) {
+                return vec![Verdict::LeftToOpenAlgo { ip, rule, count }];
+            }
+            return Vec::new();
+        }
+        let offence = self.offences(ip).saturating_add(1);
+        let length = self.thresholds.ban_for(rule, offence);
+        let order = BanOrder {
+            ip,
+            raw: raw.trim().to_string(),
+            rule,
+            count,
+            threshold,
+            reason: rule.reason(count),
+            offence,
+            length,
+            at: now,
+            source,
+        };
+        // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
+        self.bans.insert(ip, order.expires_at());
+        self.offences.insert(ip, offence);
+        self.windows.remove(&(ip, rule));
+        vec![Verdict::Ban(order)]
+    }
+
+    fn not_an_ip(&mut self, raw: &str, rule: Rule, source: Source, at: Timestamp) -> Option<Verdict> {
+        let shown = display_raw(raw);
+        let key = format!("invalid|{rule}|{shown}");
+        if self.alerted.contains_key(&key) {
+            return None;
+        }
+        self.alerted.insert(key, at + WINDOW);
+        Some(Verdict::NotAnIp { raw: shown, rule, source })
+    }
+
+    fn first_time(&mut self, kind: &str, ip: IpAddr, rule: Rule, window_start: Timestamp) -> bool {
+        let key = alert_key(kind, ip, rule, window_start);
+        if self.alerted.contains_key(&key) {
+            return false;
+        }
+        self.alerted.insert(key, window_start + WINDOW);
+        true
+    }
+}
+
+/// The count at which a near-threshold notice fires: `ceil(fraction × threshold)`, at least 1.
+pub fn near_at(fraction: f64, threshold: u32) -> u32 {
+    // NOTE: the epsilon keeps 0.8 × 20 at 16 despite binary floating point.
+    ((fraction * f64::from(threshold)) - 1e-9).ceil().max(1.0) as u32
+}
+
+/// The de-duplication key of a notice: one per kind, address, rule and window.
+pub fn alert_key(kind: &str, ip: IpAddr, rule: Rule, window_start: Timestamp) -> String {
+    format!("{kind}|{rule}|{ip}|{}", window_start.timestamp_micros())
+}

@@ -1,0 +1,89 @@
+//! Thresholds and ban lengths: the numbers the rules run on.
+
+use chrono::Duration;
+use serde::Serialize;
+
+use crate::event::Rule;
+use crate::time::Timestamp;
+
+/// How long a ban lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BanLength {
+    /// This many hours from the moment of the ban.
+    Hours(u32),
+    /// Until someone unbans it.
+    Permanent,
+}
+
+impl BanLength {
+    /// OpenAlgo's convention: 0 hours means permanent.
+    pub fn from_hours(hours: u32) -> Self {
+        if hours == 0 {
+            BanLength::Permanent
+        } else {
+            BanLength::Hours(hours)
+        }
+    }
+
+    /// When a ban of this length that starts at `at` ends; `None` for permanent.
+    pub fn expires_at(self, at: Timestamp) -> Option<Timestamp> {
+        match self {
+            BanLength::Hours(h) => Some(at + Duration::hours(i64::from(h))),
+            BanLength::Permanent => None,
+        }
+    }
+
+    /// Whether the ban never ends.
+    pub fn is_permanent(self) -> bool {
+        matches!(self, BanLength::Permanent)
+    }
+}
+
+/// The threshold and ban length of one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RuleLimits {
+    /// Events within the window that trigger a ban.
+    pub threshold: u32,
+    /// How long the first offences are banned.
+    pub ban: BanLength,
+}
+
+/// Every number the engine decides with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Thresholds {
+    /// The 404 rule.
+    pub not_found: RuleLimits,
+    /// The invalid-API-key rule.
+    pub api: RuleLimits,
+    /// The offence number that becomes permanent (3: the third ban is permanent).
+    pub repeat_offender_limit: u32,
+    /// `Some(enabled)` when these numbers follow OpenAlgo's settings: whether OpenAlgo's own
+    /// auto-ban is on. When it is, OpenAlgo bans from its trackers itself and Warden only warns.
+    pub openalgo_auto_ban: Option<bool>,
+}
+
+impl Thresholds {
+    /// The limits of one rule.
+    pub fn limits(&self, rule: Rule) -> RuleLimits {
+        match rule {
+            Rule::NotFound => self.not_found,
+            Rule::InvalidApiKey => self.api,
+        }
+    }
+
+    /// The ban length for the `offence`-th ban (1-based) under `rule`: permanent from the repeat
+    /// limit on.
+    pub fn ban_for(&self, rule: Rule, offence: u32) -> BanLength {
+        if offence >= self.repeat_offender_limit {
+            BanLength::Permanent
+        } else {
+            self.limits(rule).ban
+        }
+    }
+
+    /// Whether OpenAlgo itself bans from its own trackers, so Warden must not ban twice.
+    pub fn openalgo_bans_itself(&self) -> bool {
+        self.openalgo_auto_ban == Some(true)
+    }
+}

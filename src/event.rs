@@ -1,0 +1,166 @@
+//! The rules Warden enforces, and the one input shape that every source produces.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::time::Timestamp;
+
+/// A threshold rule. Each has its own counter, threshold and ban length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+pub enum Rule {
+    /// Requests answered 404 outside OpenAlgo's safe prefixes (scanners, probes).
+    #[serde(rename = "404")]
+    NotFound,
+    /// Requests with an invalid OpenAlgo API key (key spraying, brute force).
+    #[serde(rename = "api")]
+    InvalidApiKey,
+}
+
+impl Rule {
+    /// Both rules, in display order.
+    pub const ALL: [Rule; 2] = [Rule::NotFound, Rule::InvalidApiKey];
+
+    /// The short name used in JSON and on the command line: `404` or `api`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Rule::NotFound => "404",
+            Rule::InvalidApiKey => "api",
+        }
+    }
+
+    /// The `created_by` value of a ban that Warden writes for this rule. It starts with `warden:`,
+    /// so Warden's bans are told apart from OpenAlgo's (`404_detector`, `manual`, …).
+    pub fn created_by(self) -> &'static str {
+        match self {
+            Rule::NotFound => "warden:404",
+            Rule::InvalidApiKey => "warden:api-key",
+        }
+    }
+
+    /// The ban reason, in OpenAlgo's exact wording so its dashboard reads the same.
+    pub fn reason(self, count: u32) -> String {
+        match self {
+            Rule::NotFound => format!("Exceeded 404 threshold: {count} errors in 24 hours"),
+            Rule::InvalidApiKey => {
+                format!("Exceeded invalid API key threshold: {count} attempts in 24 hours")
+            }
+        }
+    }
+
+    /// What is being counted, in plain words ("404s", "invalid API keys").
+    pub fn noun(self) -> &'static str {
+        match self {
+            Rule::NotFound => "404s",
+            Rule::InvalidApiKey => "invalid API keys",
+        }
+    }
+}
+
+impl fmt::Display for Rule {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an observation came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// OpenAlgo's own `logs.db` trackers.
+    Openalgo,
+    /// The reverse proxy's access log.
+    Proxy,
+}
+
+/// What one request did that a rule counts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum What {
+    /// A 404 for this path.
+    NotFound {
+        /// The request path, as sent (attacker-controlled).
+        path: String,
+    },
+    /// An invalid API key, identified only by OpenAlgo's hash: hex(SHA-256(key))[..16].
+    InvalidApiKey {
+        /// The key hash, if a key was sent at all.
+        key_hash: Option<String>,
+    },
+}
+
+impl What {
+    /// The rule that counts this.
+    pub fn rule(&self) -> Rule {
+        match self {
+            What::NotFound { .. } => Rule::NotFound,
+            What::InvalidApiKey { .. } => Rule::InvalidApiKey,
+        }
+    }
+}
+
+/// One request, from any source, reduced to what the rules need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// When it happened (event time, not the time it was read).
+    pub at: Timestamp,
+    /// The client address exactly as the source wrote it (canonicalized by the engine).
+    pub ip: String,
+    /// What happened.
+    pub what: What,
+    /// Where it was seen.
+    pub source: Source,
+}
+
+/// OpenAlgo's 404 paths that are never counted (`app.py`'s 404 handler).
+pub const SAFE_404_PREFIXES: [&str; 9] = [
+    "/favicon",
+    "/robots.txt",
+    "/sitemap",
+    "/manifest",
+    "/sw.js",
+    "/.well-known",
+    "/apple-touch-icon",
+    "/service-worker",
+    "/workbox",
+];
+
+/// Whether OpenAlgo would ignore a 404 for this path.
+pub fn is_safe_404(path: &str) -> bool {
+    SAFE_404_PREFIXES.iter().any(|p| path.starts_with(p))
+}
+
+/// OpenAlgo's API-key hash: the first 16 hex digits of SHA-256 of the raw key (UTF-8, no salt).
+/// Warden never stores or prints a raw key, only this.
+pub fn api_key_hash(key: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(key.as_bytes());
+    digest.iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_use_openalgo_wording() {
+        assert_eq!(Rule::NotFound.reason(20), "Exceeded 404 threshold: 20 errors in 24 hours");
+        assert_eq!(
+            Rule::InvalidApiKey.reason(10),
+            "Exceeded invalid API key threshold: 10 attempts in 24 hours"
+        );
+    }
+
+    #[test]
+    fn key_hash_matches_openalgo() {
+        // sha256("abc") = ba7816bf8f01cfea414140de5dae2223...
+        assert_eq!(api_key_hash("abc"), "ba7816bf8f01cfea");
+    }
+
+    #[test]
+    fn safe_prefixes() {
+        assert!(is_safe_404("/favicon.ico"));
+        assert!(is_safe_404("/.well-known/acme-challenge/x"));
+        assert!(!is_safe_404("/wp-login.php"));
+        assert!(!is_safe_404("/favico"));
+    }
+}

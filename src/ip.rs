@@ -1,0 +1,227 @@
+//! IP addresses as Warden sees them: one canonical form, and the addresses that are never banned.
+//!
+//! OpenAlgo stores the raw string it resolved (`2001:DB8::BAD:1`, `::ffff:127.0.0.1`, even
+//! `not-an-ip`) and protects only three literal strings. Warden instead parses every address,
+//! unmaps `::ffff:` forms and compresses IPv6 to lower case, so one client is one key whatever
+//! spelling reached the database, and it refuses to ban whole classes of addresses whose ban would
+//! lock the trader out (the proxy, the Docker gateway, the LAN).
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+
+/// Longest raw string Warden tries to parse; anything longer is not an address.
+const MAX_RAW_LEN: usize = 64;
+
+/// Parses a raw address string into its canonical [`IpAddr`].
+///
+/// Accepts surrounding whitespace, `[v6]` brackets and a `%zone` suffix, and unmaps
+/// `::ffff:a.b.c.d` to IPv4. Rejects everything else (empty strings, host names, ports, CIDRs).
+pub fn canonicalize(raw: &str) -> Result<IpAddr> {
+    let invalid = || Error::InvalidIp { raw: display_raw(raw) };
+    let s = raw.trim();
+    if s.is_empty() || s.len() > MAX_RAW_LEN {
+        return Err(invalid());
+    }
+    let s = s.strip_prefix('[').and_then(|v| v.strip_suffix(']')).unwrap_or(s);
+    let s = match s.split_once('%') {
+        Some((addr, zone)) if addr.contains(':') && !zone.is_empty() => addr,
+        Some(_) => return Err(invalid()),
+        None => s,
+    };
+    let ip: IpAddr = s.parse().map_err(|_| invalid())?;
+    Ok(match ip {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        },
+        v4 => v4,
+    })
+}
+
+/// A raw string made safe to show in one line of a message: control characters escaped and the
+/// length capped, so an attacker-chosen "IP" cannot forge log lines or flood a terminal.
+pub fn display_raw(raw: &str) -> String {
+    const CAP: usize = 80;
+    let mut out: String = raw.chars().take(CAP).flat_map(char::escape_debug).collect();
+    if raw.chars().count() > CAP {
+        out.push('…');
+    }
+    out
+}
+
+/// Why an address is never banned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProtectedKind {
+    /// 127.0.0.0/8 or ::1: the machine itself, and nginx talking to OpenAlgo.
+    Loopback,
+    /// RFC 1918 private IPv4: the LAN, Docker bridges and gateways.
+    Private,
+    /// 169.254.0.0/16 or fe80::/10.
+    LinkLocal,
+    /// 100.64.0.0/10, carrier-grade NAT: many customers behind one address.
+    Cgnat,
+    /// fc00::/7, IPv6 unique-local.
+    UniqueLocal,
+    /// 0.0.0.0/8, ::, broadcast and multicast: never a real client.
+    NotAClient,
+    /// On the configured allow-list; the entry is given.
+    AllowList(String),
+}
+
+impl fmt::Display for ProtectedKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Loopback => f.write_str("a loopback address (this machine)"),
+            Self::Private => f.write_str("a private network address (LAN, Docker or the proxy)"),
+            Self::LinkLocal => f.write_str("a link-local address"),
+            Self::Cgnat => f.write_str("a carrier-grade NAT address shared by many users"),
+            Self::UniqueLocal => f.write_str("an IPv6 unique-local (private) address"),
+            Self::NotAClient => f.write_str("not a client address (unspecified, broadcast or multicast)"),
+            Self::AllowList(entry) => write!(f, "on your allow-list ({entry})"),
+        }
+    }
+}
+
+fn v4_kind(ip: Ipv4Addr) -> Option<ProtectedKind> {
+    let o = ip.octets();
+    if ip.is_loopback() {
+        Some(ProtectedKind::Loopback)
+    } else if ip.is_private() {
+        Some(ProtectedKind::Private)
+    } else if ip.is_link_local() {
+        Some(ProtectedKind::LinkLocal)
+    } else if o[0] == 100 && (o[1] & 0xC0) == 64 {
+        Some(ProtectedKind::Cgnat)
+    } else if o[0] == 0 || ip.is_broadcast() || ip.is_multicast() {
+        Some(ProtectedKind::NotAClient)
+    } else {
+        None
+    }
+}
+
+fn v6_kind(ip: Ipv6Addr) -> Option<ProtectedKind> {
+    let seg = ip.segments();
+    if ip.is_loopback() {
+        Some(ProtectedKind::Loopback)
+    } else if ip.is_unspecified() || ip.is_multicast() {
+        Some(ProtectedKind::NotAClient)
+    } else if (seg[0] & 0xffc0) == 0xfe80 {
+        Some(ProtectedKind::LinkLocal)
+    } else if (seg[0] & 0xfe00) == 0xfc00 {
+        Some(ProtectedKind::UniqueLocal)
+    } else if let Some(v4) = ip.to_ipv4_mapped() {
+        v4_kind(v4)
+    } else if seg[..6].iter().all(|&s| s == 0) {
+        // NOTE: deprecated IPv4-compatible form (::a.b.c.d) – judge the embedded IPv4.
+        v4_kind(Ipv4Addr::from(u128::from(ip) as u32))
+    } else {
+        None
+    }
+}
+
+/// The addresses Warden never bans: built-in ranges plus the user's allow-list.
+#[derive(Debug, Clone, Default)]
+pub struct Protection {
+    allow: Vec<IpNet>,
+}
+
+impl Protection {
+    /// Builds the protection from allow-list entries (IPs or CIDRs), refusing any that do not parse.
+    pub fn new(allow: &[String]) -> Result<Self> {
+        let allow = allow
+            .iter()
+            .map(|entry| parse_net(entry))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self { allow })
+    }
+
+    /// Why `ip` must never be banned, or `None` when it may be.
+    pub fn check(&self, ip: IpAddr) -> Option<ProtectedKind> {
+        let builtin = match ip {
+            IpAddr::V4(v4) => v4_kind(v4),
+            IpAddr::V6(v6) => v6_kind(v6),
+        };
+        builtin.or_else(|| {
+            let unmapped = match ip {
+                IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+                v4 => v4,
+            };
+            self.allow
+                .iter()
+                .find(|net| net.contains(&unmapped))
+                .map(|net| ProtectedKind::AllowList(net.to_string()))
+        })
+    }
+}
+
+/// Parses one allow-list entry: an address (any spelling [`canonicalize`] accepts) or a CIDR.
+pub fn parse_net(entry: &str) -> Result<IpNet> {
+    let s = entry.trim();
+    if let Ok(net) = s.parse::<IpNet>() {
+        return Ok(net.trunc());
+    }
+    let ip = canonicalize(s).map_err(|_| Error::Config {
+        path: "allow".into(),
+        message: format!(
+            "'{}' is neither an IP address nor a CIDR range such as 203.0.113.0/24",
+            display_raw(entry)
+        ),
+    })?;
+    Ok(IpNet::from(ip))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_forms() {
+        let c = |s| canonicalize(s).map(|ip| ip.to_string()).unwrap_or_else(|_| "ERR".into());
+        assert_eq!(c("2001:DB8::BAD:1"), "2001:db8::bad:1");
+        assert_eq!(c("2001:0db8:0000:0000:0000:0000:0bad:0001"), "2001:db8::bad:1");
+        assert_eq!(c("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(c(" [2001:db8::1] "), "2001:db8::1");
+        assert_eq!(c("fe80::1%eth0"), "fe80::1");
+        for bad in ["", "not-an-ip", "localhost", "1.2.3.4:80", "10.0.0.0/8", "01.2.3.4", "1.2.3.4%x"] {
+            assert_eq!(c(bad), "ERR", "{bad:?} must be rejected");
+        }
+    }
+
+    #[test]
+    fn display_raw_escapes_and_caps() {
+        assert_eq!(display_raw("a\nb"), "a\\nb");
+        assert!(display_raw(&"x".repeat(1000)).chars().count() <= 81);
+    }
+
+    #[test]
+    fn builtin_protection() {
+        let p = Protection::default();
+        let k = |s: &str| p.check(canonicalize(s).expect(s));
+        assert_eq!(k("127.0.0.2"), Some(ProtectedKind::Loopback));
+        assert_eq!(k("::ffff:127.0.0.1"), Some(ProtectedKind::Loopback));
+        assert_eq!(k("::1"), Some(ProtectedKind::Loopback));
+        assert_eq!(k("172.17.0.1"), Some(ProtectedKind::Private));
+        assert_eq!(k("100.100.1.1"), Some(ProtectedKind::Cgnat));
+        assert_eq!(k("fd00::5"), Some(ProtectedKind::UniqueLocal));
+        assert_eq!(k("fe80::abcd"), Some(ProtectedKind::LinkLocal));
+        assert_eq!(k("::127.0.0.1"), Some(ProtectedKind::Loopback));
+        assert_eq!(k("203.0.113.7"), None);
+        assert_eq!(k("2001:db8::bad:1"), None);
+        assert_eq!(k("100.128.0.1"), None, "just outside CGNAT");
+    }
+
+    #[test]
+    fn allow_list_entries() {
+        let p = Protection::new(&["198.51.100.0/24".into(), "2001:DB8::7".into()]).expect("valid");
+        assert!(matches!(p.check("198.51.100.99".parse().unwrap()), Some(ProtectedKind::AllowList(_))));
+        assert!(matches!(p.check("2001:db8::7".parse().unwrap()), Some(ProtectedKind::AllowList(_))));
+        assert_eq!(p.check("198.51.101.1".parse().unwrap()), None);
+        assert!(Protection::new(&["nope".into()]).is_err());
+    }
+}

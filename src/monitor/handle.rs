@@ -1,0 +1,77 @@
+//! A handle that owns the monitor's thread: dropping it stops the thread and waits for it.
+
+use std::sync::mpsc::{self, RecvTimeoutError, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use super::{Monitor, Notice};
+use crate::source::openalgo::Health;
+use crate::watch::{DirWatcher, Wake};
+
+/// Owns a running monitor. Drop it (or call [`MonitorHandle::stop`]) to stop.
+#[derive(Debug)]
+pub struct MonitorHandle {
+    tx: Sender<Wake>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl MonitorHandle {
+    pub(super) fn spawn(mut monitor: Monitor, mut on_notice: impl FnMut(Notice) + Send + 'static) -> crate::Result<Self> {
+        let (tx, rx) = mpsc::channel();
+        let watcher_tx = tx.clone();
+        let thread = std::thread::Builder::new()
+            .name("warden-monitor".into())
+            .spawn(move || {
+                let files = monitor.watched_files();
+                // NOTE: the watcher lives on this thread so that it stops with the loop.
+                let _watcher = match DirWatcher::new(&files, watcher_tx) {
+                    Ok(w) => Some(w),
+                    Err(e) => {
+                        on_notice(Notice::Source {
+                            name: "notifications".into(),
+                            path: String::new(),
+                            health: Health::Failing(format!("{e}; polling every {} s instead", monitor.poll_seconds())),
+                        });
+                        None
+                    }
+                };
+                let poll = Duration::from_secs(monitor.poll_seconds());
+                loop {
+                    for notice in monitor.tick(crate::time::now()) {
+                        on_notice(notice);
+                    }
+                    // Wake on the first change or at the poll, whichever comes first; then
+                    // drain the burst of events a single SQLite commit produces.
+                    match rx.recv_timeout(poll) {
+                        Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
+                        Ok(Wake::Changed) | Err(RecvTimeoutError::Timeout) => {}
+                    }
+                    while let Ok(w) = rx.try_recv() {
+                        if w == Wake::Stop {
+                            return;
+                        }
+                    }
+                }
+            })
+            .map_err(|e| crate::Error::io("starting the monitor thread", e))?;
+        Ok(Self { tx, thread: Some(thread) })
+    }
+
+    /// Stops the monitor and waits for its thread.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.tx.send(Wake::Stop);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+impl Drop for MonitorHandle {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}

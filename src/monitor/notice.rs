@@ -1,0 +1,184 @@
+//! What the monitor reports: one [`Notice`] per thing worth telling the trader.
+//!
+//! The CLI prints notices as lines (or JSON lines with `--json`); the desktop shell maps them to UI
+//! events and desktop alerts. Attacker-controlled strings inside them are data: `Display` escapes
+//! control characters so a hostile "IP" cannot forge a line of output.
+
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::engine::Thresholds;
+use crate::event::{Rule, Source};
+use crate::ip::display_raw;
+use crate::source::openalgo::Health;
+use crate::time::{rfc3339, Timestamp};
+
+/// Something the monitor did or saw.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Notice {
+    /// Warden wrote a ban into `logs.db`.
+    Banned {
+        /// Canonical address.
+        ip: String,
+        /// The `ip_address` values written (the canonical and the raw spelling).
+        rows: Vec<String>,
+        /// The rule that fired.
+        rule: Rule,
+        /// The reason written.
+        reason: String,
+        /// The count that reached the threshold.
+        count: u32,
+        /// The threshold.
+        threshold: u32,
+        /// This address's offence number.
+        offence: u32,
+        /// The `ban_count` written.
+        ban_count: i64,
+        /// Whether the ban is permanent.
+        permanent: bool,
+        /// When it ends.
+        #[serde(with = "crate::time::serde_rfc3339::option")]
+        expires_at: Option<Timestamp>,
+        /// Where the requests were seen.
+        source: Source,
+        /// When.
+        #[serde(with = "crate::time::serde_rfc3339")]
+        at: Timestamp,
+    },
+    /// An address reached the near-threshold fraction (once per window).
+    NearThreshold {
+        /// Canonical address.
+        ip: String,
+        /// The rule.
+        rule: Rule,
+        /// The count.
+        count: u32,
+        /// The threshold.
+        threshold: u32,
+        /// Where the requests were seen.
+        source: Source,
+        /// When the window started.
+        #[serde(with = "crate::time::serde_rfc3339")]
+        window_start: Timestamp,
+    },
+    /// A protected address reached a threshold and was not banned.
+    Protected {
+        /// Canonical address.
+        ip: String,
+        /// The rule.
+        rule: Rule,
+        /// The count.
+        count: u32,
+        /// Why it is protected, in words.
+        why: String,
+    },
+    /// OpenAlgo's own auto-ban will ban this address; Warden did not ban twice.
+    LeftToOpenAlgo {
+        /// Canonical address.
+        ip: String,
+        /// The rule.
+        rule: Rule,
+        /// The count.
+        count: u32,
+    },
+    /// A source reported a client address that is not an IP.
+    NotAnIp {
+        /// The string, escaped and shortened.
+        raw: String,
+        /// The rule it was counted under.
+        rule: Rule,
+        /// Where.
+        source: Source,
+    },
+    /// A ban could not be written yet; Warden keeps it and retries.
+    BanPending {
+        /// Canonical address.
+        ip: String,
+        /// Why the write failed.
+        error: String,
+    },
+    /// A source changed health.
+    Source {
+        /// `logs.db` or `openalgo.db`.
+        name: String,
+        /// Its path.
+        path: String,
+        /// Its state.
+        health: Health,
+    },
+    /// The thresholds in force changed (or were loaded).
+    Thresholds {
+        /// `warden` or `openalgo`.
+        from: String,
+        /// The numbers.
+        thresholds: Thresholds,
+    },
+    /// Requests OpenAlgo logged in the last minute.
+    Traffic {
+        /// All requests.
+        requests: u64,
+        /// Answered 404.
+        not_found: u64,
+        /// Answered 401 or 403.
+        denied: u64,
+        /// Answered 5xx.
+        errors: u64,
+    },
+}
+
+fn rule_line(rule: Rule, count: u32, threshold: u32) -> String {
+    format!("{count} of {threshold} {} in 24 h", rule.noun())
+}
+
+fn length(permanent: bool, expires_at: Option<Timestamp>) -> String {
+    match (permanent, expires_at) {
+        (true, _) | (_, None) => "permanently".into(),
+        (false, Some(t)) => format!("until {}", rfc3339(t)),
+    }
+}
+
+impl fmt::Display for Notice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Notice::Banned { ip, rule, count, threshold, offence, permanent, expires_at, reason, .. } => write!(
+                f,
+                "BANNED     {ip} {} ({}, offence {offence}): {}",
+                length(*permanent, *expires_at),
+                rule_line(*rule, *count, *threshold),
+                display_raw(reason)
+            ),
+            Notice::NearThreshold { ip, rule, count, threshold, .. } => {
+                write!(f, "NEAR       {ip}: {}", rule_line(*rule, *count, *threshold))
+            }
+            Notice::Protected { ip, rule, count, why } => {
+                write!(f, "PROTECTED  {ip} reached {count} {} but is never banned: it is {why}", rule.noun())
+            }
+            Notice::LeftToOpenAlgo { ip, rule, count } => write!(
+                f,
+                "OPENALGO   {ip} reached {count} {}; OpenAlgo's own auto-ban is on and bans it",
+                rule.noun()
+            ),
+            Notice::NotAnIp { raw, rule, .. } => {
+                write!(f, "NOT AN IP  \"{raw}\" was counted for {}; it cannot be banned", rule.noun())
+            }
+            Notice::BanPending { ip, error } => write!(f, "PENDING    ban of {ip} not written yet, will retry: {error}"),
+            Notice::Source { name, health, .. } => match health {
+                Health::Ok => write!(f, "SOURCE     {name}: reading"),
+                Health::Missing(m) | Health::NoSchema(m) | Health::Locked(m) | Health::Failing(m) => {
+                    write!(f, "SOURCE     {name}: {m}")
+                }
+            },
+            Notice::Thresholds { from, thresholds: t } => write!(
+                f,
+                "THRESHOLDS from {from}: 404 {} in 24 h, API keys {} in 24 h, offence {} is permanent",
+                t.not_found.threshold, t.api.threshold, t.repeat_offender_limit
+            ),
+            Notice::Traffic { requests, not_found, denied, errors } => write!(
+                f,
+                "TRAFFIC    {requests} requests in the last minute ({not_found} not found, {denied} denied, {errors} errors)"
+            ),
+        }
+    }
+}

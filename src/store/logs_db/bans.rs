@@ -1,0 +1,219 @@
+//! `ip_bans`: read as OpenAlgo's `is_ip_banned` reads it, written as spec §9 says.
+
+use rusqlite::{params, OptionalExtension, TransactionBehavior};
+
+use super::LogsDb;
+use crate::engine::BanLength;
+use crate::error::Result;
+use crate::ip::canonicalize;
+use crate::store::value;
+use crate::time::{format_db_time, Timestamp};
+
+/// One row of `ip_bans`, decoded leniently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BanRow {
+    /// Row id.
+    pub id: i64,
+    /// The address exactly as stored.
+    pub ip: String,
+    /// Free text (OpenAlgo's or Warden's wording, or a user's).
+    pub reason: Option<String>,
+    /// Repeat count (NULL when a raw insert omitted it).
+    pub ban_count: Option<i64>,
+    /// When the ban was made.
+    pub banned_at: Option<Timestamp>,
+    /// When it ends, if it parses.
+    pub expires_at: Option<Timestamp>,
+    /// Whether `expires_at` holds non-NULL text, parseable or not.
+    pub expires_set: bool,
+    /// The permanent flag (NULL is possible from raw inserts).
+    pub is_permanent: Option<bool>,
+    /// Who made it: `manual`, `404_detector`, `warden:404`, …
+    pub created_by: Option<String>,
+}
+
+/// What a ban row does at a given moment, by OpenAlgo's own reading rules (spec §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanEffect {
+    /// `is_permanent` is true: banned whatever `expires_at` says.
+    Permanent,
+    /// Banned until this time.
+    Until(Timestamp),
+    /// Over; OpenAlgo deletes it on the next request from that address.
+    Expired,
+    /// Never enforced: not permanent with no expiry, or an expiry OpenAlgo cannot parse.
+    Ineffective,
+}
+
+impl BanRow {
+    /// How OpenAlgo treats this row at `now`.
+    pub fn effect(&self, now: Timestamp) -> BanEffect {
+        if self.is_permanent == Some(true) {
+            return BanEffect::Permanent;
+        }
+        match (self.expires_set, self.expires_at) {
+            (true, Some(t)) if now < t => BanEffect::Until(t),
+            (true, Some(_)) => BanEffect::Expired,
+            _ => BanEffect::Ineffective,
+        }
+    }
+
+    /// `Some(until)` while the ban is enforced (`None` inside means permanent).
+    pub fn active(&self, now: Timestamp) -> Option<Option<Timestamp>> {
+        match self.effect(now) {
+            BanEffect::Permanent => Some(None),
+            BanEffect::Until(t) => Some(Some(t)),
+            BanEffect::Expired | BanEffect::Ineffective => None,
+        }
+    }
+
+    /// Whether Warden wrote this row.
+    pub fn by_warden(&self) -> bool {
+        self.created_by.as_deref().is_some_and(|c| c.starts_with("warden:"))
+    }
+}
+
+/// A ban to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewBan {
+    /// Every spelling to write a row for: the canonical form, plus the raw form when it differs
+    /// (OpenAlgo matches the exact string it resolved).
+    pub ips: Vec<String>,
+    /// The reason text.
+    pub reason: String,
+    /// How long.
+    pub length: BanLength,
+    /// When it starts.
+    pub at: Timestamp,
+    /// `warden:<rule>`.
+    pub created_by: String,
+    /// Warden's offence number, the least `ban_count` to write.
+    pub offence: u32,
+}
+
+/// What a ban write did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BanWrite {
+    /// The rows were written.
+    Written {
+        /// The `ban_count` written.
+        ban_count: i64,
+    },
+    /// A ban at least as long was already in force, so nothing was changed (Warden never
+    /// shortens a ban, and never turns a permanent ban into a temporary one).
+    AlreadyStronger,
+}
+
+const SELECT: &str = "SELECT id, ip_address, ban_reason, ban_count, banned_at, expires_at, \
+                      is_permanent, created_by FROM ip_bans";
+
+fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<BanRow> {
+    let expires = r.get_ref(5)?;
+    Ok(BanRow {
+        id: r.get(0)?,
+        ip: value::text(r.get_ref(1)?).unwrap_or_default(),
+        reason: value::text(r.get_ref(2)?),
+        ban_count: value::int(r.get_ref(3)?),
+        banned_at: value::time(r.get_ref(4)?),
+        expires_set: !matches!(expires, rusqlite::types::ValueRef::Null),
+        expires_at: value::time(expires),
+        is_permanent: value::boolean(r.get_ref(6)?),
+        created_by: value::text(r.get_ref(7)?),
+    })
+}
+
+impl LogsDb {
+    /// Every row of `ip_bans`, including expired and ineffective ones.
+    pub fn bans(&self) -> Result<Vec<BanRow>> {
+        let ctx = "reading ip_bans";
+        let mut stmt = self.conn.prepare_cached(&format!("{SELECT} ORDER BY id")).map_err(|e| self.err(ctx, e))?;
+        let rows = stmt.query_map([], decode).map_err(|e| self.err(ctx, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
+    }
+
+    /// Writes a ban: an upsert on `ip_address` for each spelling, with every column set, in one
+    /// short `BEGIN IMMEDIATE` transaction. A stronger ban already in force is left alone.
+    pub fn write_ban(&mut self, ban: &NewBan) -> Result<BanWrite> {
+        let ctx = "writing a ban to ip_bans";
+        let path = self.path.clone();
+        let err = |e| crate::Error::sqlite(&path, format!("{ctx} in {}", path.display()), e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let new_until = ban.length.expires_at(ban.at);
+        let mut prior = Vec::new();
+        for ip in &ban.ips {
+            let row = tx
+                .query_row(&format!("{SELECT} WHERE ip_address = ?1"), params![ip], decode)
+                .optional()
+                .map_err(err)?;
+            if let Some(row) = row {
+                prior.push(row);
+            }
+        }
+        let stronger = prior.iter().any(|row| match (row.active(ban.at), new_until) {
+            (Some(None), _) => true,
+            (Some(Some(old)), Some(new)) => old >= new,
+            _ => false,
+        });
+        if stronger {
+            return Ok(BanWrite::AlreadyStronger);
+        }
+        let ban_count = prior
+            .iter()
+            .filter_map(|r| r.ban_count)
+            .map(|c| c.saturating_add(1))
+            .fold(i64::from(ban.offence.max(1)), i64::max);
+        let permanent = ban.length.is_permanent();
+        for ip in &ban.ips {
+            tx.execute(
+                "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT(ip_address) DO UPDATE SET ban_reason = excluded.ban_reason, \
+                 ban_count = excluded.ban_count, banned_at = excluded.banned_at, \
+                 expires_at = excluded.expires_at, is_permanent = excluded.is_permanent, \
+                 created_by = excluded.created_by",
+                params![
+                    ip,
+                    ban.reason,
+                    ban_count,
+                    format_db_time(ban.at),
+                    new_until.map(format_db_time),
+                    permanent,
+                    ban.created_by,
+                ],
+            )
+            .map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(BanWrite::Written { ban_count })
+    }
+
+    /// Deletes every ban row of this address, in any spelling. Returns how many went.
+    pub fn unban(&mut self, ip: &str) -> Result<usize> {
+        let ids: Vec<i64> = self.bans()?.into_iter().filter(|r| same_ip(&r.ip, ip)).map(|r| r.id).collect();
+        self.delete_ids("ip_bans", &ids)
+    }
+
+    pub(super) fn delete_ids(&mut self, table: &'static str, ids: &[i64]) -> Result<usize> {
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let path = self.path.clone();
+        let err = |e| crate::Error::sqlite(&path, format!("deleting from {table} in {}", path.display()), e);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let mut n = 0;
+        for id in ids {
+            n += tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), params![id]).map_err(err)?;
+        }
+        tx.commit().map_err(err)?;
+        Ok(n)
+    }
+}
+
+/// Whether a stored address string is the same client as `ip` (exact, or the same canonical IP).
+pub(super) fn same_ip(stored: &str, ip: &str) -> bool {
+    stored == ip
+        || match (canonicalize(stored), canonicalize(ip)) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => false,
+        }
+}

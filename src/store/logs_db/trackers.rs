@@ -1,0 +1,96 @@
+//! `error_404_tracker` and `invalid_api_key_tracker`: OpenAlgo's counters, one row per address.
+
+use super::bans::same_ip;
+use super::LogsDb;
+use crate::error::Result;
+use crate::event::Rule;
+use crate::store::value;
+use crate::time::Timestamp;
+
+/// One tracker row, decoded leniently.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerRow {
+    /// Row id.
+    pub id: i64,
+    /// Which tracker it came from.
+    pub rule: Rule,
+    /// The address exactly as stored.
+    pub ip: String,
+    /// The count (`error_count` / `attempt_count`); NULL reads as 1, OpenAlgo's model default.
+    pub count: u32,
+    /// Window start, if it parses.
+    pub first_at: Option<Timestamp>,
+    /// Latest event, if it parses.
+    pub last_at: Option<Timestamp>,
+    /// Paths (404) or key hashes (API); empty when the JSON is missing or malformed.
+    pub items: Vec<String>,
+    /// Whether the items column held something that is not a JSON array of strings.
+    pub items_malformed: bool,
+}
+
+/// Table and column names of one tracker. Constants, never user input.
+struct Columns {
+    table: &'static str,
+    count: &'static str,
+    first: &'static str,
+    last: &'static str,
+    items: &'static str,
+}
+
+fn columns(rule: Rule) -> Columns {
+    match rule {
+        Rule::NotFound => Columns {
+            table: "error_404_tracker",
+            count: "error_count",
+            first: "first_error_at",
+            last: "last_error_at",
+            items: "paths_attempted",
+        },
+        Rule::InvalidApiKey => Columns {
+            table: "invalid_api_key_tracker",
+            count: "attempt_count",
+            first: "first_attempt_at",
+            last: "last_attempt_at",
+            items: "api_keys_tried",
+        },
+    }
+}
+
+impl LogsDb {
+    /// Every row of one tracker.
+    pub fn trackers(&self, rule: Rule) -> Result<Vec<TrackerRow>> {
+        let c = columns(rule);
+        let ctx = format!("reading {}", c.table);
+        let sql = format!(
+            "SELECT id, ip_address, {}, {}, {}, {} FROM {} ORDER BY id",
+            c.count, c.first, c.last, c.items, c.table
+        );
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(&ctx, e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let items_raw = r.get_ref(5)?;
+                let items = value::string_list(items_raw);
+                let count = value::int(r.get_ref(2)?).unwrap_or(1).clamp(0, i64::from(u32::MAX));
+                Ok(TrackerRow {
+                    id: r.get(0)?,
+                    rule,
+                    ip: value::text(r.get_ref(1)?).unwrap_or_default(),
+                    count: count as u32,
+                    first_at: value::time(r.get_ref(3)?),
+                    last_at: value::time(r.get_ref(4)?),
+                    items_malformed: items.is_none() && !matches!(items_raw, rusqlite::types::ValueRef::Null),
+                    items: items.unwrap_or_default(),
+                })
+            })
+            .map_err(|e| self.err(&ctx, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(&ctx, e))
+    }
+
+    /// Deletes the tracker rows of this address, in any spelling (OpenAlgo's `clear-404`, and
+    /// what OpenAlgo does after a ban). Returns how many went.
+    pub fn clear_tracker(&mut self, rule: Rule, ip: &str) -> Result<usize> {
+        let ids: Vec<i64> =
+            self.trackers(rule)?.into_iter().filter(|r| same_ip(&r.ip, ip)).map(|r| r.id).collect();
+        self.delete_ids(columns(rule).table, &ids)
+    }
+}

@@ -1,0 +1,70 @@
+//! `traffic_logs`: every request OpenAlgo served, read incrementally past an id cursor.
+
+use rusqlite::params;
+
+use super::LogsDb;
+use crate::error::Result;
+use crate::store::value;
+use crate::time::Timestamp;
+
+/// One request row, decoded leniently.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficRow {
+    /// Row id (the cursor).
+    pub id: i64,
+    /// Write time, if it parses.
+    pub at: Option<Timestamp>,
+    /// Client address exactly as stored (attacker-influenced with trusted proxy headers).
+    pub ip: String,
+    /// HTTP method.
+    pub method: String,
+    /// Request path (attacker-controlled).
+    pub path: String,
+    /// Status code; 0 if unreadable.
+    pub status: u16,
+    /// Milliseconds until the response started.
+    pub duration_ms: f64,
+    /// The Host header (attacker-controlled).
+    pub host: Option<String>,
+    /// Exception text, when the app raised.
+    pub error: Option<String>,
+}
+
+impl LogsDb {
+    /// Up to `limit` rows with an id above `after`, oldest first.
+    pub fn traffic_after(&self, after: i64, limit: usize) -> Result<Vec<TrafficRow>> {
+        let ctx = "reading traffic_logs";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, timestamp, client_ip, method, path, status_code, duration_ms, host, error \
+                 FROM traffic_logs WHERE id > ?1 ORDER BY id LIMIT ?2",
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![after, limit], |r| {
+                Ok(TrafficRow {
+                    id: r.get(0)?,
+                    at: value::time(r.get_ref(1)?),
+                    ip: value::text(r.get_ref(2)?).unwrap_or_default(),
+                    method: value::text(r.get_ref(3)?).unwrap_or_default(),
+                    path: value::text(r.get_ref(4)?).unwrap_or_default(),
+                    status: value::int(r.get_ref(5)?).and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+                    duration_ms: value::real(r.get_ref(6)?).unwrap_or(0.0),
+                    host: value::text(r.get_ref(7)?),
+                    error: value::text(r.get_ref(8)?),
+                })
+            })
+            .map_err(|e| self.err(ctx, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
+    }
+
+    /// The highest traffic id, 0 for an empty table. A cursor above it means the table was
+    /// emptied (OpenAlgo purges old rows at start-up) and ids are being reused.
+    pub fn max_traffic_id(&self) -> Result<i64> {
+        self.conn
+            .query_row("SELECT COALESCE(MAX(id), 0) FROM traffic_logs", [], |r| r.get(0))
+            .map_err(|e| self.err("reading traffic_logs", e))
+    }
+}

@@ -1,0 +1,314 @@
+//! Warden's own state: offence history, the audit log, source cursors and alert de-duplication.
+//!
+//! It lives in a separate SQLite file that only Warden writes, created with mode 0600 in a 0700
+//! directory. OpenAlgo deletes expired ban rows and with them their history; this file is what
+//! lets Warden make the third offence permanent anyway.
+
+use std::collections::HashMap;
+use std::fs;
+use std::net::IpAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{params, Connection, OptionalExtension};
+use serde::Serialize;
+
+use crate::config::create_private_dir;
+use crate::error::{Error, Result};
+use crate::time::Timestamp;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS offences (
+    id INTEGER PRIMARY KEY,
+    ip TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    at TEXT NOT NULL,
+    until TEXT,
+    source TEXT NOT NULL,
+    reason TEXT,
+    UNIQUE (ip, at, rule)
+);
+CREATE INDEX IF NOT EXISTS offences_ip ON offences (ip);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    user TEXT,
+    action TEXT NOT NULL,
+    ip TEXT,
+    detail TEXT,
+    reason TEXT
+);
+CREATE TABLE IF NOT EXISTS cursors (
+    source TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS alerts (
+    key TEXT PRIMARY KEY,
+    at TEXT NOT NULL,
+    until TEXT NOT NULL
+);
+PRAGMA user_version = 1;
+";
+
+/// Timestamps in this file: RFC 3339 UTC with microseconds, so text order is time order.
+fn ts(t: Timestamp) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+fn parse_ts(s: &str) -> Option<Timestamp> {
+    DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc))
+}
+
+/// One remembered offence (a ban, by Warden or by OpenAlgo).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Offence {
+    /// Canonical address.
+    pub ip: String,
+    /// `404`, `api`, `manual`, or `openalgo:<created_by>` for bans OpenAlgo made itself.
+    pub rule: String,
+    /// When the ban was made.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub at: Timestamp,
+    /// When it ended or ends; `None` for permanent.
+    #[serde(with = "crate::time::serde_rfc3339::option")]
+    pub until: Option<Timestamp>,
+    /// `warden` or `openalgo`.
+    pub source: String,
+    /// The reason given.
+    pub reason: Option<String>,
+}
+
+/// Who performed a manual action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Actor {
+    /// The command line.
+    Cli,
+    /// The desktop app.
+    Gui,
+}
+
+impl Actor {
+    fn as_str(self) -> &'static str {
+        match self {
+            Actor::Cli => "cli",
+            Actor::Gui => "gui",
+        }
+    }
+}
+
+/// One audit-log entry: a manual action, when, from where, by whom and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditEntry {
+    /// When it happened.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub at: Timestamp,
+    /// `cli` or `gui`.
+    pub actor: String,
+    /// The OS user, if known.
+    pub user: Option<String>,
+    /// `ban`, `unban`, `clear-404`, `clear-api`.
+    pub action: String,
+    /// The address acted on.
+    pub ip: Option<String>,
+    /// What was done exactly (duration, rows affected).
+    pub detail: Option<String>,
+    /// The reason the user gave.
+    pub reason: Option<String>,
+}
+
+/// Warden's state database.
+#[derive(Debug)]
+pub struct StateDb {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl StateDb {
+    /// Opens the state database, creating it (0600, in a 0700 directory) if needed.
+    pub fn open(path: &Path) -> Result<Self> {
+        if let Some(dir) = path.parent() {
+            create_private_dir(dir)?;
+        }
+        // NOTE: create the file ourselves with 0600 before SQLite touches it; SQLite then gives
+        // its -wal and -shm files the same mode.
+        fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| Error::io(format!("creating Warden's state database {}", path.display()), e))?;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600))
+            .map_err(|e| Error::io(format!("restricting {}", path.display()), e))?;
+        let conn = Connection::open(path)
+            .map_err(|e| Error::sqlite(path, format!("opening {}", path.display()), e))?;
+        conn.busy_timeout(Duration::from_secs(15))
+            .map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
+        conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
+            .map_err(|e| Error::sqlite(path, "setting WAL mode on the state database", e))?;
+        conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating the state tables", e))?;
+        Ok(Self { conn, path: path.to_path_buf() })
+    }
+
+    /// The file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, context: &str, e: rusqlite::Error) -> Error {
+        Error::sqlite(&self.path, format!("{context} in Warden's state {}", self.path.display()), e)
+    }
+
+    /// `data_version`: changes when another process (the CLI next to a running monitor) commits.
+    pub fn data_version(&self) -> Result<i64> {
+        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err("checking for changes", e))
+    }
+
+    /// Remembers an offence. Returns false when it was already known (same address, time, rule).
+    pub fn record_offence(&self, o: &Offence) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT OR IGNORE INTO offences (ip, rule, at, until, source, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![o.ip, o.rule, ts(o.at), o.until.map(ts), o.source, o.reason],
+            )
+            .map_err(|e| self.err("recording an offence", e))?;
+        Ok(n == 1)
+    }
+
+    /// How many offences each address has.
+    pub fn offence_counts(&self) -> Result<HashMap<IpAddr, u32>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ip, COUNT(*) FROM offences GROUP BY ip")
+            .map_err(|e| self.err("reading offences", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+            .map_err(|e| self.err("reading offences", e))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (ip, n) = row.map_err(|e| self.err("reading offences", e))?;
+            if let Ok(ip) = ip.parse() {
+                out.insert(ip, u32::try_from(n).unwrap_or(u32::MAX));
+            }
+        }
+        Ok(out)
+    }
+
+    /// The offences of one address, oldest first.
+    pub fn offences_of(&self, ip: IpAddr) -> Result<Vec<Offence>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ip, rule, at, until, source, reason FROM offences WHERE ip = ?1 ORDER BY at, id")
+            .map_err(|e| self.err("reading offences", e))?;
+        let rows = stmt
+            .query_map(params![ip.to_string()], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, String>(4)?, r.get::<_, Option<String>>(5)?))
+            })
+            .map_err(|e| self.err("reading offences", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ip, rule, at, until, source, reason) = row.map_err(|e| self.err("reading offences", e))?;
+            let Some(at) = parse_ts(&at) else { continue };
+            out.push(Offence { ip, rule, at, until: until.as_deref().and_then(parse_ts), source, reason });
+        }
+        Ok(out)
+    }
+
+    /// Appends an audit entry.
+    pub fn audit(&self, actor: Actor, action: &str, ip: Option<&str>, detail: Option<&str>, reason: Option<&str>, at: Timestamp) -> Result<()> {
+        let user = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok());
+        self.conn
+            .execute(
+                "INSERT INTO audit (at, actor, user, action, ip, detail, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![ts(at), actor.as_str(), user, action, ip, detail, reason],
+            )
+            .map_err(|e| self.err("writing the audit log", e))?;
+        Ok(())
+    }
+
+    /// The audit log, newest first, at most `limit` entries.
+    pub fn audit_log(&self, limit: usize) -> Result<Vec<AuditEntry>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT at, actor, user, action, ip, detail, reason FROM audit ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| self.err("reading the audit log", e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![limit], |r| {
+                Ok((r.get::<_, String>(0)?, AuditEntry {
+                    at: Utc::now(),
+                    actor: r.get(1)?,
+                    user: r.get(2)?,
+                    action: r.get(3)?,
+                    ip: r.get(4)?,
+                    detail: r.get(5)?,
+                    reason: r.get(6)?,
+                }))
+            })
+            .map_err(|e| self.err("reading the audit log", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (at, mut entry) = row.map_err(|e| self.err("reading the audit log", e))?;
+            let Some(at) = parse_ts(&at) else { continue };
+            entry.at = at;
+            out.push(entry);
+        }
+        Ok(out)
+    }
+
+    /// A source's saved position.
+    pub fn cursor(&self, source: &str) -> Result<Option<String>> {
+        self.conn
+            .query_row("SELECT value FROM cursors WHERE source = ?1", params![source], |r| r.get(0))
+            .optional()
+            .map_err(|e| self.err("reading a cursor", e))
+    }
+
+    /// Saves a source's position.
+    pub fn set_cursor(&self, source: &str, value: &str) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
+                params![source, value],
+            )
+            .map_err(|e| self.err("saving a cursor", e))?;
+        Ok(())
+    }
+
+    /// Records that a notice was given. Returns false when it had been given already, so a
+    /// notice fires once even across restarts. `until` is when the key can be forgotten.
+    pub fn alert_once(&self, key: &str, at: Timestamp, until: Timestamp) -> Result<bool> {
+        let n = self
+            .conn
+            .execute("INSERT OR IGNORE INTO alerts (key, at, until) VALUES (?1, ?2, ?3)", params![key, ts(at), ts(until)])
+            .map_err(|e| self.err("recording a notice", e))?;
+        Ok(n == 1)
+    }
+
+    /// Notice keys still live at `now`, with when each can be forgotten; older ones are deleted.
+    pub fn live_alerts(&self, now: Timestamp) -> Result<Vec<(String, Timestamp)>> {
+        self.conn
+            .execute("DELETE FROM alerts WHERE until <= ?1", params![ts(now)])
+            .map_err(|e| self.err("forgetting old notices", e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT key, until FROM alerts")
+            .map_err(|e| self.err("reading notices", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
+            .map_err(|e| self.err("reading notices", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (key, until) = row.map_err(|e| self.err("reading notices", e))?;
+            if let Some(until) = parse_ts(&until) {
+                out.push((key, until));
+            }
+        }
+        Ok(out)
+    }
+}

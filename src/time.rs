@@ -1,0 +1,135 @@
+//! Timestamps: how `logs.db` spells them, and how Warden writes them.
+//!
+//! `logs.db` holds naive UTC text. OpenAlgo writes two spellings, `YYYY-MM-DD HH:MM:SS` (SQLite's
+//! `CURRENT_TIMESTAMP`) and `YYYY-MM-DD HH:MM:SS.ffffff` (Python), and other writers add `T`, `Z`,
+//! offsets or a bare date. Warden reads all of them the way OpenAlgo does (an offset is dropped,
+//! not applied) and always writes the space-separated microsecond form, because OpenAlgo compares
+//! these columns as text and a `T` would sort after a space on the same day.
+
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+
+/// A point in time. Always UTC.
+pub type Timestamp = DateTime<Utc>;
+
+/// The current time, cut to microseconds: the precision `logs.db` and Warden's state keep, so a
+/// time written and read back compares equal. Only the monitor's loop and the CLI call this.
+pub fn now() -> Timestamp {
+    use chrono::SubsecRound;
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A short form for text tables: `2026-11-21 22:53:35Z`.
+pub fn short(t: Timestamp) -> String {
+    t.format("%Y-%m-%d %H:%M:%SZ").to_string()
+}
+
+/// Reads a `logs.db` timestamp. `None` when the text is not a timestamp at all.
+pub fn parse_db_time(text: &str) -> Option<Timestamp> {
+    let s = text.trim();
+    if s.len() < 10 || s.len() > 40 {
+        return None;
+    }
+    // NOTE: OpenAlgo drops a timezone suffix instead of converting it (spec §5.2 step d), so a
+    // stored "+05:30" is ignored here too; otherwise Warden and OpenAlgo would disagree about
+    // whether a ban is still active.
+    let body = strip_zone(s);
+    let body = body.replacen('T', " ", 1);
+    if let Ok(dt) = NaiveDateTime::parse_from_str(&body, "%Y-%m-%d %H:%M:%S%.f") {
+        return Some(dt.and_utc());
+    }
+    if let Ok(dt) = NaiveDateTime::parse_from_str(&body, "%Y-%m-%d %H:%M") {
+        return Some(dt.and_utc());
+    }
+    NaiveDate::parse_from_str(&body, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|dt| dt.and_utc())
+}
+
+fn strip_zone(s: &str) -> &str {
+    if let Some(stripped) = s.strip_suffix('Z').or_else(|| s.strip_suffix('z')) {
+        return stripped;
+    }
+    // An offset is "+HH:MM", "-HH:MM", "+HHMM" or "+HH" after the time part.
+    if s.len() > 10 {
+        let time = &s[10..];
+        if let Some(pos) = time.rfind(['+', '-']) {
+            if pos > 0 {
+                return &s[..10 + pos];
+            }
+        }
+    }
+    s
+}
+
+/// Writes a timestamp the way OpenAlgo's Python code does: `YYYY-MM-DD HH:MM:SS.ffffff`, UTC.
+pub fn format_db_time(t: Timestamp) -> String {
+    t.format("%Y-%m-%d %H:%M:%S%.6f").to_string()
+}
+
+/// Writes a timestamp the way SQLite's `CURRENT_TIMESTAMP` does: `YYYY-MM-DD HH:MM:SS`, UTC.
+pub fn format_db_time_secs(t: Timestamp) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// RFC 3339 in UTC with a `Z`, the form every JSON output of Warden uses.
+pub fn rfc3339(t: Timestamp) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)
+}
+
+/// Serde helpers that write [`Timestamp`]s as RFC 3339 UTC.
+pub mod serde_rfc3339 {
+    use super::Timestamp;
+    use serde::Serializer;
+
+    /// Serializes a timestamp.
+    pub fn serialize<S: Serializer>(t: &Timestamp, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::rfc3339(*t))
+    }
+
+    /// Serializes an optional timestamp as a string or `null`.
+    pub mod option {
+        use super::Timestamp;
+        use serde::Serializer;
+
+        /// Serializes `Some` as RFC 3339 and `None` as `null`.
+        pub fn serialize<S: Serializer>(t: &Option<Timestamp>, s: S) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::rfc3339(*t)),
+                None => s.serialize_none(),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> String {
+        parse_db_time(s).map(format_db_time).unwrap_or_else(|| "NONE".into())
+    }
+
+    #[test]
+    fn reads_every_spelling_seen_in_logs_db() {
+        assert_eq!(t("2026-11-21 22:53:35"), "2026-11-21 22:53:35.000000");
+        assert_eq!(t("2026-11-22 22:53:35.713727"), "2026-11-22 22:53:35.713727");
+        assert_eq!(t("2026-11-22T22:56:47"), "2026-11-22 22:56:47.000000");
+        assert_eq!(t("2026-11-22T22:56:47+00:00"), "2026-11-22 22:56:47.000000");
+        assert_eq!(t("2026-11-22T22:56:47+05:30"), "2026-11-22 22:56:47.000000");
+        assert_eq!(t("2026-11-22T22:56:47Z"), "2026-11-22 22:56:47.000000");
+        assert_eq!(t("2026-11-23"), "2026-11-23 00:00:00.000000");
+        assert_eq!(t("2026-11-23 10:00"), "2026-11-23 10:00:00.000000");
+        for bad in ["", "yesterday", "2026-13-01", "2026-11-21 25:00:00", "9999999999999"] {
+            assert_eq!(t(bad), "NONE", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn writes_space_separated_microseconds() {
+        let ts = parse_db_time("2026-11-21 22:53:35.5").expect("parses");
+        assert_eq!(format_db_time(ts), "2026-11-21 22:53:35.500000");
+        assert_eq!(format_db_time_secs(ts), "2026-11-21 22:53:35");
+        assert_eq!(rfc3339(ts), "2026-11-21T22:53:35.500Z");
+    }
+}
