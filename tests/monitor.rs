@@ -1,0 +1,204 @@
+//! The monitor on real files: OpenAlgo's trackers in a real logs.db, written by a second
+//! connection as OpenAlgo writes them, and Warden's state file across restarts.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc;
+use std::time::Duration as StdDuration;
+
+use chrono::Duration;
+use warden::config::{Config, Paths, ThresholdSource};
+use warden::demo::openalgo::OpenAlgoEmulator;
+use warden::event::Rule;
+use warden::monitor::{Monitor, Notice};
+use warden::time::Timestamp;
+
+use crate::common::{fresh_logs_db, raw, t, wait_for};
+
+struct Setup {
+    _dir: tempfile::TempDir,
+    logs: PathBuf,
+    paths: Paths,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = fresh_logs_db(dir.path());
+    let paths = Paths { logs_db: logs.clone(), openalgo_db: None, state_db: dir.path().join("state/warden.db") };
+    Setup { _dir: dir, logs, paths }
+}
+
+/// `n` 404s from `ip`, one second apart from `start`, through OpenAlgo's own tracking logic.
+fn scan(logs: &Path, ip: &str, start: Timestamp, n: i64) -> Timestamp {
+    let mut emu = OpenAlgoEmulator::open(logs).expect("emulator");
+    let mut at = start;
+    for i in 0..n {
+        at = start + Duration::seconds(i);
+        emu.track_404(ip, &format!("/wp-{i}.php"), at).expect("track");
+    }
+    at
+}
+
+fn banned(notices: &[Notice]) -> Vec<(String, bool, u32)> {
+    notices
+        .iter()
+        .filter_map(|n| match n {
+            Notice::Banned { ip, permanent, offence, .. } => Some((ip.clone(), *permanent, *offence)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn near(notices: &[Notice]) -> usize {
+    notices.iter().filter(|n| matches!(n, Notice::NearThreshold { .. })).count()
+}
+
+fn tracker_rows(logs: &Path, ip: &str) -> i64 {
+    raw(logs).query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = ?1", [ip], |r| r.get(0)).expect("count")
+}
+
+#[test]
+fn bans_when_openalgos_tracker_reaches_the_threshold_and_clears_the_tracker() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let start = t("2026-11-21 10:00:00");
+    let at = scan(&s.logs, "203.0.113.7", start, 15);
+    assert!(banned(&m.tick(at)).is_empty());
+    let at = scan(&s.logs, "203.0.113.7", at + Duration::seconds(1), 4);
+    let n = m.tick(at);
+    assert_eq!(near(&n), 1, "19 of 20 is near: {n:?}");
+    assert!(banned(&n).is_empty(), "19 404s do not ban");
+    let at = scan(&s.logs, "203.0.113.7", at + Duration::seconds(1), 1);
+    let n = m.tick(at);
+    assert_eq!(banned(&n), vec![("203.0.113.7".into(), false, 1)], "{n:?}");
+    assert_eq!(tracker_rows(&s.logs, "203.0.113.7"), 0, "tracker cleared after the ban, as OpenAlgo does");
+    let emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
+    assert!(emu.is_ip_banned("203.0.113.7", at + Duration::hours(23)).expect("check"), "OpenAlgo enforces it");
+    assert!(!emu.is_ip_banned("203.0.113.7", at + Duration::hours(24)).expect("check"), "for 24 h");
+}
+
+#[test]
+fn third_offence_is_permanent_after_openalgo_deleted_the_expired_rows() {
+    let s = setup();
+    let mut start = t("2026-11-21 10:00:00");
+    let mut got = Vec::new();
+    for round in 0..3 {
+        // A fresh monitor each round: only the state file remembers.
+        let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+        let at = scan(&s.logs, "198.51.100.9", start, 20);
+        let b = banned(&m.tick(at));
+        assert_eq!(b.len(), 1, "round {round}: {b:?}");
+        got.push((b[0].1, b[0].2));
+        start = at + Duration::hours(49);
+        // OpenAlgo's next request from that IP deletes the expired row: history gone from logs.db.
+        let emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
+        let still = emu.is_ip_banned("198.51.100.9", start).expect("check");
+        assert_eq!(still, round == 2, "round {round}: only the third ban outlives the wait");
+    }
+    assert_eq!(got, vec![(false, 1), (false, 2), (true, 3)]);
+    let row: (Option<String>, i64) = raw(&s.logs)
+        .query_row("SELECT expires_at, is_permanent FROM ip_bans WHERE ip_address = '198.51.100.9'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("row");
+    assert_eq!(row, (None, 1));
+}
+
+#[test]
+fn near_threshold_fires_once_even_across_a_restart() {
+    let s = setup();
+    let start = t("2026-11-21 10:00:00");
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let at = scan(&s.logs, "203.0.113.40", start, 16);
+    assert_eq!(near(&m.tick(at)), 1, "16 of 20");
+    let at = scan(&s.logs, "203.0.113.41", start, 1).max(at);
+    assert_eq!(near(&m.tick(at)), 0, "unchanged address, no repeat");
+    drop(m);
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor again");
+    let mut emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
+    emu.track_404("203.0.113.40", "/again", at + Duration::seconds(1)).expect("track");
+    let n = m.tick(at + Duration::seconds(1));
+    assert_eq!(near(&n), 0, "17 of 20 after a restart: the notice was already given: {n:?}");
+}
+
+#[test]
+fn a_missing_logs_db_is_reported_and_picked_up_when_it_appears() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = dir.path().join("db/logs.db");
+    let paths = Paths { logs_db: logs.clone(), openalgo_db: None, state_db: dir.path().join("state.db") };
+    let mut m = Monitor::open(&Config::default(), &paths).expect("monitor opens without logs.db");
+    let now = t("2026-11-21 10:00:00");
+    let n = m.tick(now);
+    assert!(n.iter().any(|n| matches!(n, Notice::Source { health: warden::source::openalgo::Health::Missing(_), .. })), "{n:?}");
+    assert!(m.tick(now).iter().all(|n| !matches!(n, Notice::Source { .. })), "reported once, not every tick");
+    std::fs::create_dir_all(logs.parent().unwrap()).expect("mkdir");
+    warden::store::logs_db::create_openalgo_schema(&logs).expect("create");
+    let at = scan(&logs, "203.0.113.60", now, 20);
+    let n = m.tick(at);
+    assert!(n.iter().any(|n| matches!(n, Notice::Source { health: warden::source::openalgo::Health::Ok, .. })), "{n:?}");
+    assert_eq!(banned(&n).len(), 1);
+}
+
+#[test]
+fn follows_openalgos_thresholds_and_rereads_them_when_they_change() {
+    let s = setup();
+    let oa = s._dir.path().join("openalgo.db");
+    let c = raw(&oa);
+    c.execute_batch(
+        "CREATE TABLE settings (id INTEGER NOT NULL, security_auto_ban_enabled BOOLEAN, security_404_threshold INTEGER,
+           security_404_ban_duration INTEGER, security_api_threshold INTEGER, security_api_ban_duration INTEGER,
+           security_repeat_offender_limit INTEGER, PRIMARY KEY (id));
+         INSERT INTO settings VALUES (1, 0, 5, 0, 3, 12, 2);",
+    )
+    .expect("settings");
+    let cfg = Config { thresholds: ThresholdSource::Openalgo, ..Config::default() };
+    let paths = Paths { openalgo_db: Some(oa.clone()), ..s.paths.clone() };
+    let mut m = Monitor::open(&cfg, &paths).expect("monitor");
+    let start = t("2026-11-21 10:00:00");
+    let at = scan(&s.logs, "203.0.113.70", start, 5);
+    let n = m.tick(at);
+    assert!(n.iter().any(|n| matches!(n, Notice::Thresholds { from, .. } if from == "openalgo")), "{n:?}");
+    assert_eq!(banned(&n), vec![("203.0.113.70".into(), true, 1)], "threshold 5, duration 0 = permanent: {n:?}");
+    c.execute("UPDATE settings SET security_404_threshold = 8, security_404_ban_duration = 24", []).expect("update");
+    let at = scan(&s.logs, "203.0.113.71", at, 7);
+    let n = m.tick(at);
+    assert!(n.iter().any(|n| matches!(n, Notice::Thresholds { thresholds, .. } if thresholds.not_found.threshold == 8)), "{n:?}");
+    assert!(banned(&n).is_empty(), "7 of 8 does not ban");
+    let at = scan(&s.logs, "203.0.113.71", at + Duration::seconds(1), 1);
+    assert_eq!(banned(&m.tick(at)), vec![("203.0.113.71".into(), false, 1)]);
+}
+
+#[test]
+fn protected_and_non_ip_tracker_rows_are_reported_never_banned() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let start = t("2026-11-21 10:00:00");
+    for ip in ["127.0.0.1", "::ffff:127.0.0.1", "172.17.0.1", "not-an-ip", ""] {
+        scan(&s.logs, ip, start, 25);
+    }
+    let n = m.tick(start + Duration::seconds(30));
+    assert!(banned(&n).is_empty(), "{n:?}");
+    // `::ffff:127.0.0.1` is the same client as `127.0.0.1`: one report for the two rows.
+    assert_eq!(n.iter().filter(|n| matches!(n, Notice::Protected { .. })).count(), 2, "{n:?}");
+    assert_eq!(n.iter().filter(|n| matches!(n, Notice::NotAnIp { .. })).count(), 2, "{n:?}");
+    let bans: i64 = raw(&s.logs).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).expect("count");
+    assert_eq!(bans, 0);
+}
+
+#[test]
+fn the_live_monitor_bans_within_moments_of_a_write_through_file_notifications() {
+    let s = setup();
+    // A one-hour poll: only a file-system notification can wake the monitor in time.
+    let cfg = Config { poll_seconds: 3600, ..Config::default() };
+    let (tx, rx) = mpsc::channel();
+    let handle = Monitor::open(&cfg, &s.paths).expect("monitor").spawn(move |n| {
+        let _ = tx.send(n);
+    }).expect("spawn");
+    wait_for(StdDuration::from_secs(10), "the monitor to start reading", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::Source { .. }))
+    });
+    let now = warden::time::now();
+    scan(&s.logs, "203.0.113.80", now - Duration::seconds(30), 20);
+    let notice = wait_for(StdDuration::from_secs(10), "a ban notice", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::Banned { .. }))
+    });
+    assert!(matches!(notice, Notice::Banned { ref ip, rule: Rule::NotFound, .. } if ip == "203.0.113.80"), "{notice:?}");
+    handle.stop();
+}

@@ -1,0 +1,110 @@
+//! A property test over random addresses: protected addresses are never banned, whatever their
+//! spelling, and ordinary public addresses are (so the property cannot pass by banning nothing).
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+use chrono::Duration;
+use proptest::prelude::*;
+use warden::engine::{Engine, Verdict};
+use warden::event::{Event, Source, What};
+use warden::ip::{canonicalize, Protection};
+
+use crate::common::t;
+
+/// (network, prefix length) of every built-in protected range.
+const V4_PROTECTED: [([u8; 4], u8); 7] = [
+    ([127, 0, 0, 0], 8),
+    ([10, 0, 0, 0], 8),
+    ([172, 16, 0, 0], 12),
+    ([192, 168, 0, 0], 16),
+    ([169, 254, 0, 0], 16),
+    ([100, 64, 0, 0], 10),
+    ([0, 0, 0, 0], 8),
+];
+
+fn v4_in(net: [u8; 4], len: u8, host: u32) -> Ipv4Addr {
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    Ipv4Addr::from((u32::from_be_bytes(net) & mask) | (host & !mask))
+}
+
+fn protected_v4() -> impl Strategy<Value = Ipv4Addr> {
+    (0..V4_PROTECTED.len(), any::<u32>()).prop_map(|(i, host)| v4_in(V4_PROTECTED[i].0, V4_PROTECTED[i].1, host))
+}
+
+fn protected_v6() -> impl Strategy<Value = Ipv6Addr> {
+    prop_oneof![
+        Just(Ipv6Addr::LOCALHOST),
+        any::<u128>().prop_map(|h| Ipv6Addr::from((0xfc00u128 << 112) | (h >> 7))),
+        any::<u128>().prop_map(|h| Ipv6Addr::from((0xfe80u128 << 112) | (h >> 10))),
+    ]
+}
+
+/// The spellings a proxy or OpenAlgo may produce for the same address.
+fn spellings(ip: IpAddr, style: u8) -> String {
+    match (ip, style % 4) {
+        (IpAddr::V4(v4), 0) => v4.to_string(),
+        (IpAddr::V4(v4), 1) => format!("::ffff:{v4}"),
+        (IpAddr::V4(v4), 2) => format!("::FFFF:{v4}"),
+        (IpAddr::V4(v4), _) => format!(" {v4} "),
+        (IpAddr::V6(v6), 0) => v6.to_string(),
+        (IpAddr::V6(v6), 1) => v6.to_string().to_uppercase(),
+        (IpAddr::V6(v6), 2) => {
+            let s = v6.segments();
+            s.iter().map(|x| format!("{x:04x}")).collect::<Vec<_>>().join(":")
+        }
+        (IpAddr::V6(v6), _) => format!("[{v6}]"),
+    }
+}
+
+fn public_v4() -> impl Strategy<Value = Ipv4Addr> {
+    // 1.0.0.0 – 99.255.255.255 minus 10/8 and 0/8: public, outside every protected range.
+    (1u8..100, any::<[u8; 3]>()).prop_filter("not 10/8", |(a, _)| *a != 10).prop_map(|(a, r)| Ipv4Addr::new(a, r[0], r[1], r[2]))
+}
+
+fn hammer(e: &mut Engine, raw: &str) -> Vec<Verdict> {
+    let start = t("2026-11-21 10:00:00");
+    let mut out = Vec::new();
+    for i in 0..25 {
+        let at = start + Duration::seconds(i);
+        let ev = Event { at, ip: raw.into(), what: What::NotFound { path: format!("/x{i}") }, source: Source::Proxy };
+        out.extend(e.observe(&ev, at));
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 400, .. ProptestConfig::default() })]
+
+    #[test]
+    fn protected_addresses_are_never_banned(
+        ip in prop_oneof![protected_v4().prop_map(IpAddr::V4), protected_v6().prop_map(IpAddr::V6)],
+        style in any::<u8>(),
+    ) {
+        let raw = spellings(ip, style);
+        prop_assert!(canonicalize(&raw).is_ok(), "{raw} should parse");
+        let mut e = Engine::new(warden::config::Config::default().own_thresholds(), Protection::default(), 0.8);
+        let v = hammer(&mut e, &raw);
+        prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} was banned: {v:?}");
+        prop_assert!(v.iter().any(|v| matches!(v, Verdict::Protected { .. })), "{raw} not reported as protected");
+    }
+
+    #[test]
+    fn allow_listed_addresses_are_never_banned_and_others_are(
+        allowed in public_v4(),
+        prefix in 8u8..=32,
+        other in public_v4(),
+        style in any::<u8>(),
+    ) {
+        let net = format!("{}/{prefix}", v4_in(allowed.octets(), prefix, 0));
+        let protection = Protection::new(&[net.clone()]).expect("valid CIDR");
+        let inside = IpAddr::V4(allowed);
+        let mut e = Engine::new(warden::config::Config::default().own_thresholds(), protection.clone(), 0.8);
+        let v = hammer(&mut e, &spellings(inside, style));
+        prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{inside} in {net} was banned");
+        let outside = IpAddr::V4(other);
+        if protection.check(outside).is_none() {
+            let v = hammer(&mut e, &spellings(outside, style));
+            prop_assert!(v.iter().any(|v| matches!(v, Verdict::Ban(_))), "public {outside} outside {net} was not banned: {v:?}");
+        }
+    }
+}

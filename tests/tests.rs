@@ -1,0 +1,10 @@
+//! Warden's integration tests: one binary, one module per area, tests named by behaviour.
+
+mod common;
+
+mod cli;
+mod engine_rules;
+mod logs_db_fixtures;
+mod logs_db_writes;
+mod monitor;
+mod protection;
