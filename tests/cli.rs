@@ -1,1 +1,221 @@
-//! CLI tests (filled below).
+//! The `warden` command line, run as a real process against real files.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::common::{copy_fixture, fresh_logs_db, raw};
+
+struct Ws {
+    dir: tempfile::TempDir,
+    logs: PathBuf,
+    state: PathBuf,
+}
+
+fn ws_with(fixture: Option<&str>) -> Ws {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = match fixture {
+        Some(name) => copy_fixture(name, dir.path()),
+        None => fresh_logs_db(dir.path()),
+    };
+    let state = dir.path().join("state/warden.db");
+    Ws { dir, logs, state }
+}
+
+fn warden(ws: &Ws, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--logs-db")
+        .arg(&ws.logs)
+        .arg("--state-db")
+        .arg(&ws.state)
+        .args(args)
+        // No user configuration leaks into the tests.
+        .env("XDG_CONFIG_HOME", ws.dir.path().join("xdg"))
+        .output()
+        .expect("run warden")
+}
+
+fn ok_json(ws: &Ws, args: &[&str]) -> Value {
+    let out = warden(ws, args);
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+}
+
+fn fails(ws: &Ws, args: &[&str]) -> String {
+    let out = warden(ws, args);
+    assert!(!out.status.success(), "{args:?} should fail");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    assert_eq!(err.trim_end().lines().count(), 1, "one-line error, got: {err}");
+    err
+}
+
+fn ips(v: &Value) -> Vec<String> {
+    v.as_array().expect("array").iter().map(|b| b["ip"].as_str().expect("ip").to_string()).collect()
+}
+
+#[test]
+fn bans_json_lists_the_fixtures_bans_in_force_with_the_contract_fields() {
+    let ws = ws_with(Some("logs.db"));
+    let bans = ok_json(&ws, &["bans", "--json"]);
+    let list = bans.as_array().expect("array");
+    // The fixture was written on 2026-11-21; by any later date only the permanent bans are left.
+    let permanent: Vec<&Value> = list.iter().filter(|b| b["permanent"] == true).collect();
+    assert!(permanent.iter().any(|b| b["ip"] == "192.0.2.45" && b["expires_at"].is_null() && b["created_by"] == "manual"));
+    let b = list.iter().find(|b| b["ip"] == "198.51.100.77").expect("escalated permanent ban listed");
+    assert_eq!(b["ban_count"], 3);
+    assert_eq!(b["banned_at"], "2026-11-21T22:53:35.831997Z", "RFC 3339 UTC");
+    for key in ["ip", "reason", "banned_at", "expires_at", "permanent", "ban_count", "created_by"] {
+        assert!(b.get(key).is_some(), "field {key} present");
+    }
+    assert!(!ips(&bans).contains(&"198.51.100.200".to_string()), "an expired ban is not in force");
+}
+
+#[test]
+fn status_and_trackers_json_follow_the_contract() {
+    let ws = ws_with(None);
+    let c = raw(&ws.logs);
+    let now = warden::time::format_db_time(warden::time::now());
+    c.execute(
+        "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) VALUES ('203.0.113.5', 17, ?1, ?1, '[\"/.env\", \"<img src=x onerror=alert(1)>\"]')",
+        [&now],
+    )
+    .expect("tracker");
+    c.execute(
+        "INSERT INTO invalid_api_key_tracker (ip_address, attempt_count, first_attempt_at, last_attempt_at, api_keys_tried) VALUES ('198.51.100.8', 2, ?1, ?1, '[\"9bbd3f6dcb453c66\"]')",
+        [&now],
+    )
+    .expect("tracker");
+    // 17 of 20 is near the threshold (80%) and suspicious (a quarter or more); 2 of 10 is neither.
+    let status = ok_json(&ws, &["status", "--json"]);
+    assert_eq!(status, serde_json::json!({"total_bans": 0, "permanent_bans": 0, "temporary_bans": 0, "suspicious_ips": 1, "near_threshold": 1}));
+    let trackers = ok_json(&ws, &["trackers", "--json"]);
+    let t = trackers.as_array().expect("array");
+    assert_eq!(t.len(), 2);
+    assert_eq!((t[0]["ip"].as_str(), t[0]["kind"].as_str(), t[0]["count"].as_u64(), t[0]["threshold"].as_u64()), (Some("203.0.113.5"), Some("404"), Some(17), Some(20)));
+    assert_eq!(t[0]["paths"][1], "<img src=x onerror=alert(1)>", "paths are data, passed through unchanged in JSON");
+    assert_eq!(t[0]["source"], "openalgo");
+    assert!(t[0].get("key_hashes").is_none());
+    assert_eq!((t[1]["kind"].as_str(), t[1]["key_hashes"][0].as_str()), (Some("api"), Some("9bbd3f6dcb453c66")));
+    assert!(t[0]["first_at"].as_str().is_some_and(|s| s.ends_with('Z')));
+}
+
+#[test]
+fn manual_ban_unban_and_audit_round_trip() {
+    let ws = ws_with(Some("logs.db"));
+    let out = warden(&ws, &["ban", "2001:DB8::DEAD:1", "--for", "1w", "--reason", "Credential stuffing"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let row: (String, i64, String, Option<String>) = raw(&ws.logs)
+        .query_row("SELECT created_by, is_permanent, ban_reason, expires_at FROM ip_bans WHERE ip_address = '2001:db8::dead:1'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("canonical row");
+    assert_eq!((row.0.as_str(), row.1, row.2.as_str()), ("warden:manual", 0, "Credential stuffing"));
+    assert!(row.3.is_some());
+    let typed: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '2001:DB8::DEAD:1'", [], |r| r.get(0)).expect("raw row");
+    assert_eq!(typed, 1, "the spelling as typed is banned too");
+    assert!(ips(&ok_json(&ws, &["bans", "--json"])).contains(&"2001:db8::dead:1".to_string()));
+
+    let out = warden(&ws, &["unban", "2001:db8::dead:1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let left: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address LIKE '2001:%dead%' OR ip_address LIKE '2001:%DEAD%'", [], |r| r.get(0)).expect("count");
+    assert_eq!(left, 0, "both spellings gone");
+    let err = fails(&ws, &["unban", "2001:db8::dead:1"]);
+    assert!(err.contains("not banned"), "{err}");
+
+    let audit = ok_json(&ws, &["audit", "--json"]);
+    let a = audit.as_array().expect("array");
+    assert_eq!(a.len(), 2, "{audit}");
+    assert_eq!((a[0]["action"].as_str(), a[0]["actor"].as_str()), (Some("unban"), Some("cli")));
+    assert_eq!((a[1]["action"].as_str(), a[1]["reason"].as_str()), (Some("ban"), Some("Credential stuffing")));
+    let mode = std::fs::metadata(&ws.state).expect("state exists").permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "state database is private");
+}
+
+#[test]
+fn a_ban_for_permanent_and_a_custom_number_of_hours() {
+    let ws = ws_with(None);
+    assert!(warden(&ws, &["ban", "203.0.113.90", "--for", "permanent"]).status.success());
+    assert!(warden(&ws, &["ban", "203.0.113.91", "--for", "72h"]).status.success());
+    let rows: Vec<(String, i64, Option<String>, Option<String>)> = {
+        let c = raw(&ws.logs);
+        let mut s = c.prepare("SELECT ip_address, is_permanent, expires_at, banned_at FROM ip_bans ORDER BY ip_address").expect("prep");
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("q").map(|r| r.expect("row")).collect()
+    };
+    assert_eq!((rows[0].1, rows[0].2.is_none()), (1, true));
+    let at = warden::time::parse_db_time(rows[1].3.as_deref().expect("banned_at")).expect("parse");
+    let until = warden::time::parse_db_time(rows[1].2.as_deref().expect("expires")).expect("parse");
+    assert_eq!(until - at, chrono::Duration::hours(72));
+}
+
+#[test]
+fn refuses_protected_and_invalid_addresses_with_one_clear_line() {
+    let ws = ws_with(None);
+    for ip in ["127.0.0.1", "::ffff:127.0.0.1", "192.168.1.10", "::1"] {
+        let err = fails(&ws, &["ban", ip]);
+        assert!(err.contains("refusing to ban") && err.contains("lock you out"), "{ip}: {err}");
+    }
+    for ip in ["not-an-ip", "", "10.0.0.0/8", "1.2.3.4:80"] {
+        let err = fails(&ws, &["ban", ip]);
+        assert!(err.contains("is not an IP address"), "{ip}: {err}");
+    }
+    let err = fails(&ws, &["ban", "203.0.113.1", "--for", "forever-ish"]);
+    assert!(err.contains("ban duration"), "{err}");
+    let count: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).expect("count");
+    assert_eq!(count, 0, "nothing written");
+}
+
+#[test]
+fn clears_openalgos_trackers() {
+    let ws = ws_with(Some("logs.db"));
+    assert!(warden(&ws, &["clear-404", "2001:DB8:1::77"]).status.success(), "case-insensitive IPv6 match");
+    assert!(warden(&ws, &["clear-api", "198.51.100.31"]).status.success());
+    let n404: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = '2001:db8:1::77'", [], |r| r.get(0)).expect("q");
+    let napi: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM invalid_api_key_tracker WHERE ip_address = '198.51.100.31'", [], |r| r.get(0)).expect("q");
+    assert_eq!((n404, napi), (0, 0));
+    let err = fails(&ws, &["clear-api", "198.51.100.31"]);
+    assert!(err.contains("no invalid API key tracker entry"), "{err}");
+}
+
+#[test]
+fn a_missing_logs_db_and_a_bad_config_say_what_to_do() {
+    let ws = ws_with(None);
+    let missing = Ws { dir: tempfile::tempdir().expect("tempdir"), logs: PathBuf::from("/nonexistent/db/logs.db"), state: ws.state.clone() };
+    let err = fails(&missing, &["status"]);
+    assert!(err.contains("was not found") && err.contains("--logs-db"), "{err}");
+    let cfg = ws.dir.path().join("bad.toml");
+    std::fs::write(&cfg, "[rules]\nnot_found_threshold = 0\n").expect("write");
+    let err = fails(&ws, &["--config", cfg.to_str().expect("utf8"), "status"]);
+    assert!(err.contains("rules.not_found_threshold must be 1 to 10000"), "{err}");
+}
+
+fn json_lines(out: &Output) -> Vec<Value> {
+    String::from_utf8_lossy(&out.stdout).lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+}
+
+#[test]
+fn the_demo_detects_warns_and_bans_within_its_first_minute() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ws_dir = dir.path().join("demo");
+    // Ten times faster than real time: six seconds here are the demo's first minute.
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["demo", "--json", "--seconds", "6", "--speed", "10", "--dir"])
+        .arg(&ws_dir)
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .output()
+        .expect("run demo");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let notices = json_lines(&out);
+    let kinds = |k: &str| notices.iter().filter(|n| n["kind"] == k).cloned().collect::<Vec<_>>();
+    let banned = kinds("banned");
+    assert!(banned.iter().any(|b| b["ip"] == "203.0.113.7" && b["rule"] == "404"), "scanner banned: {notices:?}");
+    assert!(banned.iter().any(|b| b["ip"] == "192.0.2.45" && b["rule"] == "api"), "key-sprayer banned: {notices:?}");
+    assert!(kinds("near_threshold").iter().any(|n| n["ip"] == "203.0.113.7"), "warned before the ban");
+    assert!(kinds("protected").iter().any(|n| n["ip"] == "127.0.0.1"), "local health check never banned");
+    assert!(!kinds("not_an_ip").is_empty(), "spoofed header value reported");
+    assert!(!banned.iter().any(|b| b["ip"] == "127.0.0.1" || b["ip"] == "198.51.100.10"), "users never banned");
+    // The bans are real rows that OpenAlgo would enforce.
+    let logs = ws_dir.join("logs.db");
+    let n: i64 = raw(&logs).query_row("SELECT COUNT(*) FROM ip_bans WHERE created_by LIKE 'warden:%'", [], |r| r.get(0)).expect("count");
+    assert!(n >= 2, "{n} ban rows");
+    assert!(Path::new(&logs).exists());
+}

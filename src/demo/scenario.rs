@@ -114,7 +114,7 @@ pub fn actions_at(tick: u64) -> Vec<Action> {
         out.push(Action::NotFound { ip: format!("2001:DB8::BAD:{:X}", 1 + u32::from(w)), path: path.into() });
     }
     // Never banned: a local health check that 404s, and a spoofed header that is not an IP.
-    if t % 6 == 5 && t < 150 {
+    if t % 3 == 2 && t < 90 {
         out.push(Action::NotFound { ip: "127.0.0.1".into(), path: format!("/health/{t}") });
     }
     if t % 30 == 20 {
