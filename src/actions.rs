@@ -99,9 +99,7 @@ pub fn ban(
     };
     let ban_count = match logs.write_ban(&new)? {
         BanWrite::Written { ban_count } => ban_count,
-        BanWrite::AlreadyStronger => {
-            return Err(Error::AlreadyBanned { ip: canonical })
-        }
+        BanWrite::AlreadyStronger => return Err(Error::AlreadyBanned { ip: canonical }),
     };
     let expires_at = length.expires_at(now);
     state.record_offence(&Offence {
@@ -136,7 +134,14 @@ pub fn unban(logs: &mut LogsDb, state: &StateDb, raw_ip: &str, actor: Actor, now
 ///
 /// OpenAlgo's own clear route takes any string; Warden also accepts a stored non-IP string so
 /// that garbage rows can be removed.
-pub fn clear(logs: &mut LogsDb, state: &StateDb, rule: Rule, raw_ip: &str, actor: Actor, now: Timestamp) -> Result<usize> {
+pub fn clear(
+    logs: &mut LogsDb,
+    state: &StateDb,
+    rule: Rule,
+    raw_ip: &str,
+    actor: Actor,
+    now: Timestamp,
+) -> Result<usize> {
     let key = canonicalize(raw_ip).map(|ip| ip.to_string()).unwrap_or_else(|_| raw_ip.to_string());
     if key.trim().is_empty() && raw_ip.is_empty() {
         return Err(Error::InvalidIp { raw: String::new() });

@@ -105,9 +105,7 @@ impl Config {
         };
         let text = match fs::read_to_string(&path) {
             Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => {
-                return Ok(Self::default())
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !required => return Ok(Self::default()),
             Err(e) => {
                 return Err(Error::Config {
                     path: path.display().to_string(),
@@ -120,10 +118,8 @@ impl Config {
 
     /// Parses and validates configuration text; `origin` names it in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let cfg: Config = toml::from_str(text).map_err(|e| Error::Config {
-            path: origin.to_string(),
-            message: e.message().to_string(),
-        })?;
+        let cfg: Config = toml::from_str(text)
+            .map_err(|e| Error::Config { path: origin.to_string(), message: e.message().to_string() })?;
         cfg.validate().map_err(|message| Error::Config { path: origin.to_string(), message })?;
         Ok(cfg)
     }
@@ -171,10 +167,8 @@ impl Config {
     /// Writes the configuration atomically with mode 0600 (its directory 0700).
     pub fn save(&self, path: &Path) -> Result<()> {
         self.validate().map_err(|message| Error::Config { path: path.display().to_string(), message })?;
-        let text = toml::to_string_pretty(self).map_err(|e| Error::Config {
-            path: path.display().to_string(),
-            message: e.to_string(),
-        })?;
+        let text = toml::to_string_pretty(self)
+            .map_err(|e| Error::Config { path: path.display().to_string(), message: e.to_string() })?;
         write_private(path, text.as_bytes())
     }
 }
@@ -230,10 +224,7 @@ fn home() -> Option<PathBuf> {
 }
 
 fn xdg(var: &str, fallback: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| home().map(|h| h.join(fallback)))
+    std::env::var_os(var).filter(|v| !v.is_empty()).map(PathBuf::from).or_else(|| home().map(|h| h.join(fallback)))
 }
 
 /// `$XDG_CONFIG_HOME/warden/config.toml` (or `~/.config/warden/config.toml`).
@@ -243,15 +234,11 @@ pub fn default_config_path() -> Option<PathBuf> {
 
 /// `$XDG_DATA_HOME/warden/state.db` (or `~/.local/share/warden/state.db`).
 pub fn default_state_db() -> PathBuf {
-    xdg("XDG_DATA_HOME", ".local/share")
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("warden")
-        .join("state.db")
+    xdg("XDG_DATA_HOME", ".local/share").unwrap_or_else(|| PathBuf::from(".")).join("warden").join("state.db")
 }
 
 /// Where OpenAlgo's installers put `logs.db`, in the order Warden tries them.
-pub const LOGS_DB_CANDIDATES: [&str; 3] =
-    ["/var/python/openalgo/db/logs.db", "/app/db/logs.db", "db/logs.db"];
+pub const LOGS_DB_CANDIDATES: [&str; 3] = ["/var/python/openalgo/db/logs.db", "/app/db/logs.db", "db/logs.db"];
 
 /// The three files Warden works with, resolved from flags, the file and the defaults.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -125,7 +125,10 @@ impl Error {
                     return Error::Locked { path: path.to_path_buf() }
                 }
                 ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::CannotOpen => {
-                    return Error::NoAccess { path: path.to_path_buf(), detail: msg.clone().unwrap_or_else(|| e.to_string()) }
+                    return Error::NoAccess {
+                        path: path.to_path_buf(),
+                        detail: msg.clone().unwrap_or_else(|| e.to_string()),
+                    }
                 }
                 ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
                     return Error::NotADatabase {

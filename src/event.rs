@@ -144,10 +144,7 @@ mod tests {
     #[test]
     fn reasons_use_openalgo_wording() {
         assert_eq!(Rule::NotFound.reason(20), "Exceeded 404 threshold: 20 errors in 24 hours");
-        assert_eq!(
-            Rule::InvalidApiKey.reason(10),
-            "Exceeded invalid API key threshold: 10 attempts in 24 hours"
-        );
+        assert_eq!(Rule::InvalidApiKey.reason(10), "Exceeded invalid API key threshold: 10 attempts in 24 hours");
     }
 
     #[test]

@@ -134,10 +134,7 @@ pub struct Protection {
 impl Protection {
     /// Builds the protection from allow-list entries (IPs or CIDRs), refusing any that do not parse.
     pub fn new(allow: &[String]) -> Result<Self> {
-        let allow = allow
-            .iter()
-            .map(|entry| parse_net(entry))
-            .collect::<Result<Vec<_>>>()?;
+        let allow = allow.iter().map(|entry| parse_net(entry)).collect::<Result<Vec<_>>>()?;
         Ok(Self { allow })
     }
 
@@ -152,10 +149,7 @@ impl Protection {
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
                 v4 => v4,
             };
-            self.allow
-                .iter()
-                .find(|net| net.contains(&unmapped))
-                .map(|net| ProtectedKind::AllowList(net.to_string()))
+            self.allow.iter().find(|net| net.contains(&unmapped)).map(|net| ProtectedKind::AllowList(net.to_string()))
         })
     }
 }
@@ -168,10 +162,7 @@ pub fn parse_net(entry: &str) -> Result<IpNet> {
     }
     let ip = canonicalize(s).map_err(|_| Error::Config {
         path: "allow".into(),
-        message: format!(
-            "'{}' is neither an IP address nor a CIDR range such as 203.0.113.0/24",
-            display_raw(entry)
-        ),
+        message: format!("'{}' is neither an IP address nor a CIDR range such as 203.0.113.0/24", display_raw(entry)),
     })?;
     Ok(IpNet::from(ip))
 }

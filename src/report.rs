@@ -101,7 +101,7 @@ pub fn bans(logs: &LogsDb, now: Timestamp) -> Result<Vec<BanView>> {
             })
         })
         .collect();
-    out.sort_by(|a, b| b.banned_at.cmp(&a.banned_at));
+    out.sort_by_key(|b| std::cmp::Reverse(b.banned_at));
     Ok(out)
 }
 

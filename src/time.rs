@@ -40,10 +40,7 @@ pub fn parse_db_time(text: &str) -> Option<Timestamp> {
     if let Ok(dt) = NaiveDateTime::parse_from_str(&body, "%Y-%m-%d %H:%M") {
         return Some(dt.and_utc());
     }
-    NaiveDate::parse_from_str(&body, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|dt| dt.and_utc())
+    NaiveDate::parse_from_str(&body, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|dt| dt.and_utc())
 }
 
 fn strip_zone(s: &str) -> &str {

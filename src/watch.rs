@@ -63,11 +63,14 @@ impl DirWatcher {
                 let _ = tx.send(Wake::Changed);
                 return;
             };
-            if matches!(ev.kind, EventKind::Access(notify::event::AccessKind::Open(_) | notify::event::AccessKind::Read)) {
+            if matches!(
+                ev.kind,
+                EventKind::Access(notify::event::AccessKind::Open(_) | notify::event::AccessKind::Read)
+            ) {
                 return;
             }
-            let relevant = ev.need_rescan()
-                || ev.paths.iter().any(|p| p.file_name().is_some_and(|n| names.contains(n)));
+            let relevant =
+                ev.need_rescan() || ev.paths.iter().any(|p| p.file_name().is_some_and(|n| names.contains(n)));
             if relevant {
                 let _ = tx.send(Wake::Changed);
             }

@@ -40,7 +40,8 @@ fn warden(ws: &Ws, args: &[&str]) -> Output {
 fn ok_json(ws: &Ws, args: &[&str]) -> Value {
     let out = warden(ws, args);
     assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
+    serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{args:?}: not JSON ({e}): {}", String::from_utf8_lossy(&out.stdout)))
 }
 
 fn fails(ws: &Ws, args: &[&str]) -> String {
@@ -62,7 +63,9 @@ fn bans_json_lists_the_fixtures_bans_in_force_with_the_contract_fields() {
     let list = bans.as_array().expect("array");
     // The fixture was written on 2026-11-21; by any later date only the permanent bans are left.
     let permanent: Vec<&Value> = list.iter().filter(|b| b["permanent"] == true).collect();
-    assert!(permanent.iter().any(|b| b["ip"] == "192.0.2.45" && b["expires_at"].is_null() && b["created_by"] == "manual"));
+    assert!(permanent
+        .iter()
+        .any(|b| b["ip"] == "192.0.2.45" && b["expires_at"].is_null() && b["created_by"] == "manual"));
     let b = list.iter().find(|b| b["ip"] == "198.51.100.77").expect("escalated permanent ban listed");
     assert_eq!(b["ban_count"], 3);
     assert_eq!(b["banned_at"], "2026-11-21T22:53:35.831997Z", "RFC 3339 UTC");
@@ -89,11 +92,17 @@ fn status_and_trackers_json_follow_the_contract() {
     .expect("tracker");
     // 17 of 20 is near the threshold (80%) and suspicious (a quarter or more); 2 of 10 is neither.
     let status = ok_json(&ws, &["status", "--json"]);
-    assert_eq!(status, serde_json::json!({"total_bans": 0, "permanent_bans": 0, "temporary_bans": 0, "suspicious_ips": 1, "near_threshold": 1}));
+    assert_eq!(
+        status,
+        serde_json::json!({"total_bans": 0, "permanent_bans": 0, "temporary_bans": 0, "suspicious_ips": 1, "near_threshold": 1})
+    );
     let trackers = ok_json(&ws, &["trackers", "--json"]);
     let t = trackers.as_array().expect("array");
     assert_eq!(t.len(), 2);
-    assert_eq!((t[0]["ip"].as_str(), t[0]["kind"].as_str(), t[0]["count"].as_u64(), t[0]["threshold"].as_u64()), (Some("203.0.113.5"), Some("404"), Some(17), Some(20)));
+    assert_eq!(
+        (t[0]["ip"].as_str(), t[0]["kind"].as_str(), t[0]["count"].as_u64(), t[0]["threshold"].as_u64()),
+        (Some("203.0.113.5"), Some("404"), Some(17), Some(20))
+    );
     assert_eq!(t[0]["paths"][1], "<img src=x onerror=alert(1)>", "paths are data, passed through unchanged in JSON");
     assert_eq!(t[0]["source"], "openalgo");
     assert!(t[0].get("key_hashes").is_none());
@@ -111,13 +120,21 @@ fn manual_ban_unban_and_audit_round_trip() {
         .expect("canonical row");
     assert_eq!((row.0.as_str(), row.1, row.2.as_str()), ("warden:manual", 0, "Credential stuffing"));
     assert!(row.3.is_some());
-    let typed: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '2001:DB8::DEAD:1'", [], |r| r.get(0)).expect("raw row");
+    let typed: i64 = raw(&ws.logs)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '2001:DB8::DEAD:1'", [], |r| r.get(0))
+        .expect("raw row");
     assert_eq!(typed, 1, "the spelling as typed is banned too");
     assert!(ips(&ok_json(&ws, &["bans", "--json"])).contains(&"2001:db8::dead:1".to_string()));
 
     let out = warden(&ws, &["unban", "2001:db8::dead:1"]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let left: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address LIKE '2001:%dead%' OR ip_address LIKE '2001:%DEAD%'", [], |r| r.get(0)).expect("count");
+    let left: i64 = raw(&ws.logs)
+        .query_row(
+            "SELECT COUNT(*) FROM ip_bans WHERE ip_address LIKE '2001:%dead%' OR ip_address LIKE '2001:%DEAD%'",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count");
     assert_eq!(left, 0, "both spellings gone");
     let err = fails(&ws, &["unban", "2001:db8::dead:1"]);
     assert!(err.contains("not banned"), "{err}");
@@ -138,8 +155,13 @@ fn a_ban_for_permanent_and_a_custom_number_of_hours() {
     assert!(warden(&ws, &["ban", "203.0.113.91", "--for", "72h"]).status.success());
     let rows: Vec<(String, i64, Option<String>, Option<String>)> = {
         let c = raw(&ws.logs);
-        let mut s = c.prepare("SELECT ip_address, is_permanent, expires_at, banned_at FROM ip_bans ORDER BY ip_address").expect("prep");
-        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))).expect("q").map(|r| r.expect("row")).collect()
+        let mut s = c
+            .prepare("SELECT ip_address, is_permanent, expires_at, banned_at FROM ip_bans ORDER BY ip_address")
+            .expect("prep");
+        s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .expect("q")
+            .map(|r| r.expect("row"))
+            .collect()
     };
     assert_eq!((rows[0].1, rows[0].2.is_none()), (1, true));
     let at = warden::time::parse_db_time(rows[1].3.as_deref().expect("banned_at")).expect("parse");
@@ -169,8 +191,12 @@ fn clears_openalgos_trackers() {
     let ws = ws_with(Some("logs.db"));
     assert!(warden(&ws, &["clear-404", "2001:DB8:1::77"]).status.success(), "case-insensitive IPv6 match");
     assert!(warden(&ws, &["clear-api", "198.51.100.31"]).status.success());
-    let n404: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = '2001:db8:1::77'", [], |r| r.get(0)).expect("q");
-    let napi: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM invalid_api_key_tracker WHERE ip_address = '198.51.100.31'", [], |r| r.get(0)).expect("q");
+    let n404: i64 = raw(&ws.logs)
+        .query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = '2001:db8:1::77'", [], |r| r.get(0))
+        .expect("q");
+    let napi: i64 = raw(&ws.logs)
+        .query_row("SELECT COUNT(*) FROM invalid_api_key_tracker WHERE ip_address = '198.51.100.31'", [], |r| r.get(0))
+        .expect("q");
     assert_eq!((n404, napi), (0, 0));
     let err = fails(&ws, &["clear-api", "198.51.100.31"]);
     assert!(err.contains("no invalid API key tracker entry"), "{err}");
@@ -179,7 +205,11 @@ fn clears_openalgos_trackers() {
 #[test]
 fn a_missing_logs_db_and_a_bad_config_say_what_to_do() {
     let ws = ws_with(None);
-    let missing = Ws { dir: tempfile::tempdir().expect("tempdir"), logs: PathBuf::from("/nonexistent/db/logs.db"), state: ws.state.clone() };
+    let missing = Ws {
+        dir: tempfile::tempdir().expect("tempdir"),
+        logs: PathBuf::from("/nonexistent/db/logs.db"),
+        state: ws.state.clone(),
+    };
     let err = fails(&missing, &["status"]);
     assert!(err.contains("was not found") && err.contains("--logs-db"), "{err}");
     let cfg = ws.dir.path().join("bad.toml");
@@ -215,7 +245,9 @@ fn the_demo_detects_warns_and_bans_within_its_first_minute() {
     assert!(!banned.iter().any(|b| b["ip"] == "127.0.0.1" || b["ip"] == "198.51.100.10"), "users never banned");
     // The bans are real rows that OpenAlgo would enforce.
     let logs = ws_dir.join("logs.db");
-    let n: i64 = raw(&logs).query_row("SELECT COUNT(*) FROM ip_bans WHERE created_by LIKE 'warden:%'", [], |r| r.get(0)).expect("count");
+    let n: i64 = raw(&logs)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE created_by LIKE 'warden:%'", [], |r| r.get(0))
+        .expect("count");
     assert!(n >= 2, "{n} ban rows");
     assert!(Path::new(&logs).exists());
 }

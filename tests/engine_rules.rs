@@ -20,7 +20,12 @@ fn not_found(ip: &str, at: warden::time::Timestamp, n: u32) -> Event {
 }
 
 fn bad_key(ip: &str, at: warden::time::Timestamp, n: u32) -> Event {
-    Event { at, ip: ip.into(), what: What::InvalidApiKey { key_hash: Some(format!("{n:016x}")) }, source: Source::Proxy }
+    Event {
+        at,
+        ip: ip.into(),
+        what: What::InvalidApiKey { key_hash: Some(format!("{n:016x}")) },
+        source: Source::Proxy,
+    }
 }
 
 /// Feeds `n` 404s one second apart from `start`; returns every verdict with its event number.
@@ -36,7 +41,12 @@ fn feed(e: &mut Engine, ip: &str, start: warden::time::Timestamp, from: u32, n: 
 }
 
 fn bans(v: &[(u32, Verdict)]) -> Vec<(u32, warden::engine::BanOrder)> {
-    v.iter().filter_map(|(i, v)| match v { Verdict::Ban(b) => Some((*i, b.clone())), _ => None }).collect()
+    v.iter()
+        .filter_map(|(i, v)| match v {
+            Verdict::Ban(b) => Some((*i, b.clone())),
+            _ => None,
+        })
+        .collect()
 }
 
 #[test]
@@ -64,11 +74,8 @@ fn bans_ip_on_tenth_invalid_api_key_for_48h() {
         let at = start + Duration::minutes(i64::from(i));
         verdicts.push((i, e.observe(&bad_key("198.51.100.23", at, i), at)));
     }
-    let banned_at: Vec<u32> = verdicts
-        .iter()
-        .filter(|(_, v)| v.iter().any(|x| matches!(x, Verdict::Ban(_))))
-        .map(|(i, _)| *i)
-        .collect();
+    let banned_at: Vec<u32> =
+        verdicts.iter().filter(|(_, v)| v.iter().any(|x| matches!(x, Verdict::Ban(_)))).map(|(i, _)| *i).collect();
     assert_eq!(banned_at, vec![10], "only the 10th invalid key bans");
     let Some(Verdict::Ban(order)) = verdicts[9].1.iter().find(|v| matches!(v, Verdict::Ban(_))).cloned() else {
         panic!("no ban order")
@@ -168,7 +175,12 @@ fn openalgo_safe_404_paths_are_never_counted() {
     let start = t("2026-11-21 10:00:00");
     for i in 0..50 {
         let at = start + Duration::seconds(i);
-        let ev = Event { at, ip: "203.0.113.12".into(), what: What::NotFound { path: "/favicon.ico".into() }, source: Source::Proxy };
+        let ev = Event {
+            at,
+            ip: "203.0.113.12".into(),
+            what: What::NotFound { path: "/favicon.ico".into() },
+            source: Source::Proxy,
+        };
         assert!(e.observe(&ev, at).is_empty());
     }
     assert!(e.window("203.0.113.12".parse().unwrap(), Rule::NotFound).is_none());
@@ -211,7 +223,18 @@ fn strings_that_are_not_ips_are_reported_once_and_never_banned() {
 fn protected_addresses_reaching_a_threshold_are_reported_not_banned() {
     let cfg = Config { allow: vec!["198.51.100.0/24".into()], ..Config::default() };
     let start = t("2026-11-21 10:00:00");
-    for ip in ["127.0.0.1", "::1", "::ffff:127.0.0.1", "10.1.2.3", "172.17.0.1", "192.168.1.5", "100.64.0.9", "fd00::1", "fe80::1", "198.51.100.77"] {
+    for ip in [
+        "127.0.0.1",
+        "::1",
+        "::ffff:127.0.0.1",
+        "10.1.2.3",
+        "172.17.0.1",
+        "192.168.1.5",
+        "100.64.0.9",
+        "fd00::1",
+        "fe80::1",
+        "198.51.100.77",
+    ] {
         // A fresh engine each: `::ffff:127.0.0.1` is the same client as `127.0.0.1`.
         let mut e = Engine::new(cfg.own_thresholds(), cfg.protection().unwrap(), 0.8);
         let v = feed(&mut e, ip, start, 1, 25);
@@ -228,7 +251,10 @@ fn reading(ip: &str, rule: Rule, count: u32, first_at: &str) -> TrackerReading {
 fn openalgo_tracker_at_threshold_bans_and_stale_or_banned_ones_do_not() {
     let now = t("2026-11-21 12:00:00");
     let mut e = engine();
-    assert!(e.observe_tracker(&reading("203.0.113.20", Rule::NotFound, 19, "2026-11-21 11:00:00"), now).iter().all(|v| !matches!(v, Verdict::Ban(_))));
+    assert!(e
+        .observe_tracker(&reading("203.0.113.20", Rule::NotFound, 19, "2026-11-21 11:00:00"), now)
+        .iter()
+        .all(|v| !matches!(v, Verdict::Ban(_))));
     let v = e.observe_tracker(&reading("203.0.113.20", Rule::NotFound, 20, "2026-11-21 11:00:00"), now);
     assert!(matches!(&v[..], [Verdict::Ban(b)] if b.source == Source::Openalgo), "{v:?}");
     let v = e.observe_tracker(&reading("203.0.113.20", Rule::NotFound, 25, "2026-11-21 11:00:00"), now);

@@ -115,7 +115,10 @@ fn reads_every_tracker_row_of_both_fixtures() {
     assert_eq!(nf.iter().map(|r| r.ip.as_str()).collect::<Vec<_>>(), ["2001:DB8::BEEF", "127.0.0.1", "203.0.113.33"]);
     assert_eq!(nf[2].count, 5);
     let api = db.trackers(Rule::InvalidApiKey).expect("api tracker");
-    assert_eq!(api.iter().map(|r| (r.ip.as_str(), r.count)).collect::<Vec<_>>(), [("203.0.113.7", 12), ("203.0.113.19", 1)]);
+    assert_eq!(
+        api.iter().map(|r| (r.ip.as_str(), r.count)).collect::<Vec<_>>(),
+        [("203.0.113.7", 12), ("203.0.113.19", 1)]
+    );
 }
 
 #[test]
@@ -125,14 +128,20 @@ fn reads_every_traffic_row_of_both_fixtures() {
         let rows = db.traffic_after(0, 10_000).expect("traffic");
         assert_eq!(rows.len(), n, "{name}: every traffic row");
         assert_eq!(db.max_traffic_id().expect("max id"), n as i64);
-        assert!(rows.iter().all(|r| r.at.is_some() && !r.ip.is_empty() && r.status >= 100 && !r.method.is_empty()), "{name}: all decoded");
+        assert!(
+            rows.iter().all(|r| r.at.is_some() && !r.ip.is_empty() && r.status >= 100 && !r.method.is_empty()),
+            "{name}: all decoded"
+        );
         // Incremental: past a cursor only the newer rows come back.
         let tail = db.traffic_after(n as i64 - 3, 10_000).expect("tail");
         assert_eq!(tail.iter().map(|r| r.id).collect::<Vec<_>>(), vec![n as i64 - 2, n as i64 - 1, n as i64]);
     }
     let (_d, db) = open_copy("live_run_logs.db");
     let last = db.traffic_after(122, 1).expect("last row");
-    assert_eq!((last[0].path.as_str(), last[0].status, last[0].host.as_deref()), ("/settings-cache-probe-5", 404, Some("127.0.0.1:5055")));
+    assert_eq!(
+        (last[0].path.as_str(), last[0].status, last[0].host.as_deref()),
+        ("/settings-cache-probe-5", 404, Some("127.0.0.1:5055"))
+    );
 }
 
 #[test]
@@ -168,10 +177,18 @@ fn hostile_values_are_decoded_without_error() {
     assert_eq!(bans.len(), 13);
     let b = &bans[10];
     assert_eq!((b.ip.as_str(), b.ban_count, b.banned_at, b.is_permanent), ("12345", None, None, None));
-    assert_eq!(b.effect(t("2026-11-22 00:00:00")), BanEffect::Ineffective, "unparseable expiry is not a ban, as in OpenAlgo");
+    assert_eq!(
+        b.effect(t("2026-11-22 00:00:00")),
+        BanEffect::Ineffective,
+        "unparseable expiry is not a ban, as in OpenAlgo"
+    );
     let nf = db.trackers(Rule::NotFound).expect("hostile trackers still read");
     let bad = nf.iter().find(|r| r.ip == "not-an-ip").expect("row");
-    assert_eq!((bad.count, bad.first_at, bad.items_malformed), (1, None, true), "NULL count reads as OpenAlgo's default 1");
+    assert_eq!(
+        (bad.count, bad.first_at, bad.items_malformed),
+        (1, None, true),
+        "NULL count reads as OpenAlgo's default 1"
+    );
     let odd = nf.last().expect("row");
     assert_eq!((odd.ip.as_str(), odd.count, odd.items.clone()), ("\u{fffd}(", 7, vec!["/ok".to_string()]));
     let api = db.trackers(Rule::InvalidApiKey).expect("api");

@@ -18,7 +18,8 @@ fn ban(ips: &[&str], length: BanLength, at: &str, offence: u32) -> NewBan {
     }
 }
 
-type RawRow = (String, Option<String>, Option<i64>, Option<String>, Option<String>, Option<i64>, Option<String>, String, String);
+type RawRow =
+    (String, Option<String>, Option<i64>, Option<String>, Option<String>, Option<i64>, Option<String>, String, String);
 
 fn raw_row(path: &std::path::Path, ip: &str) -> RawRow {
     raw(path)
@@ -74,7 +75,9 @@ fn bans_are_read_back_by_openalgos_rules_and_expire_as_openalgo_expires_them() {
     assert!(emu.is_ip_banned("203.0.113.52", during + Duration::days(3650)).expect("check"), "permanent stays");
     let after = t(at) + Duration::hours(24);
     assert!(!emu.is_ip_banned("2001:db8::bad:2", after).expect("check"), "expired at exactly expires_at");
-    let left: i64 = raw(&path).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '2001:db8::bad:2'", [], |r| r.get(0)).expect("count");
+    let left: i64 = raw(&path)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '2001:db8::bad:2'", [], |r| r.get(0))
+        .expect("count");
     assert_eq!(left, 0, "OpenAlgo's lazy delete removed the expired row");
 }
 
@@ -86,7 +89,9 @@ fn upsert_on_an_expired_row_increments_ban_count_and_never_shortens_a_stronger_b
     // 198.51.100.200: expired 2026-11-19 with ban_count 2, not yet deleted by OpenAlgo.
     let w = db.write_ban(&ban(&["198.51.100.200"], BanLength::Hours(24), "2026-11-21 23:00:00", 1)).expect("write");
     assert_eq!(w, BanWrite::Written { ban_count: 3 }, "old ban_count + 1");
-    let ids: i64 = raw(&path).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '198.51.100.200'", [], |r| r.get(0)).expect("count");
+    let ids: i64 = raw(&path)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '198.51.100.200'", [], |r| r.get(0))
+        .expect("count");
     assert_eq!(ids, 1, "an upsert, not a second row");
     // 192.0.2.45 is permanently banned by hand: a 24 h ban must not downgrade it.
     let w = db.write_ban(&ban(&["192.0.2.45"], BanLength::Hours(24), "2026-11-21 23:00:00", 1)).expect("write");

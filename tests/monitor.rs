@@ -53,7 +53,9 @@ fn near(notices: &[Notice]) -> usize {
 }
 
 fn tracker_rows(logs: &Path, ip: &str) -> i64 {
-    raw(logs).query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = ?1", [ip], |r| r.get(0)).expect("count")
+    raw(logs)
+        .query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = ?1", [ip], |r| r.get(0))
+        .expect("count")
 }
 
 #[test]
@@ -96,7 +98,9 @@ fn third_offence_is_permanent_after_openalgo_deleted_the_expired_rows() {
     }
     assert_eq!(got, vec![(false, 1), (false, 2), (true, 3)]);
     let row: (Option<String>, i64) = raw(&s.logs)
-        .query_row("SELECT expires_at, is_permanent FROM ip_bans WHERE ip_address = '198.51.100.9'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT expires_at, is_permanent FROM ip_bans WHERE ip_address = '198.51.100.9'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .expect("row");
     assert_eq!(row, (None, 1));
 }
@@ -126,13 +130,19 @@ fn a_missing_logs_db_is_reported_and_picked_up_when_it_appears() {
     let mut m = Monitor::open(&Config::default(), &paths).expect("monitor opens without logs.db");
     let now = t("2026-11-21 10:00:00");
     let n = m.tick(now);
-    assert!(n.iter().any(|n| matches!(n, Notice::Source { health: warden::source::openalgo::Health::Missing(_), .. })), "{n:?}");
+    assert!(
+        n.iter().any(|n| matches!(n, Notice::Source { health: warden::source::openalgo::Health::Missing(_), .. })),
+        "{n:?}"
+    );
     assert!(m.tick(now).iter().all(|n| !matches!(n, Notice::Source { .. })), "reported once, not every tick");
     std::fs::create_dir_all(logs.parent().unwrap()).expect("mkdir");
     warden::store::logs_db::create_openalgo_schema(&logs).expect("create");
     let at = scan(&logs, "203.0.113.60", now, 20);
     let n = m.tick(at);
-    assert!(n.iter().any(|n| matches!(n, Notice::Source { health: warden::source::openalgo::Health::Ok, .. })), "{n:?}");
+    assert!(
+        n.iter().any(|n| matches!(n, Notice::Source { health: warden::source::openalgo::Health::Ok, .. })),
+        "{n:?}"
+    );
     assert_eq!(banned(&n).len(), 1);
 }
 
@@ -159,7 +169,10 @@ fn follows_openalgos_thresholds_and_rereads_them_when_they_change() {
     c.execute("UPDATE settings SET security_404_threshold = 8, security_404_ban_duration = 24", []).expect("update");
     let at = scan(&s.logs, "203.0.113.71", at, 7);
     let n = m.tick(at);
-    assert!(n.iter().any(|n| matches!(n, Notice::Thresholds { thresholds, .. } if thresholds.not_found.threshold == 8)), "{n:?}");
+    assert!(
+        n.iter().any(|n| matches!(n, Notice::Thresholds { thresholds, .. } if thresholds.not_found.threshold == 8)),
+        "{n:?}"
+    );
     assert!(banned(&n).is_empty(), "7 of 8 does not ban");
     let at = scan(&s.logs, "203.0.113.71", at + Duration::seconds(1), 1);
     assert_eq!(banned(&m.tick(at)), vec![("203.0.113.71".into(), false, 1)]);
@@ -188,9 +201,12 @@ fn the_live_monitor_bans_within_moments_of_a_write_through_file_notifications() 
     // A one-hour poll: only a file-system notification can wake the monitor in time.
     let cfg = Config { poll_seconds: 3600, ..Config::default() };
     let (tx, rx) = mpsc::channel();
-    let handle = Monitor::open(&cfg, &s.paths).expect("monitor").spawn(move |n| {
-        let _ = tx.send(n);
-    }).expect("spawn");
+    let handle = Monitor::open(&cfg, &s.paths)
+        .expect("monitor")
+        .spawn(move |n| {
+            let _ = tx.send(n);
+        })
+        .expect("spawn");
     wait_for(StdDuration::from_secs(10), "the monitor to start reading", || {
         rx.try_recv().ok().filter(|n| matches!(n, Notice::Source { .. }))
     });
@@ -199,6 +215,9 @@ fn the_live_monitor_bans_within_moments_of_a_write_through_file_notifications() 
     let notice = wait_for(StdDuration::from_secs(10), "a ban notice", || {
         rx.try_recv().ok().filter(|n| matches!(n, Notice::Banned { .. }))
     });
-    assert!(matches!(notice, Notice::Banned { ref ip, rule: Rule::NotFound, .. } if ip == "203.0.113.80"), "{notice:?}");
+    assert!(
+        matches!(notice, Notice::Banned { ref ip, rule: Rule::NotFound, .. } if ip == "203.0.113.80"),
+        "{notice:?}"
+    );
     handle.stop();
 }

@@ -58,7 +58,9 @@ fn spellings(ip: IpAddr, style: u8) -> String {
 
 fn public_v4() -> impl Strategy<Value = Ipv4Addr> {
     // 1.0.0.0 – 99.255.255.255 minus 10/8 and 0/8: public, outside every protected range.
-    (1u8..100, any::<[u8; 3]>()).prop_filter("not 10/8", |(a, _)| *a != 10).prop_map(|(a, r)| Ipv4Addr::new(a, r[0], r[1], r[2]))
+    (1u8..100, any::<[u8; 3]>())
+        .prop_filter("not 10/8", |(a, _)| *a != 10)
+        .prop_map(|(a, r)| Ipv4Addr::new(a, r[0], r[1], r[2]))
 }
 
 fn hammer(e: &mut Engine, raw: &str) -> Vec<Verdict> {
@@ -96,7 +98,7 @@ proptest! {
         style in any::<u8>(),
     ) {
         let net = format!("{}/{prefix}", v4_in(allowed.octets(), prefix, 0));
-        let protection = Protection::new(&[net.clone()]).expect("valid CIDR");
+        let protection = Protection::new(std::slice::from_ref(&net)).expect("valid CIDR");
         let inside = IpAddr::V4(allowed);
         let mut e = Engine::new(warden::config::Config::default().own_thresholds(), protection.clone(), 0.8);
         let v = hammer(&mut e, &spellings(inside, style));

@@ -1,5 +1,7 @@
 //! Warden's integration tests: one binary, one module per area, tests named by behaviour.
 
+#![allow(clippy::unwrap_used)]
+
 mod common;
 
 mod cli;

@@ -54,7 +54,11 @@ impl GlobalArgs {
 }
 
 #[derive(Debug, Parser)]
-#[command(name = "warden", version, about = "Watches a self-hosted OpenAlgo and bans abusive clients in OpenAlgo's own logs.db")]
+#[command(
+    name = "warden",
+    version,
+    about = "Watches a self-hosted OpenAlgo and bans abusive clients in OpenAlgo's own logs.db"
+)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -186,14 +190,18 @@ fn run(cli: Cli) -> Result<()> {
             let length = duration.parse::<actions::Duration>()?.0;
             let mut logs = LogsDb::open(&paths.logs_db)?;
             let state = StateDb::open(&paths.state_db)?;
-            let done = actions::ban(&mut logs, &state, &cfg.protection()?, &ip, length, reason.as_deref(), Actor::Cli, now)?;
+            let done =
+                actions::ban(&mut logs, &state, &cfg.protection()?, &ip, length, reason.as_deref(), Actor::Cli, now)?;
             output::line(&output::ban_text(&done))
         }
         Command::Unban { ip } => {
             let mut logs = LogsDb::open(&paths.logs_db)?;
             let state = StateDb::open(&paths.state_db)?;
             let n = actions::unban(&mut logs, &state, &ip, Actor::Cli, now)?;
-            output::line(&format!("unbanned {} ({n} row(s)); OpenAlgo lets it in again within 60 s", crate::ip::display_raw(ip.trim())))
+            output::line(&format!(
+                "unbanned {} ({n} row(s)); OpenAlgo lets it in again within 60 s",
+                crate::ip::display_raw(ip.trim())
+            ))
         }
         Command::Clear404 { ip } => clear(&paths, Rule::NotFound, &ip, now),
         Command::ClearApi { ip } => clear(&paths, Rule::InvalidApiKey, &ip, now),
@@ -209,7 +217,11 @@ fn clear(paths: &Paths, rule: Rule, ip: &str, now: chrono::DateTime<Utc>) -> Res
     let mut logs = LogsDb::open(&paths.logs_db)?;
     let state = StateDb::open(&paths.state_db)?;
     let n = actions::clear(&mut logs, &state, rule, ip, Actor::Cli, now)?;
-    output::line(&format!("cleared the {} tracker of {} ({n} row(s))", rule.as_str(), crate::ip::display_raw(ip.trim())))
+    output::line(&format!(
+        "cleared the {} tracker of {} ({n} row(s))",
+        rule.as_str(),
+        crate::ip::display_raw(ip.trim())
+    ))
 }
 
 /// The thresholds in force: Warden's own, or OpenAlgo's settings row when following it.
@@ -217,9 +229,10 @@ pub fn thresholds(cfg: &Config, paths: &Paths) -> Result<Thresholds> {
     match cfg.thresholds {
         ThresholdSource::Warden => Ok(cfg.own_thresholds()),
         ThresholdSource::Openalgo => {
-            let path = paths.openalgo_db.as_ref().ok_or_else(|| {
-                Error::OpenAlgoSettings("openalgo.db is not known: pass --openalgo-db PATH".into())
-            })?;
+            let path = paths
+                .openalgo_db
+                .as_ref()
+                .ok_or_else(|| Error::OpenAlgoSettings("openalgo.db is not known: pass --openalgo-db PATH".into()))?;
             Ok(OpenAlgoDb::open(path)?.read()?.thresholds())
         }
     }
@@ -261,7 +274,10 @@ fn wait(seconds: Option<u64>) {
 
 fn demo(global: &GlobalArgs, dir: Option<PathBuf>, seconds: Option<u64>, speed: f64, json: bool) -> Result<()> {
     if !(speed > 0.0 && speed <= 1000.0) {
-        return Err(Error::Config { path: "--speed".into(), message: format!("must be above 0 and at most 1000, not {speed}") });
+        return Err(Error::Config {
+            path: "--speed".into(),
+            message: format!("must be above 0 and at most 1000, not {speed}"),
+        });
     }
     let ws = Workspace::create(dir.as_deref())?;
     let mut paths = ws.paths();
@@ -274,8 +290,13 @@ fn demo(global: &GlobalArgs, dir: Option<PathBuf>, seconds: Option<u64>, speed: 
     };
     if !json {
         eprintln!("warden demo: a simulated OpenAlgo (auto-ban off) is writing to {}", ws.logs_db.display());
-        eprintln!("warden demo: scanners and key-sprayers start now; expect warnings within ~25 s and bans within ~35 s");
-        eprintln!("warden demo: try `warden --logs-db {} bans` in another terminal; Ctrl-C stops", ws.logs_db.display());
+        eprintln!(
+            "warden demo: scanners and key-sprayers start now; expect warnings within ~25 s and bans within ~35 s"
+        );
+        eprintln!(
+            "warden demo: try `warden --logs-db {} bans` in another terminal; Ctrl-C stops",
+            ws.logs_db.display()
+        );
     }
     let monitor = Monitor::open(&cfg, &paths)?;
     let handle = monitor.spawn(printer(json))?;

@@ -46,7 +46,8 @@ pub fn bans_text(bans: &Vec<BanView>) -> String {
     if bans.is_empty() {
         return "no bans in force".into();
     }
-    let mut out = format!("{:<40} {:<21} {:<21} {:>5}  {:<16} {}\n", "IP", "BANNED AT", "EXPIRES", "COUNT", "BY", "REASON");
+    let mut out =
+        format!("{:<40} {:<21} {:<21} {:>5}  {:<16} {}\n", "IP", "BANNED AT", "EXPIRES", "COUNT", "BY", "REASON");
     for b in bans {
         let expires = if b.permanent { "permanent".into() } else { t(b.expires_at) };
         out.push_str(&format!(

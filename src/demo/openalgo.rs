@@ -45,11 +45,9 @@ impl OpenAlgoEmulator {
     pub fn is_ip_banned(&self, ip: &str, now: Timestamp) -> Result<bool> {
         let row = self
             .conn
-            .query_row(
-                "SELECT id, is_permanent, expires_at FROM ip_bans WHERE ip_address = ?1",
-                params![ip],
-                |r| Ok((r.get::<_, i64>(0)?, value::boolean(r.get_ref(1)?), value::time(r.get_ref(2)?))),
-            )
+            .query_row("SELECT id, is_permanent, expires_at FROM ip_bans WHERE ip_address = ?1", params![ip], |r| {
+                Ok((r.get::<_, i64>(0)?, value::boolean(r.get_ref(1)?), value::time(r.get_ref(2)?)))
+            })
             .optional()
             .map_err(Self::err)?;
         let Some((id, permanent, expires)) = row else { return Ok(false) };
@@ -71,7 +69,17 @@ impl OpenAlgoEmulator {
         if is_safe_404(path) || self.is_ip_banned(ip, now)? {
             return Ok(());
         }
-        self.track("error_404_tracker", "error_count", "first_error_at", "last_error_at", "paths_attempted", 50, ip, Some(path), now)
+        self.track(
+            "error_404_tracker",
+            "error_count",
+            "first_error_at",
+            "last_error_at",
+            "paths_attempted",
+            50,
+            ip,
+            Some(path),
+            now,
+        )
     }
 
     /// An invalid API key reached `verify_api_key` (§5.7, auto-ban off). The same key within five
@@ -90,7 +98,17 @@ impl OpenAlgoEmulator {
             return Ok(());
         }
         let hash = api_key_hash(key);
-        self.track("invalid_api_key_tracker", "attempt_count", "first_attempt_at", "last_attempt_at", "api_keys_tried", 20, ip, Some(&hash), now)
+        self.track(
+            "invalid_api_key_tracker",
+            "attempt_count",
+            "first_attempt_at",
+            "last_attempt_at",
+            "api_keys_tried",
+            20,
+            ip,
+            Some(&hash),
+            now,
+        )
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -111,7 +129,14 @@ impl OpenAlgoEmulator {
             .query_row(
                 &format!("SELECT id, {count_col}, {first_col}, {items_col} FROM {table} WHERE ip_address = ?1 LIMIT 1"),
                 params![ip],
-                |r| Ok((r.get::<_, i64>(0)?, value::int(r.get_ref(1)?), value::text(r.get_ref(2)?), value::string_list(r.get_ref(3)?))),
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        value::int(r.get_ref(1)?),
+                        value::text(r.get_ref(2)?),
+                        value::string_list(r.get_ref(3)?),
+                    ))
+                },
             )
             .optional()
             .map_err(Self::err)?;
@@ -161,7 +186,16 @@ impl OpenAlgoEmulator {
 
     /// A request OpenAlgo served (§5.8). Requests from banned addresses never reach this.
     #[allow(clippy::too_many_arguments)]
-    pub fn log_traffic(&self, ip: &str, method: &str, path: &str, status: u16, duration_ms: f64, host: &str, now: Timestamp) -> Result<()> {
+    pub fn log_traffic(
+        &self,
+        ip: &str,
+        method: &str,
+        path: &str,
+        status: u16,
+        duration_ms: f64,
+        host: &str,
+        now: Timestamp,
+    ) -> Result<()> {
         self.conn
             .execute(
                 "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host, error, user_id) \

@@ -16,7 +16,10 @@ pub struct MonitorHandle {
 }
 
 impl MonitorHandle {
-    pub(super) fn spawn(mut monitor: Monitor, mut on_notice: impl FnMut(Notice) + Send + 'static) -> crate::Result<Self> {
+    pub(super) fn spawn(
+        mut monitor: Monitor,
+        mut on_notice: impl FnMut(Notice) + Send + 'static,
+    ) -> crate::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let watcher_tx = tx.clone();
         let thread = std::thread::Builder::new()

@@ -261,10 +261,8 @@ impl Monitor {
                 Err(e) => out.push(self.state_failing(&e)),
             }
         }
-        let known_counts: Vec<(IpAddr, i64)> = rows
-            .iter()
-            .filter_map(|r| Some((canonicalize(&r.ip).ok()?, r.ban_count?)))
-            .collect();
+        let known_counts: Vec<(IpAddr, i64)> =
+            rows.iter().filter_map(|r| Some((canonicalize(&r.ip).ok()?, r.ban_count?))).collect();
         if changed || !known_counts.is_empty() {
             match self.state.offence_counts() {
                 Ok(mut counts) => {

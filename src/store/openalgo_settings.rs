@@ -52,7 +52,10 @@ impl SettingsRow {
     /// The thresholds OpenAlgo would use with this row.
     pub fn thresholds(&self) -> Thresholds {
         Thresholds {
-            not_found: RuleLimits { threshold: threshold(self.threshold_404), ban: duration(self.ban_duration_404, 24) },
+            not_found: RuleLimits {
+                threshold: threshold(self.threshold_404),
+                ban: duration(self.ban_duration_404, 24),
+            },
             api: RuleLimits { threshold: threshold(self.threshold_api), ban: duration(self.ban_duration_api, 48) },
             repeat_offender_limit: match self.repeat_offender_limit {
                 Some(n) if n >= 1 => u32::try_from(n).unwrap_or(u32::MAX),
@@ -88,10 +91,10 @@ impl OpenAlgoDb {
                 path.display()
             )));
         }
-        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(|e| Error::sqlite(path, format!("opening {}", path.display()), e))?;
-        conn.busy_timeout(super::logs_db::BUSY_TIMEOUT)
-            .map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| Error::sqlite(path, format!("opening {}", path.display()), e))?;
+        conn.busy_timeout(super::logs_db::BUSY_TIMEOUT).map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
         Ok(Self { conn, path: path.to_path_buf() })
     }
 
@@ -110,7 +113,10 @@ impl OpenAlgoDb {
             .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
             .map_err(|e| Error::sqlite(&self.path, "reading openalgo.db's settings table", e))?;
         if present.is_empty() {
-            return Err(Error::OpenAlgoSettings(format!("{} has no settings table: is it OpenAlgo's openalgo.db?", self.path.display())));
+            return Err(Error::OpenAlgoSettings(format!(
+                "{} has no settings table: is it OpenAlgo's openalgo.db?",
+                self.path.display()
+            )));
         }
         if let Some(missing) = COLUMNS.iter().find(|c| !present.iter().any(|p| p == *c)) {
             return Err(Error::OpenAlgoSettings(format!(

@@ -144,10 +144,8 @@ impl StateDb {
             .map_err(|e| Error::io(format!("creating Warden's state database {}", path.display()), e))?;
         fs::set_permissions(path, fs::Permissions::from_mode(0o600))
             .map_err(|e| Error::io(format!("restricting {}", path.display()), e))?;
-        let conn = Connection::open(path)
-            .map_err(|e| Error::sqlite(path, format!("opening {}", path.display()), e))?;
-        conn.busy_timeout(Duration::from_secs(15))
-            .map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
+        let conn = Connection::open(path).map_err(|e| Error::sqlite(path, format!("opening {}", path.display()), e))?;
+        conn.busy_timeout(Duration::from_secs(15)).map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
             .map_err(|e| Error::sqlite(path, "setting WAL mode on the state database", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating the state tables", e))?;
@@ -207,7 +205,14 @@ impl StateDb {
             .map_err(|e| self.err("reading offences", e))?;
         let rows = stmt
             .query_map(params![ip.to_string()], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<String>>(3)?, r.get::<_, String>(4)?, r.get::<_, Option<String>>(5)?))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, Option<String>>(3)?,
+                    r.get::<_, String>(4)?,
+                    r.get::<_, Option<String>>(5)?,
+                ))
             })
             .map_err(|e| self.err("reading offences", e))?;
         let mut out = Vec::new();
@@ -220,7 +225,15 @@ impl StateDb {
     }
 
     /// Appends an audit entry.
-    pub fn audit(&self, actor: Actor, action: &str, ip: Option<&str>, detail: Option<&str>, reason: Option<&str>, at: Timestamp) -> Result<()> {
+    pub fn audit(
+        &self,
+        actor: Actor,
+        action: &str,
+        ip: Option<&str>,
+        detail: Option<&str>,
+        reason: Option<&str>,
+        at: Timestamp,
+    ) -> Result<()> {
         let user = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok());
         self.conn
             .execute(
@@ -240,15 +253,18 @@ impl StateDb {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt
             .query_map(params![limit], |r| {
-                Ok((r.get::<_, String>(0)?, AuditEntry {
-                    at: Utc::now(),
-                    actor: r.get(1)?,
-                    user: r.get(2)?,
-                    action: r.get(3)?,
-                    ip: r.get(4)?,
-                    detail: r.get(5)?,
-                    reason: r.get(6)?,
-                }))
+                Ok((
+                    r.get::<_, String>(0)?,
+                    AuditEntry {
+                        at: Utc::now(),
+                        actor: r.get(1)?,
+                        user: r.get(2)?,
+                        action: r.get(3)?,
+                        ip: r.get(4)?,
+                        detail: r.get(5)?,
+                        reason: r.get(6)?,
+                    },
+                ))
             })
             .map_err(|e| self.err("reading the audit log", e))?;
         let mut out = Vec::new();
@@ -285,7 +301,10 @@ impl StateDb {
     pub fn alert_once(&self, key: &str, at: Timestamp, until: Timestamp) -> Result<bool> {
         let n = self
             .conn
-            .execute("INSERT OR IGNORE INTO alerts (key, at, until) VALUES (?1, ?2, ?3)", params![key, ts(at), ts(until)])
+            .execute(
+                "INSERT OR IGNORE INTO alerts (key, at, until) VALUES (?1, ?2, ?3)",
+                params![key, ts(at), ts(until)],
+            )
             .map_err(|e| self.err("recording a notice", e))?;
         Ok(n == 1)
     }
@@ -295,10 +314,8 @@ impl StateDb {
         self.conn
             .execute("DELETE FROM alerts WHERE until <= ?1", params![ts(now)])
             .map_err(|e| self.err("forgetting old notices", e))?;
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT key, until FROM alerts")
-            .map_err(|e| self.err("reading notices", e))?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT key, until FROM alerts").map_err(|e| self.err("reading notices", e))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))
             .map_err(|e| self.err("reading notices", e))?;

@@ -64,11 +64,5 @@ pub fn time(v: ValueRef<'_>) -> Option<Timestamp> {
 pub fn string_list(v: ValueRef<'_>) -> Option<Vec<String>> {
     let raw = text(v)?;
     let parsed: serde_json::Value = serde_json::from_str(&raw).ok()?;
-    Some(
-        parsed
-            .as_array()?
-            .iter()
-            .filter_map(|item| item.as_str().map(str::to_string))
-            .collect(),
-    )
+    Some(parsed.as_array()?.iter().filter_map(|item| item.as_str().map(str::to_string)).collect())
 }

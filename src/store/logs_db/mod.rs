@@ -44,8 +44,7 @@ impl LogsDb {
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags)
             .map_err(|e| Error::sqlite(path, format!("opening {}", path.display()), e))?;
-        conn.busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
         let db = Self { conn, path: path.to_path_buf() };
         db.check_schema()?;
         Ok(db)
@@ -65,8 +64,7 @@ impl LogsDb {
             .query_map([], |r| r.get::<_, String>(0))
             .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
             .map_err(|e| self.err("reading the schema", e))?;
-        let missing: Vec<&str> =
-            TABLES.iter().copied().filter(|t| !names.iter().any(|n| n == t)).collect();
+        let missing: Vec<&str> = TABLES.iter().copied().filter(|t| !names.iter().any(|n| n == t)).collect();
         if missing.is_empty() {
             Ok(())
         } else {
@@ -77,9 +75,7 @@ impl LogsDb {
     /// SQLite's `data_version`: it changes whenever another connection commits, so an unchanged
     /// value means there is nothing new to read.
     pub fn data_version(&self) -> Result<i64> {
-        self.conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| self.err("checking for changes", e))
+        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err("checking for changes", e))
     }
 
     fn err(&self, context: &str, e: rusqlite::Error) -> Error {
@@ -149,11 +145,9 @@ CREATE INDEX IF NOT EXISTS idx_api_tracker_first_attempt_at ON invalid_api_key_t
 /// every connection) and its tables. Used for the demo workspace and for tests, never on a real
 /// OpenAlgo's file.
 pub fn create_openalgo_schema(path: &Path) -> Result<()> {
-    let conn = Connection::open(path)
-        .map_err(|e| Error::sqlite(path, format!("creating {}", path.display()), e))?;
+    let conn = Connection::open(path).map_err(|e| Error::sqlite(path, format!("creating {}", path.display()), e))?;
     conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
     conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
         .map_err(|e| Error::sqlite(path, "setting WAL mode on a new logs.db", e))?;
-    conn.execute_batch(SCHEMA)
-        .map_err(|e| Error::sqlite(path, "creating OpenAlgo's tables", e))
+    conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating OpenAlgo's tables", e))
 }
