@@ -5,8 +5,8 @@ step() {
   local name=$1; shift
   local t0=$(date +%s)
   echo "==> $name"
-  "$@"
-  local rc=$?
+  local rc=0
+  "$@" || rc=$?
   echo "<== $name: $(( $(date +%s) - t0 )) s (exit $rc)"
   return $rc
 }

@@ -251,3 +251,19 @@ fn the_demo_detects_warns_and_bans_within_its_first_minute() {
     assert!(n >= 2, "{n} ban rows");
     assert!(Path::new(&logs).exists());
 }
+
+#[test]
+fn config_init_writes_a_private_file_that_loads_and_never_overwrites() {
+    let ws = ws_with(None);
+    let file = ws.dir.path().join("conf/warden.toml");
+    let out = warden(&ws, &["config", "--init", file.to_str().expect("utf8")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(std::fs::metadata(&file).expect("written").permissions().mode() & 0o777, 0o600);
+    let cfg = warden::config::Config::load(Some(&file)).expect("the written file loads");
+    assert_eq!(cfg, warden::config::Config::default());
+    let err = fails(&ws, &["config", "--init", file.to_str().expect("utf8")]);
+    assert!(err.contains("never overwrites"), "{err}");
+    let shown = warden(&ws, &["--config", file.to_str().expect("utf8"), "config"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains("not_found_threshold = 20") && text.contains(ws.logs.to_str().expect("utf8")), "{text}");
+}

@@ -123,6 +123,12 @@ enum Command {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
+    /// Show the configuration in force, or write a starting configuration file.
+    Config {
+        /// Write the defaults to FILE (or the default location) with mode 0600; never overwrites.
+        #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
+        init: Option<PathBuf>,
+    },
     /// The live monitor: prints each ban and notice as it happens. Stop it with Ctrl-C.
     Watch {
         /// Print one JSON object per line.
@@ -209,6 +215,7 @@ fn run(cli: Cli) -> Result<()> {
             let state = StateDb::open(&paths.state_db)?;
             output::print(json, &state.audit_log(limit)?, output::audit_text)
         }
+        Command::Config { init } => config(&cfg, &paths, init),
         Command::Watch { .. } | Command::Demo { .. } => Ok(()),
     }
 }
@@ -222,6 +229,34 @@ fn clear(paths: &Paths, rule: Rule, ip: &str, now: chrono::DateTime<Utc>) -> Res
         rule.as_str(),
         crate::ip::display_raw(ip.trim())
     ))
+}
+
+fn config(cfg: &Config, paths: &Paths, init: Option<PathBuf>) -> Result<()> {
+    let Some(target) = init else {
+        let mut shown = cfg.clone();
+        shown.logs_db = Some(paths.logs_db.clone());
+        shown.openalgo_db = paths.openalgo_db.clone();
+        shown.state_db = Some(paths.state_db.clone());
+        let text = toml::to_string_pretty(&shown)
+            .map_err(|e| Error::Config { path: "<in force>".into(), message: e.to_string() })?;
+        return output::line(&text);
+    };
+    let target = if target.as_os_str().is_empty() {
+        crate::config::default_config_path().ok_or_else(|| Error::Config {
+            path: "--init".into(),
+            message: "HOME is not set: give a file, e.g. --init ./warden.toml".into(),
+        })?
+    } else {
+        target
+    };
+    if target.exists() {
+        return Err(Error::Config {
+            path: target.display().to_string(),
+            message: "already exists; Warden never overwrites a configuration, edit it instead".into(),
+        });
+    }
+    Config::default().save(&target)?;
+    output::line(&format!("wrote {} (mode 0600); edit it, then run `warden watch`", target.display()))
 }
 
 /// The thresholds in force: Warden's own, or OpenAlgo's settings row when following it.
