@@ -48,6 +48,14 @@ impl Rule {
         }
     }
 
+    /// OpenAlgo's tracker table for this rule.
+    pub fn table(self) -> &'static str {
+        match self {
+            Rule::NotFound => "error_404_tracker",
+            Rule::InvalidApiKey => "invalid_api_key_tracker",
+        }
+    }
+
     /// What is being counted, in plain words ("404s", "invalid API keys").
     pub fn noun(self) -> &'static str {
         match self {

@@ -215,3 +215,30 @@ fn missing_schemaless_and_non_database_files_give_clear_errors() {
     let e = LogsDb::open(&junk).expect_err("not a database");
     assert!(matches!(e, warden::Error::NotADatabase { .. }), "{e:?}");
 }
+
+#[test]
+fn a_locked_database_is_reported_as_locked_not_as_a_crash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("logs.db");
+    let holder = raw(&path);
+    holder.execute_batch(warden::store::logs_db::SCHEMA).expect("schema");
+    holder.query_row("PRAGMA journal_mode=DELETE", [], |r| r.get::<_, String>(0)).expect("mode");
+    let mut db = LogsDb::open(&path).expect("open");
+    db.set_busy_timeout(std::time::Duration::from_millis(200)).expect("timeout");
+    // Another program takes an exclusive lock and keeps it (a DB browser with a pending write).
+    holder.execute_batch("BEGIN EXCLUSIVE; INSERT INTO ip_bans (ip_address) VALUES ('x');").expect("lock");
+    let e = db.bans().expect_err("locked");
+    assert!(matches!(e, warden::Error::Locked { .. }), "{e:?}");
+    assert!(e.to_string().contains("close any database browser"), "{e}");
+    let w = db.write_ban(&warden::store::logs_db::NewBan {
+        ips: vec!["203.0.113.1".into()],
+        reason: "r".into(),
+        length: warden::engine::BanLength::Hours(1),
+        at: t("2026-11-21 10:00:00"),
+        created_by: "warden:404".into(),
+        offence: 1,
+    });
+    assert!(matches!(w, Err(warden::Error::Locked { .. })), "{w:?}");
+    holder.execute_batch("ROLLBACK").expect("release");
+    assert_eq!(db.bans().expect("readable again").len(), 0, "works again once the lock is gone");
+}

@@ -92,6 +92,15 @@ pub enum Notice {
         /// Where.
         source: Source,
     },
+    /// A row Warden read but cannot act on (reported once per change of that row).
+    Unreadable {
+        /// Which table and row.
+        what: String,
+        /// The address stored in it, escaped and shortened.
+        ip: String,
+        /// Why, in words.
+        why: String,
+    },
     /// A ban could not be written yet; Warden keeps it and retries.
     BanPending {
         /// Canonical address.
@@ -163,6 +172,7 @@ impl fmt::Display for Notice {
             Notice::NotAnIp { raw, rule, .. } => {
                 write!(f, "NOT AN IP  \"{raw}\" was counted for {}; it cannot be banned", rule.noun())
             }
+            Notice::Unreadable { what, ip, why } => write!(f, "UNREADABLE {what} ({ip}): {why}"),
             Notice::BanPending { ip, error } => write!(f, "PENDING    ban of {ip} not written yet, will retry: {error}"),
             Notice::Source { name, health, .. } => match health {
                 Health::Ok => write!(f, "SOURCE     {name}: reading"),

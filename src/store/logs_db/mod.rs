@@ -50,6 +50,12 @@ impl LogsDb {
         Ok(db)
     }
 
+    /// Shortens the busy timeout. For tests and tools that must not wait 15 s; the monitor and
+    /// the CLI always keep [`BUSY_TIMEOUT`], as OpenAlgo's interop rules ask.
+    pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
+        self.conn.busy_timeout(timeout).map_err(|e| self.err("setting busy_timeout", e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

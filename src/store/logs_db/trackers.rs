@@ -40,14 +40,14 @@ struct Columns {
 fn columns(rule: Rule) -> Columns {
     match rule {
         Rule::NotFound => Columns {
-            table: "error_404_tracker",
+            table: Rule::NotFound.table(),
             count: "error_count",
             first: "first_error_at",
             last: "last_error_at",
             items: "paths_attempted",
         },
         Rule::InvalidApiKey => Columns {
-            table: "invalid_api_key_tracker",
+            table: Rule::InvalidApiKey.table(),
             count: "attempt_count",
             first: "first_attempt_at",
             last: "last_attempt_at",

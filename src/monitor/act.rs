@@ -1,0 +1,135 @@
+//! Carrying out verdicts: writing bans, giving notices once, retrying what could not be written,
+//! and the per-minute traffic summary.
+
+use super::{Monitor, Notice};
+use crate::engine::{alert_key, BanOrder, Verdict, WINDOW};
+use crate::event::Source;
+use crate::store::logs_db::{BanWrite, NewBan, TrafficRow};
+use crate::store::state::Offence;
+use crate::time::Timestamp;
+
+impl Monitor {
+    pub(super) fn act(&mut self, verdict: Verdict, now: Timestamp, out: &mut Vec<Notice>) {
+        match verdict {
+            Verdict::Ban(order) => self.write_ban(order, out),
+            Verdict::Near(n) => {
+                let key = alert_key("near", n.ip, n.rule, n.window_start);
+                // The state file carries the once-per-window promise across restarts.
+                if self.state.alert_once(&key, now, n.window_start + WINDOW).unwrap_or(true) {
+                    out.push(Notice::NearThreshold {
+                        ip: n.ip.to_string(),
+                        rule: n.rule,
+                        count: n.count,
+                        threshold: n.threshold,
+                        source: n.source,
+                        window_start: n.window_start,
+                    });
+                }
+            }
+            Verdict::Protected { ip, rule, count, why } => {
+                out.push(Notice::Protected { ip: ip.to_string(), rule, count, why: why.to_string() })
+            }
+            Verdict::LeftToOpenAlgo { ip, rule, count } => {
+                out.push(Notice::LeftToOpenAlgo { ip: ip.to_string(), rule, count })
+            }
+            Verdict::NotAnIp { raw, rule, source } => out.push(Notice::NotAnIp { raw, rule, source }),
+        }
+    }
+
+    pub(super) fn write_ban(&mut self, order: BanOrder, out: &mut Vec<Notice>) {
+        let canonical = order.ip.to_string();
+        let mut ips = vec![canonical.clone()];
+        if order.raw != canonical && !order.raw.is_empty() {
+            ips.push(order.raw.clone());
+        }
+        let ban = NewBan {
+            ips: ips.clone(),
+            reason: order.reason.clone(),
+            length: order.length,
+            at: order.at,
+            created_by: order.rule.created_by().into(),
+            offence: order.offence,
+        };
+        let Some(db) = self.logs.db_mut() else {
+            out.push(Notice::BanPending { ip: canonical, error: "logs.db is not open".into() });
+            self.pending.push(order);
+            return;
+        };
+        match db.write_ban(&ban) {
+            Ok(BanWrite::Written { ban_count }) => {
+                if order.source == Source::Openalgo {
+                    // OpenAlgo clears its tracker after a ban; so does Warden.
+                    for ip in &ips {
+                        let _ = db.clear_tracker(order.rule, ip);
+                    }
+                }
+                let offence = Offence {
+                    ip: canonical.clone(),
+                    rule: order.rule.as_str().into(),
+                    at: order.at,
+                    until: order.expires_at(),
+                    source: "warden".into(),
+                    reason: Some(order.reason.clone()),
+                };
+                if let Err(e) = self.state.record_offence(&offence) {
+                    out.push(self.state_failing(&e));
+                }
+                out.push(Notice::Banned {
+                    ip: canonical,
+                    rows: ips,
+                    rule: order.rule,
+                    expires_at: order.expires_at(),
+                    reason: order.reason,
+                    count: order.count,
+                    threshold: order.threshold,
+                    offence: order.offence,
+                    ban_count,
+                    permanent: order.length.is_permanent(),
+                    source: order.source,
+                    at: order.at,
+                });
+            }
+            Ok(BanWrite::AlreadyStronger) => {}
+            Err(e) => {
+                out.push(Notice::BanPending { ip: canonical, error: e.to_string() });
+                self.pending.push(order);
+            }
+        }
+    }
+
+    pub(super) fn retry_pending(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        if self.pending.is_empty() || self.logs.db_mut().is_none() {
+            return;
+        }
+        for mut order in std::mem::take(&mut self.pending) {
+            // A ban that waited still lasts its full length from when it is written.
+            order.at = now;
+            self.write_ban(order, out);
+        }
+    }
+
+    pub(super) fn count_traffic(&mut self, row: &TrafficRow, now: Timestamp, out: &mut Vec<Notice>) {
+        let minute = row.at.unwrap_or(now).timestamp() / 60;
+        if self.minute.start.is_some_and(|m| m != minute) {
+            self.close_minute(now, true, out);
+        }
+        let m = &mut self.minute;
+        m.start.get_or_insert(minute);
+        m.requests += 1;
+        match row.status {
+            404 => m.not_found += 1,
+            401 | 403 => m.denied += 1,
+            500..=599 => m.errors += 1,
+            _ => {}
+        }
+    }
+
+    pub(super) fn close_minute(&mut self, now: Timestamp, force: bool, out: &mut Vec<Notice>) {
+        let Some(start) = self.minute.start else { return };
+        if !force && now.timestamp() / 60 == start {
+            return;
+        }
+        let m = std::mem::take(&mut self.minute);
+        out.push(Notice::Traffic { requests: m.requests, not_found: m.not_found, denied: m.denied, errors: m.errors });
+    }
+}
