@@ -21,4 +21,5 @@ step "format check" cargo fmt --all --check
 step "clippy (warnings are errors)" cargo clippy --locked --all-targets -- -D warnings
 step "tests" cargo nextest run --locked --workspace --no-fail-fast
 step "doc tests" cargo test --locked --doc
+step "docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
 echo "all tests passed"

@@ -26,7 +26,9 @@ pub fn short(t: Timestamp) -> String {
 /// Reads a `logs.db` timestamp. `None` when the text is not a timestamp at all.
 pub fn parse_db_time(text: &str) -> Option<Timestamp> {
     let s = text.trim();
-    if s.len() < 10 || s.len() > 40 {
+    // Every spelling is ASCII; checking first also keeps the byte slicing below on char
+    // boundaries for hostile text.
+    if s.len() < 10 || s.len() > 40 || !s.is_ascii() {
         return None;
     }
     // NOTE: OpenAlgo drops a timezone suffix instead of converting it (spec §5.2 step d), so a

@@ -110,3 +110,22 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+
+    /// Attacker-chosen "addresses" and timestamps never panic, and what is shown of them is one
+    /// bounded line.
+    #[test]
+    fn hostile_strings_never_panic_and_display_as_one_bounded_line(s in "\\PC{0,200}|[0-9a-fA-F:.\\[\\]%/ ]{0,60}") {
+        let _ = canonicalize(&s);
+        let _ = warden::time::parse_db_time(&s);
+        let shown = warden::ip::display_raw(&s);
+        prop_assert!(!shown.contains('\n') && !shown.contains('\r'));
+        prop_assert!(shown.chars().count() <= 81 * 10, "escaped form is bounded");
+        if let Ok(ip) = canonicalize(&s) {
+            // A canonical form is a fixed point.
+            prop_assert_eq!(canonicalize(&ip.to_string()).ok(), Some(ip));
+        }
+    }
+}
