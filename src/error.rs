@@ -110,6 +110,9 @@ pub enum Error {
         /// Which setting is wrong and why.
         message: String,
     },
+    /// The monitor's thread ended on its own, which only a bug can cause.
+    #[error("the monitor stopped unexpectedly ({0}): this is a bug in Warden; please report it with the output above")]
+    MonitorStopped(String),
     /// OpenAlgo's `openalgo.db` could not be used to follow its thresholds.
     #[error("cannot follow OpenAlgo's thresholds: {0}")]
     OpenAlgoSettings(String),

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::engine::{near_at, Thresholds, WINDOW};
+use crate::engine::{later, near_at, Thresholds, WINDOW};
 use crate::error::Result;
 use crate::event::{Rule, Source};
 use crate::ip::canonicalize;
@@ -111,7 +111,7 @@ pub fn trackers(logs: &LogsDb, thresholds: &Thresholds, now: Timestamp) -> Resul
     for rule in Rule::ALL {
         let threshold = thresholds.limits(rule).threshold;
         for row in logs.trackers(rule)? {
-            if row.first_at.is_some_and(|f| now - f >= WINDOW) {
+            if row.first_at.is_some_and(|f| now >= later(f, WINDOW)) {
                 continue;
             }
             let (paths, key_hashes) = match rule {

@@ -31,6 +31,12 @@ pub fn parse_db_time(text: &str) -> Option<Timestamp> {
     if s.len() < 10 || s.len() > 40 || !s.is_ascii() {
         return None;
     }
+    // A four-digit year, as every writer produces: chrono alone would also take "+262142-…",
+    // a date so far out that adding a day to it overflows.
+    let b = s.as_bytes();
+    if !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
+        return None;
+    }
     // NOTE: OpenAlgo drops a timezone suffix instead of converting it (spec §5.2 step d), so a
     // stored "+05:30" is ignored here too; otherwise Warden and OpenAlgo would disagree about
     // whether a ban is still active.

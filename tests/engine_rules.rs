@@ -281,3 +281,62 @@ fn with_openalgo_auto_ban_on_warden_leaves_tracker_bans_to_openalgo() {
     let v = feed(&mut e, "203.0.113.31", now, 1, 20);
     assert_eq!(bans(&v).len(), 1);
 }
+
+#[test]
+fn the_same_invalid_key_counts_once_per_five_minutes_as_in_openalgo() {
+    let mut e = engine();
+    let start = t("2026-11-21 10:00:00");
+    let ip = "203.0.113.40";
+    let key = |at, n: u32| Event { at, ip: ip.into(), what: What::InvalidApiKey { key_hash: Some(format!("{n:016x}")) }, source: Source::Proxy };
+    for s in 0..12 {
+        let at = start + Duration::seconds(s * 20);
+        e.observe(&key(at, 7), at);
+    }
+    let w = e.window(ip.parse().unwrap(), Rule::InvalidApiKey).expect("window");
+    assert_eq!(w.count, 1, "one key repeated for 4 minutes counts once");
+    let at = start + Duration::minutes(5);
+    e.observe(&key(at, 7), at);
+    assert_eq!(e.window(ip.parse().unwrap(), Rule::InvalidApiKey).expect("window").count, 2, "after five minutes it counts again");
+}
+
+#[test]
+fn a_held_ban_survives_a_sync_so_a_failed_write_cannot_escalate_the_offence() {
+    let now = t("2026-11-21 12:00:00");
+    let mut e = engine();
+    let v = e.observe_tracker(&reading("203.0.113.41", Rule::NotFound, 20, "2026-11-21 11:00:00"), now);
+    let Some(Verdict::Ban(order)) = v.into_iter().next() else { panic!("no ban") };
+    // The write failed: the monitor holds the ban, then logs.db (without the row) is synced.
+    e.hold(order.ip, order.expires_at());
+    e.sync_bans(std::iter::empty());
+    for count in 21..40 {
+        let v = e.observe_tracker(&reading("203.0.113.41", Rule::NotFound, count, "2026-11-21 11:00:00"), now);
+        assert!(v.is_empty(), "no second order while the first is held: {v:?}");
+    }
+    e.release(order.ip);
+    e.sync_bans(std::iter::empty());
+    let v = e.observe_tracker(&reading("203.0.113.41", Rule::NotFound, 41, "2026-11-21 11:00:00"), now);
+    assert!(matches!(&v[..], [Verdict::Ban(_)]), "released and still not in logs.db: ordered again: {v:?}");
+}
+
+#[test]
+fn a_ban_on_one_spelling_does_not_hide_a_tracker_under_another() {
+    let now = t("2026-11-21 12:00:00");
+    let mut e = engine();
+    e.sync_bans([("2001:db8::bad:3", None)]);
+    assert!(e.is_banned("2001:db8::bad:3".parse().unwrap(), now));
+    let v = e.observe_tracker(&reading("2001:DB8::BAD:3", Rule::NotFound, 20, "2026-11-21 11:00:00"), now);
+    assert!(matches!(&v[..], [Verdict::Ban(b)] if b.raw == "2001:DB8::BAD:3"), "OpenAlgo still counts that spelling: {v:?}");
+}
+
+#[test]
+fn absurd_times_from_a_file_do_not_overflow() {
+    let now = t("2026-11-21 12:00:00");
+    let mut e = engine();
+    let far = t("9999-12-31 23:59:59");
+    let r = TrackerReading { raw_ip: "not-an-ip".into(), rule: Rule::NotFound, count: 5, first_at: far };
+    assert!(matches!(&e.observe_tracker(&r, now)[..], [Verdict::NotAnIp { .. }]));
+    let r = TrackerReading { raw_ip: "203.0.113.42".into(), rule: Rule::NotFound, count: 20, first_at: far };
+    let v = e.observe_tracker(&r, now);
+    assert!(matches!(&v[..], [Verdict::Ban(_)]), "{v:?}");
+    assert!(warden::time::parse_db_time("+262142-12-31 23:59:59").is_none(), "no sign-prefixed years");
+}

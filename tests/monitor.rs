@@ -112,14 +112,15 @@ fn near_threshold_fires_once_even_across_a_restart() {
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
     let at = scan(&s.logs, "203.0.113.40", start, 16);
     assert_eq!(near(&m.tick(at)), 1, "16 of 20");
-    let at = scan(&s.logs, "203.0.113.41", start, 1).max(at);
-    assert_eq!(near(&m.tick(at)), 0, "unchanged address, no repeat");
+    let mut emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
+    emu.track_404("203.0.113.40", "/more", at + Duration::seconds(1)).expect("track");
+    let n = m.tick(at + Duration::seconds(1));
+    assert_eq!(near(&n), 0, "17 of 20 in the same window: no second notice: {n:?}");
     drop(m);
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor again");
-    let mut emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
-    emu.track_404("203.0.113.40", "/again", at + Duration::seconds(1)).expect("track");
-    let n = m.tick(at + Duration::seconds(1));
-    assert_eq!(near(&n), 0, "17 of 20 after a restart: the notice was already given: {n:?}");
+    emu.track_404("203.0.113.40", "/again", at + Duration::seconds(2)).expect("track");
+    let n = m.tick(at + Duration::seconds(2));
+    assert_eq!(near(&n), 0, "18 of 20 after a restart: the notice was already given: {n:?}");
 }
 
 #[test]
@@ -220,4 +221,102 @@ fn the_live_monitor_bans_within_moments_of_a_write_through_file_notifications() 
         "{notice:?}"
     );
     handle.stop();
+}
+
+#[test]
+fn a_ban_that_cannot_be_written_is_announced_once_held_and_written_later() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    // Writes to ip_bans fail (as on a full disk or a read-only file); reads still work.
+    raw(&s.logs)
+        .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;")
+        .expect("trigger");
+    let start = t("2026-11-21 10:00:00");
+    let at = scan(&s.logs, "203.0.113.90", start, 20);
+    let n = m.tick(at);
+    assert_eq!(n.iter().filter(|n| matches!(n, Notice::BanPending { .. })).count(), 1, "{n:?}");
+    assert!(banned(&n).is_empty());
+    // OpenAlgo keeps counting; no new order, no new notice, no escalation.
+    let mut at = at;
+    for i in 0..5 {
+        at = scan(&s.logs, "203.0.113.90", at + Duration::seconds(1), 1);
+        let n = m.tick(at);
+        assert!(n.iter().all(|n| !matches!(n, Notice::BanPending { .. } | Notice::Banned { .. })), "retry {i}: {n:?}");
+    }
+    raw(&s.logs).execute_batch("DROP TRIGGER refuse").expect("drop trigger");
+    let n = m.tick(at + Duration::seconds(1));
+    assert_eq!(banned(&n), vec![("203.0.113.90".into(), false, 1)], "written once possible, still offence 1: {n:?}");
+}
+
+#[test]
+fn a_tracker_under_another_spelling_of_a_banned_client_gets_its_own_row() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let start = t("2026-11-21 10:00:00");
+    raw(&s.logs)
+        .execute(
+            "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) VALUES ('2001:db8::bad:9', 'Manual ban', 1, ?1, NULL, 1, 'manual')",
+            [warden::time::format_db_time(start)],
+        )
+        .expect("ban");
+    // OpenAlgo matches exact strings: a client sending the upper-case form is not blocked.
+    let at = scan(&s.logs, "2001:DB8::BAD:9", start, 20);
+    let n = m.tick(at);
+    assert_eq!(banned(&n).len(), 1, "{n:?}");
+    let emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
+    assert!(emu.is_ip_banned("2001:DB8::BAD:9", at).expect("check"), "the spelling OpenAlgo sees is now banned");
+    let row: (i64, Option<String>) = raw(&s.logs)
+        .query_row("SELECT is_permanent, expires_at FROM ip_bans WHERE ip_address = '2001:db8::bad:9'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("row");
+    assert_eq!(row, (1, None), "the permanent manual ban was not shortened");
+}
+
+#[test]
+fn openalgos_own_auto_ban_of_a_repeat_offender_is_made_permanent() {
+    let s = setup();
+    let start = t("2026-11-21 10:00:00");
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    m.tick(start);
+    let insert = |at: warden::time::Timestamp| {
+        let c = raw(&s.logs);
+        c.execute("DELETE FROM ip_bans WHERE ip_address = '198.51.100.30'", []).expect("lazy delete");
+        c.execute(
+            "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) VALUES ('198.51.100.30', 'Exceeded 404 threshold: 20 errors in 24 hours', 1, ?1, ?2, 0, '404_detector')",
+            [warden::time::format_db_time(at), warden::time::format_db_time(at + Duration::hours(24))],
+        )
+        .expect("OpenAlgo's auto-ban");
+    };
+    let mut at = start;
+    for round in 1..=3 {
+        at += Duration::hours(30);
+        insert(at);
+        let n = m.tick(at + Duration::seconds(1));
+        let row: (i64, Option<String>, String) = raw(&s.logs)
+            .query_row("SELECT is_permanent, expires_at, ban_reason FROM ip_bans WHERE ip_address = '198.51.100.30'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .expect("row");
+        if round < 3 {
+            assert_eq!(row.0, 0, "round {round}: OpenAlgo's temporary ban stays temporary: {n:?}");
+        } else {
+            assert_eq!((row.0, row.1), (1, None), "third offence made permanent: {n:?}");
+            assert!(row.2.contains("repeat offender: offence 3"), "{}", row.2);
+        }
+    }
+}
+
+#[test]
+fn hostile_tracker_rows_are_reported_and_never_crash_the_monitor() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    raw(&s.logs)
+        .execute_batch(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) VALUES
+               ('not-an-ip', 50, '+262142-12-31 23:59:59', NULL, 'x'),
+               ('203.0.113.99', 'lots', 'yesterday', 'tomorrow', NULL),
+               (X'FFFE', 99, '9999-12-31 23:59:59', NULL, '[]');
+             INSERT INTO invalid_api_key_tracker (ip_address, attempt_count, first_attempt_at) VALUES ('', -3, '2026-11-21 10:00:00');",
+        )
+        .expect("hostile rows");
+    let n = m.tick(t("2026-11-21 10:00:05"));
+    assert_eq!(n.iter().filter(|n| matches!(n, Notice::Unreadable { .. })).count(), 2, "{n:?}");
+    assert!(banned(&n).is_empty(), "{n:?}");
 }

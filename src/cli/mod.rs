@@ -157,7 +157,23 @@ enum Command {
 
 /// Parses the command line, runs the command and turns an error into one line and exit code 1.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if !e.use_stderr() => {
+            // --help and --version: print them as clap formats them.
+            let _ = e.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            // One line: clap's message up to its usage block, joined.
+            let text = e.to_string();
+            let message: Vec<&str> =
+                text.lines().map(str::trim).take_while(|l| !l.is_empty() && !l.starts_with("Usage:")).collect();
+            let message = message.join(" ");
+            eprintln!("warden: {}; see `warden --help`", message.trim_start_matches("error: "));
+            return ExitCode::FAILURE;
+        }
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -293,18 +309,7 @@ fn watch(cfg: &Config, paths: &Paths, seconds: Option<u64>, json: bool) -> Resul
         eprintln!("warden: watching {} (state in {}); Ctrl-C stops", paths.logs_db.display(), paths.state_db.display());
     }
     let handle = monitor.spawn(printer(json))?;
-    wait(seconds);
-    handle.stop();
-    Ok(())
-}
-
-fn wait(seconds: Option<u64>) {
-    match seconds {
-        Some(s) => std::thread::sleep(std::time::Duration::from_secs(s)),
-        None => loop {
-            std::thread::park();
-        },
-    }
+    handle.run_for(seconds.map(std::time::Duration::from_secs))
 }
 
 fn demo(global: &GlobalArgs, dir: Option<PathBuf>, seconds: Option<u64>, speed: f64, json: bool) -> Result<()> {
@@ -336,8 +341,7 @@ fn demo(global: &GlobalArgs, dir: Option<PathBuf>, seconds: Option<u64>, speed: 
     let monitor = Monitor::open(&cfg, &paths)?;
     let handle = monitor.spawn(printer(json))?;
     let sim = Simulator::start(&ws.logs_db, speed, |e| eprintln!("warden demo: simulator: {e}"))?;
-    wait(seconds);
+    let result = handle.run_for(seconds.map(std::time::Duration::from_secs));
     drop(sim);
-    handle.stop();
-    Ok(())
+    result
 }

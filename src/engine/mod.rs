@@ -21,7 +21,7 @@ use std::net::IpAddr;
 use serde::Serialize;
 
 pub use thresholds::{BanLength, RuleLimits, Thresholds};
-pub use window::{Window, MAX_ITEMS, WINDOW};
+pub use window::{later, max_items, Window, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
 use crate::ip::{canonicalize, display_raw, ProtectedKind, Protection};
@@ -139,8 +139,14 @@ pub struct Engine {
     protection: Protection,
     near_fraction: f64,
     windows: HashMap<(IpAddr, Rule), Window>,
-    /// Active bans: `None` means permanent, `Some(t)` means until `t`.
+    /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
     bans: HashMap<IpAddr, Option<Timestamp>>,
+    /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
+    /// tracker row under a spelling that is not banned is still counting.
+    banned_raw: HashMap<String, Option<Timestamp>>,
+    /// Bans ordered but not yet written (logs.db locked or read-only): kept across
+    /// [`Engine::sync_bans`] so that a failed write cannot produce a second order.
+    held: HashMap<IpAddr, Option<Timestamp>>,
     offences: HashMap<IpAddr, u32>,
     /// Keys of notices already given, with the time after which the key can be forgotten.
     alerted: HashMap<String, Timestamp>,
@@ -155,6 +161,8 @@ impl Engine {
             near_fraction,
             windows: HashMap::new(),
             bans: HashMap::new(),
+            banned_raw: HashMap::new(),
+            held: HashMap::new(),
             offences: HashMap::new(),
             alerted: HashMap::new(),
         }
@@ -176,29 +184,40 @@ impl Engine {
     }
 
     /// Replaces the known bans with what `logs.db` holds now: `(raw ip, until)` where `None` is
-    /// permanent. Rows whose address is not an IP are ignored (OpenAlgo's exact string match can
-    /// only ever hit the same garbage string, which no rule produces).
+    /// permanent. Rows whose address is not an IP still count for their exact string.
     pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>)>) {
         self.bans.clear();
+        self.banned_raw.clear();
         for (raw, until) in rows {
+            merge(self.banned_raw.entry(raw.to_string()).or_insert(until), until);
             if let Ok(ip) = canonicalize(raw) {
-                let entry = self.bans.entry(ip).or_insert(until);
-                // Two spellings of one address: the longer ban wins.
-                *entry = match (*entry, until) {
-                    (None, _) | (_, None) => None,
-                    (Some(a), Some(b)) => Some(a.max(b)),
-                };
+                merge(self.bans.entry(ip).or_insert(until), until);
             }
         }
+        for (ip, until) in &self.held {
+            merge(self.bans.entry(*ip).or_insert(*until), *until);
+        }
+    }
+
+    /// Keeps an ordered ban in force in the engine until [`Engine::release`] (its write failed
+    /// and will be retried).
+    pub fn hold(&mut self, ip: IpAddr, until: Option<Timestamp>) {
+        self.held.insert(ip, until);
+    }
+
+    /// Forgets a held ban (it was written, or given up).
+    pub fn release(&mut self, ip: IpAddr) {
+        self.held.remove(&ip);
     }
 
     /// Whether `ip` is banned at `at`.
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        match self.bans.get(&ip) {
-            Some(None) => true,
-            Some(Some(until)) => at < *until,
-            None => false,
-        }
+        active(self.bans.get(&ip), at)
+    }
+
+    /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.
+    pub fn is_banned_raw(&self, raw: &str, at: Timestamp) -> bool {
+        active(self.banned_raw.get(raw), at) || canonicalize(raw).is_ok_and(|ip| active(self.held.get(&ip), at))
     }
 
     /// Replaces the offence counts with Warden's history.
@@ -237,6 +256,7 @@ impl Engine {
         self.windows.retain(|_, w| !w.is_over(now));
         self.alerted.retain(|_, until| *until > now);
         self.bans.retain(|_, until| until.is_none_or(|u| u > now));
+        self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
     }
 
     /// Counts one request and decides. `now` is when the ban would start; the window runs in
@@ -254,11 +274,15 @@ impl Engine {
         if self.is_banned(ip, ev.at) {
             return Vec::new();
         }
+        let mut counted = true;
         let window = self
             .windows
             .entry((ip, rule))
-            .and_modify(|w| w.record(ev.at, item))
-            .or_insert_with(|| Window::start(ev.at, item));
+            .and_modify(|w| counted = w.record(rule, ev.at, item))
+            .or_insert_with(|| Window::start(rule, ev.at, item));
+        if !counted {
+            return Vec::new();
+        }
         let (count, first_at) = (window.count, window.first_at);
         // NOTE: OpenAlgo never bans on the request that creates its tracker row, so with a
         // threshold of 1 it bans on the second request. Warden bans on the request that reaches
@@ -272,7 +296,9 @@ impl Engine {
             return self.not_an_ip(&r.raw_ip, r.rule, Source::Openalgo, r.first_at).into_iter().collect();
         };
         // A window that is over is stale: OpenAlgo restarts it at count 1 on the next request.
-        if now - r.first_at >= WINDOW || self.is_banned(ip, now) {
+        // "Banned" is judged on the exact string, because that is what OpenAlgo enforces: a
+        // client banned under one spelling but counted under another is not blocked.
+        if now >= later(r.first_at, WINDOW) || self.is_banned_raw(&r.raw_ip, now) {
             return Vec::new();
         }
         let defer = self.thresholds.openalgo_bans_itself();
@@ -326,6 +352,8 @@ impl Engine {
         };
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
         self.bans.insert(ip, order.expires_at());
+        self.banned_raw.insert(order.raw.clone(), order.expires_at());
+        self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);
         self.windows.remove(&(ip, rule));
         vec![Verdict::Ban(order)]
@@ -337,7 +365,7 @@ impl Engine {
         if self.alerted.contains_key(&key) {
             return None;
         }
-        self.alerted.insert(key, at + WINDOW);
+        self.alerted.insert(key, later(at, WINDOW));
         Some(Verdict::NotAnIp { raw: shown, rule, source })
     }
 
@@ -346,9 +374,25 @@ impl Engine {
         if self.alerted.contains_key(&key) {
             return false;
         }
-        self.alerted.insert(key, window_start + WINDOW);
+        self.alerted.insert(key, later(window_start, WINDOW));
         true
     }
+}
+
+fn active(ban: Option<&Option<Timestamp>>, at: Timestamp) -> bool {
+    match ban {
+        Some(None) => true,
+        Some(Some(until)) => at < *until,
+        None => false,
+    }
+}
+
+/// Two bans of one client: the longer wins.
+fn merge(entry: &mut Option<Timestamp>, until: Option<Timestamp>) {
+    *entry = match (*entry, until) {
+        (None, _) | (_, None) => None,
+        (Some(a), Some(b)) => Some(a.max(b)),
+    };
 }
 
 /// The count at which a near-threshold notice fires: `ceil(fraction × threshold)`, at least 1.

@@ -29,7 +29,7 @@ impl BanLength {
     /// When a ban of this length that starts at `at` ends; `None` for permanent.
     pub fn expires_at(self, at: Timestamp) -> Option<Timestamp> {
         match self {
-            BanLength::Hours(h) => Some(at + Duration::hours(i64::from(h))),
+            BanLength::Hours(h) => Some(super::later(at, Duration::hours(i64::from(h)))),
             BanLength::Permanent => None,
         }
     }

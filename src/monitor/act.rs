@@ -2,7 +2,7 @@
 //! and the per-minute traffic summary.
 
 use super::{Monitor, Notice};
-use crate::engine::{alert_key, BanOrder, Verdict, WINDOW};
+use crate::engine::{alert_key, later, BanOrder, Verdict, WINDOW};
 use crate::event::Source;
 use crate::store::logs_db::{BanWrite, NewBan, TrafficRow};
 use crate::store::state::Offence;
@@ -15,7 +15,7 @@ impl Monitor {
             Verdict::Near(n) => {
                 let key = alert_key("near", n.ip, n.rule, n.window_start);
                 // The state file carries the once-per-window promise across restarts.
-                if self.state.alert_once(&key, now, n.window_start + WINDOW).unwrap_or(true) {
+                if self.state.alert_once(&key, now, later(n.window_start, WINDOW)).unwrap_or(true) {
                     out.push(Notice::NearThreshold {
                         ip: n.ip.to_string(),
                         rule: n.rule,
@@ -51,12 +51,12 @@ impl Monitor {
             offence: order.offence,
         };
         let Some(db) = self.logs.db_mut() else {
-            out.push(Notice::BanPending { ip: canonical, error: "logs.db is not open".into() });
-            self.pending.push(order);
+            self.postpone(order, "logs.db is not open".into(), out);
             return;
         };
         match db.write_ban(&ban) {
             Ok(BanWrite::Written { ban_count }) => {
+                self.engine.release(order.ip);
                 if order.source == Source::Openalgo {
                     // OpenAlgo clears its tracker after a ban; so does Warden.
                     for ip in &ips {
@@ -89,23 +89,32 @@ impl Monitor {
                     at: order.at,
                 });
             }
-            Ok(BanWrite::AlreadyStronger) => {}
-            Err(e) => {
-                out.push(Notice::BanPending { ip: canonical, error: e.to_string() });
-                self.pending.push(order);
-            }
+            Ok(BanWrite::AlreadyStronger) => self.engine.release(order.ip),
+            Err(e) => self.postpone(order, e.to_string(), out),
         }
+    }
+
+    /// Keeps a ban that could not be written: held in the engine (so no second order is made for
+    /// the same client) and retried every tick. The notice is given once, not on every retry.
+    fn postpone(&mut self, order: BanOrder, error: String, out: &mut Vec<Notice>) {
+        if !self.retrying {
+            out.push(Notice::BanPending { ip: order.ip.to_string(), error });
+        }
+        self.engine.hold(order.ip, order.expires_at());
+        self.pending.insert(order.ip, order);
     }
 
     pub(super) fn retry_pending(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
         if self.pending.is_empty() || self.logs.db_mut().is_none() {
             return;
         }
-        for mut order in std::mem::take(&mut self.pending) {
+        self.retrying = true;
+        for (_, mut order) in std::mem::take(&mut self.pending) {
             // A ban that waited still lasts its full length from when it is written.
             order.at = now;
             self.write_ban(order, out);
         }
+        self.retrying = false;
     }
 
     pub(super) fn count_traffic(&mut self, row: &TrafficRow, now: Timestamp, out: &mut Vec<Notice>) {

@@ -65,6 +65,31 @@ impl MonitorHandle {
         self.shutdown();
     }
 
+    /// Lets the monitor run for `limit` (or for ever), then stops it. Returns an error if the
+    /// monitor's thread ends by itself before that, so a service manager sees a failure instead
+    /// of a process that silently does nothing.
+    pub fn run_for(mut self, limit: Option<Duration>) -> crate::Result<()> {
+        let start = std::time::Instant::now();
+        loop {
+            if self.thread.as_ref().is_none_or(|t| t.is_finished()) {
+                let why = match self.thread.take().map(JoinHandle::join) {
+                    Some(Err(panic)) => panic
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_else(|| "a panic".into()),
+                    _ => "its thread ended".into(),
+                };
+                return Err(crate::Error::MonitorStopped(why));
+            }
+            if limit.is_some_and(|l| start.elapsed() >= l) {
+                self.shutdown();
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
     fn shutdown(&mut self) {
         let _ = self.tx.send(Wake::Stop);
         if let Some(t) = self.thread.take() {

@@ -19,8 +19,9 @@ pub use handle::MonitorHandle;
 pub use notice::Notice;
 
 use crate::config::{Config, Paths, ThresholdSource};
-use crate::engine::{BanOrder, Engine, Thresholds};
+use crate::engine::{BanLength, BanOrder, Engine, Thresholds};
 use crate::error::Result;
+use crate::event::{Rule, Source};
 use crate::ip::{canonicalize, display_raw};
 use crate::source::openalgo::{Changes, Health, OpenAlgoSource};
 use crate::store::logs_db::BanRow;
@@ -47,10 +48,11 @@ pub struct Monitor {
     state: StateDb,
     logs: OpenAlgoSource,
     follower: Option<Follower>,
-    pending: Vec<BanOrder>,
+    /// Bans that could not be written yet, one per address, retried every tick.
+    pending: HashMap<IpAddr, BanOrder>,
+    /// Set while pending bans are retried, so a failure is not announced twice.
+    retrying: bool,
     imported: HashSet<(String, i64)>,
-    /// The highest `ban_count` each address has in `ip_bans`: at least that many bans happened.
-    row_counts: HashMap<IpAddr, u32>,
     state_version: Option<i64>,
     minute: Minute,
     poll_seconds: u64,
@@ -73,9 +75,9 @@ impl Monitor {
             state,
             logs: OpenAlgoSource::new(&paths.logs_db, cursor),
             follower,
-            pending: Vec::new(),
+            pending: HashMap::new(),
+            retrying: false,
             imported: HashSet::new(),
-            row_counts: HashMap::new(),
             state_version: None,
             minute: Minute::default(),
             poll_seconds: cfg.poll_seconds,
@@ -179,23 +181,17 @@ impl Monitor {
         }
     }
 
-    /// Offence counts: Warden's history, raised to what `ban_count` in `ip_bans` proves.
+    /// Offence counts from Warden's history (which includes the `ban_count` evidence).
     fn refresh_offences(&mut self, out: &mut Vec<Notice>) {
         match self.state.offence_counts() {
-            Ok(mut counts) => {
-                for (ip, n) in &self.row_counts {
-                    let c = counts.entry(*ip).or_insert(0);
-                    *c = (*c).max(*n);
-                }
-                self.engine.set_offences(counts);
-            }
+            Ok(counts) => self.engine.set_offences(counts),
             Err(e) => out.push(self.state_failing(&e)),
         }
     }
 
     fn apply(&mut self, changes: Changes, now: Timestamp, out: &mut Vec<Notice>) {
         self.engine.sync_bans(changes.bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), until))));
-        self.import_openalgo_bans(&changes.bans, out);
+        self.import_openalgo_bans(&changes.bans, now, out);
         for reading in &changes.readings {
             for verdict in self.engine.observe_tracker(reading, now) {
                 self.act(verdict, now, out);
@@ -218,11 +214,22 @@ impl Monitor {
         }
     }
 
-    /// Remembers bans OpenAlgo made itself, so they count as offences after OpenAlgo deletes them.
-    fn import_openalgo_bans(&mut self, rows: &[BanRow], out: &mut Vec<Notice>) {
+    /// Remembers bans OpenAlgo made itself, so they count as offences after OpenAlgo deletes them,
+    /// and makes OpenAlgo's own auto-ban of a repeat offender permanent.
+    fn import_openalgo_bans(&mut self, rows: &[BanRow], now: Timestamp, out: &mut Vec<Notice>) {
         let mut changed = false;
+        let mut fresh = Vec::new();
         for row in rows.iter().filter(|r| !r.by_warden()) {
-            let (Ok(ip), Some(at)) = (canonicalize(&row.ip), row.banned_at) else { continue };
+            let Ok(ip) = canonicalize(&row.ip) else { continue };
+            // NOTE: a host ban's ban_count counts traffic rows, not bans (spec §5.9): no evidence.
+            if let (Some(n), false) = (row.ban_count, row.created_by.as_deref() == Some("host_ban")) {
+                let n = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
+                match self.state.raise_ban_count(&ip.to_string(), n) {
+                    Ok(raised) => changed |= raised,
+                    Err(e) => out.push(self.state_failing(&e)),
+                }
+            }
+            let Some(at) = row.banned_at else { continue };
             if !self.imported.insert((ip.to_string(), at.timestamp_micros())) {
                 continue;
             }
@@ -235,19 +242,50 @@ impl Monitor {
                 reason: row.reason.clone(),
             };
             match self.state.record_offence(&offence) {
-                Ok(inserted) => changed |= inserted,
+                Ok(true) => {
+                    changed = true;
+                    fresh.push((ip, row));
+                }
+                Ok(false) => {}
                 Err(e) => out.push(self.state_failing(&e)),
             }
         }
-        let mut row_counts = HashMap::new();
-        for (ip, n) in rows.iter().filter_map(|r| Some((canonicalize(&r.ip).ok()?, r.ban_count?))) {
-            let c = row_counts.entry(ip).or_insert(0);
-            *c = (*c).max(u32::try_from(n.max(0)).unwrap_or(u32::MAX));
-        }
-        if changed || row_counts != self.row_counts {
-            self.row_counts = row_counts;
+        if changed {
             self.refresh_offences(out);
         }
+        for (ip, row) in fresh {
+            self.escalate_openalgo_ban(ip, row, now, out);
+        }
+    }
+
+    /// OpenAlgo restarts its count after deleting an expired ban, so its own auto-ban never sees
+    /// a repeat offender. Warden remembers: from the repeat-offender limit on, it makes OpenAlgo's
+    /// temporary auto-ban permanent.
+    fn escalate_openalgo_ban(&mut self, ip: IpAddr, row: &BanRow, now: Timestamp, out: &mut Vec<Notice>) {
+        let rule = match row.created_by.as_deref() {
+            Some("404_detector") => Rule::NotFound,
+            Some("api_key_detector") => Rule::InvalidApiKey,
+            _ => return,
+        };
+        let offence = self.engine.offences(ip);
+        if !matches!(row.active(now), Some(Some(_))) || offence < self.engine.thresholds().repeat_offender_limit {
+            return;
+        }
+        let threshold = self.engine.thresholds().limits(rule).threshold;
+        let reason = row.reason.clone().unwrap_or_else(|| rule.reason(threshold));
+        let order = BanOrder {
+            ip,
+            raw: row.ip.clone(),
+            rule,
+            count: threshold,
+            threshold,
+            reason: format!("{reason} (repeat offender: offence {offence})"),
+            offence,
+            length: BanLength::Permanent,
+            at: now,
+            source: Source::Openalgo,
+        };
+        self.write_ban(order, out);
     }
 
     /// Runs the monitor on its own thread until the handle is dropped. `on_notice` receives every

@@ -43,7 +43,9 @@ fn duration(v: Option<i64>, fallback_hours: u32) -> BanLength {
     // ban in OpenAlgo; Warden takes its own default length instead of a ban that does nothing.
     match v {
         None | Some(0) => BanLength::Permanent,
-        Some(n) if n > 0 => BanLength::Hours(u32::try_from(n).unwrap_or(u32::MAX)),
+        // Above ten years is as good as permanent; the cap keeps expiry arithmetic in range.
+        Some(n) if n > 87_600 => BanLength::Permanent,
+        Some(n) if n > 0 => BanLength::Hours(n as u32),
         Some(_) => BanLength::Hours(fallback_hours),
     }
 }

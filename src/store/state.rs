@@ -31,6 +31,10 @@ CREATE TABLE IF NOT EXISTS offences (
     UNIQUE (ip, at, rule)
 );
 CREATE INDEX IF NOT EXISTS offences_ip ON offences (ip);
+CREATE TABLE IF NOT EXISTS ban_counts (
+    ip TEXT PRIMARY KEY,
+    count INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY,
     at TEXT NOT NULL,
@@ -178,11 +182,29 @@ impl StateDb {
         Ok(n == 1)
     }
 
-    /// How many offences each address has.
+    /// Remembers that `ip_bans` showed `count` bans for this address (its `ban_count`), so the
+    /// evidence outlives the row. Only ever raises the number.
+    pub fn raise_ban_count(&self, ip: &str, count: u32) -> Result<bool> {
+        let n = self
+            .conn
+            .execute(
+                "INSERT INTO ban_counts (ip, count) VALUES (?1, ?2) \
+                 ON CONFLICT(ip) DO UPDATE SET count = excluded.count WHERE excluded.count > ban_counts.count",
+                params![ip, count],
+            )
+            .map_err(|e| self.err("recording a ban count", e))?;
+        Ok(n == 1)
+    }
+
+    /// How many offences each address has: the offences remembered, or the highest `ban_count`
+    /// OpenAlgo showed for it, whichever is larger.
     pub fn offence_counts(&self) -> Result<HashMap<IpAddr, u32>> {
         let mut stmt = self
             .conn
-            .prepare_cached("SELECT ip, COUNT(*) FROM offences GROUP BY ip")
+            .prepare_cached(
+                "SELECT ip, MAX(n) FROM (SELECT ip, COUNT(*) AS n FROM offences GROUP BY ip \
+                 UNION ALL SELECT ip, count AS n FROM ban_counts) GROUP BY ip",
+            )
             .map_err(|e| self.err("reading offences", e))?;
         let rows = stmt
             .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))

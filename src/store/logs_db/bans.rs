@@ -132,38 +132,38 @@ impl LogsDb {
     }
 
     /// Writes a ban: an upsert on `ip_address` for each spelling, with every column set, in one
-    /// short `BEGIN IMMEDIATE` transaction. A stronger ban already in force is left alone.
+    /// short `BEGIN IMMEDIATE` transaction. A spelling that already has a ban at least as long in
+    /// force is left alone (Warden never shortens a ban or makes a permanent one temporary); the
+    /// other spellings are written.
     pub fn write_ban(&mut self, ban: &NewBan) -> Result<BanWrite> {
         let ctx = "writing a ban to ip_bans";
         let path = self.path.clone();
         let err = |e| crate::Error::sqlite(&path, format!("{ctx} in {}", path.display()), e);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
         let new_until = ban.length.expires_at(ban.at);
-        let mut prior = Vec::new();
+        let mut to_write = Vec::new();
+        let mut ban_count = i64::from(ban.offence.max(1));
         for ip in &ban.ips {
             let row = tx
                 .query_row(&format!("{SELECT} WHERE ip_address = ?1"), params![ip], decode)
                 .optional()
                 .map_err(err)?;
-            if let Some(row) = row {
-                prior.push(row);
+            let stronger = row.as_ref().is_some_and(|r| match (r.active(ban.at), new_until) {
+                (Some(None), _) => true,
+                (Some(Some(old)), Some(new)) => old >= new,
+                _ => false,
+            });
+            if let Some(count) = row.as_ref().and_then(|r| r.ban_count) {
+                ban_count = ban_count.max(count.saturating_add(1));
+            }
+            if !stronger {
+                to_write.push(ip);
             }
         }
-        let stronger = prior.iter().any(|row| match (row.active(ban.at), new_until) {
-            (Some(None), _) => true,
-            (Some(Some(old)), Some(new)) => old >= new,
-            _ => false,
-        });
-        if stronger {
+        if to_write.is_empty() {
             return Ok(BanWrite::AlreadyStronger);
         }
-        let ban_count = prior
-            .iter()
-            .filter_map(|r| r.ban_count)
-            .map(|c| c.saturating_add(1))
-            .fold(i64::from(ban.offence.max(1)), i64::max);
-        let permanent = ban.length.is_permanent();
-        for ip in &ban.ips {
+        for ip in to_write {
             tx.execute(
                 "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
@@ -177,7 +177,7 @@ impl LogsDb {
                     ban_count,
                     format_db_time(ban.at),
                     new_until.map(format_db_time),
-                    permanent,
+                    ban.length.is_permanent(),
                     ban.created_by,
                 ],
             )
@@ -189,20 +189,29 @@ impl LogsDb {
 
     /// Deletes every ban row of this address, in any spelling. Returns how many went.
     pub fn unban(&mut self, ip: &str) -> Result<usize> {
-        let ids: Vec<i64> = self.bans()?.into_iter().filter(|r| same_ip(&r.ip, ip)).map(|r| r.id).collect();
-        self.delete_ids("ip_bans", &ids)
+        self.delete_matching("ip_bans", ip)
     }
 
-    pub(super) fn delete_ids(&mut self, table: &'static str, ids: &[i64]) -> Result<usize> {
-        if ids.is_empty() {
-            return Ok(0);
-        }
+    /// Deletes the rows of `table` whose `ip_address` is `ip` in any spelling. The rows are found
+    /// and deleted inside one `BEGIN IMMEDIATE` transaction, and each delete names the address as
+    /// well as the id: ids are reused after deletes (no AUTOINCREMENT), so an id alone could hit
+    /// a row OpenAlgo wrote in the meantime.
+    pub(super) fn delete_matching(&mut self, table: &'static str, ip: &str) -> Result<usize> {
         let path = self.path.clone();
         let err = |e| crate::Error::sqlite(&path, format!("deleting from {table} in {}", path.display()), e);
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(err)?;
+        let rows: Vec<(i64, String)> = {
+            let mut stmt = tx.prepare(&format!("SELECT id, ip_address FROM {table}")).map_err(err)?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, i64>(0)?, value::text(r.get_ref(1)?).unwrap_or_default())))
+                .map_err(err)?;
+            rows.collect::<rusqlite::Result<_>>().map_err(err)?
+        };
         let mut n = 0;
-        for id in ids {
-            n += tx.execute(&format!("DELETE FROM {table} WHERE id = ?1"), params![id]).map_err(err)?;
+        for (id, stored) in rows.iter().filter(|(_, stored)| same_ip(stored, ip)) {
+            n += tx
+                .execute(&format!("DELETE FROM {table} WHERE id = ?1 AND ip_address = ?2"), params![id, stored])
+                .map_err(err)?;
         }
         tx.commit().map_err(err)?;
         Ok(n)

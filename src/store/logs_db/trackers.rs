@@ -1,6 +1,5 @@
 //! `error_404_tracker` and `invalid_api_key_tracker`: OpenAlgo's counters, one row per address.
 
-use super::bans::same_ip;
 use super::LogsDb;
 use crate::error::Result;
 use crate::event::Rule;
@@ -89,7 +88,6 @@ impl LogsDb {
     /// Deletes the tracker rows of this address, in any spelling (OpenAlgo's `clear-404`, and
     /// what OpenAlgo does after a ban). Returns how many went.
     pub fn clear_tracker(&mut self, rule: Rule, ip: &str) -> Result<usize> {
-        let ids: Vec<i64> = self.trackers(rule)?.into_iter().filter(|r| same_ip(&r.ip, ip)).map(|r| r.id).collect();
-        self.delete_ids(columns(rule).table, &ids)
+        self.delete_matching(rule.table(), ip)
     }
 }
