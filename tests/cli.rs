@@ -203,6 +203,18 @@ fn clears_openalgos_trackers() {
 }
 
 #[test]
+fn usage_errors_are_one_line_with_exit_code_1() {
+    let ws = ws_with(None);
+    let out = warden(&ws, &["ban"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    assert!(err.contains("<IP>") && err.contains("warden --help"), "{err}");
+    assert_eq!(warden(&ws, &["frobnicate"]).status.code(), Some(1));
+    assert!(warden(&ws, &["--help"]).status.success());
+}
+
+#[test]
 fn a_missing_logs_db_and_a_bad_config_say_what_to_do() {
     let ws = ws_with(None);
     let missing = Ws {

@@ -287,7 +287,12 @@ fn the_same_invalid_key_counts_once_per_five_minutes_as_in_openalgo() {
     let mut e = engine();
     let start = t("2026-11-21 10:00:00");
     let ip = "203.0.113.40";
-    let key = |at, n: u32| Event { at, ip: ip.into(), what: What::InvalidApiKey { key_hash: Some(format!("{n:016x}")) }, source: Source::Proxy };
+    let key = |at, n: u32| Event {
+        at,
+        ip: ip.into(),
+        what: What::InvalidApiKey { key_hash: Some(format!("{n:016x}")) },
+        source: Source::Proxy,
+    };
     for s in 0..12 {
         let at = start + Duration::seconds(s * 20);
         e.observe(&key(at, 7), at);
@@ -296,7 +301,11 @@ fn the_same_invalid_key_counts_once_per_five_minutes_as_in_openalgo() {
     assert_eq!(w.count, 1, "one key repeated for 4 minutes counts once");
     let at = start + Duration::minutes(5);
     e.observe(&key(at, 7), at);
-    assert_eq!(e.window(ip.parse().unwrap(), Rule::InvalidApiKey).expect("window").count, 2, "after five minutes it counts again");
+    assert_eq!(
+        e.window(ip.parse().unwrap(), Rule::InvalidApiKey).expect("window").count,
+        2,
+        "after five minutes it counts again"
+    );
 }
 
 #[test]
@@ -325,7 +334,10 @@ fn a_ban_on_one_spelling_does_not_hide_a_tracker_under_another() {
     e.sync_bans([("2001:db8::bad:3", None)]);
     assert!(e.is_banned("2001:db8::bad:3".parse().unwrap(), now));
     let v = e.observe_tracker(&reading("2001:DB8::BAD:3", Rule::NotFound, 20, "2026-11-21 11:00:00"), now);
-    assert!(matches!(&v[..], [Verdict::Ban(b)] if b.raw == "2001:DB8::BAD:3"), "OpenAlgo still counts that spelling: {v:?}");
+    assert!(
+        matches!(&v[..], [Verdict::Ban(b)] if b.raw == "2001:DB8::BAD:3"),
+        "OpenAlgo still counts that spelling: {v:?}"
+    );
 }
 
 #[test]

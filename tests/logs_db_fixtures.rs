@@ -19,26 +19,26 @@ fn fmt(ts: Option<warden::time::Timestamp>) -> String {
     ts.map(format_db_time).unwrap_or_else(|| "NULL".into())
 }
 
+/// One decoded ban row as text, every field.
+fn ban_line(r: &warden::store::logs_db::BanRow) -> String {
+    format!(
+        "{}|{}|{}|{}|{}|{}|{:?}|{}",
+        r.id,
+        r.ip,
+        r.reason.as_deref().unwrap_or("NULL"),
+        r.ban_count.map(|c| c.to_string()).unwrap_or_default(),
+        fmt(r.banned_at),
+        fmt(r.expires_at),
+        r.is_permanent,
+        r.created_by.as_deref().unwrap_or("NULL")
+    )
+}
+
 #[test]
 fn reads_every_ban_row_of_the_logs_db_fixture() {
     let (_d, db) = open_copy("logs.db");
     let rows = db.bans().expect("read bans");
-    let got: Vec<String> = rows
-        .iter()
-        .map(|r| {
-            format!(
-                "{}|{}|{}|{}|{}|{}|{:?}|{}",
-                r.id,
-                r.ip,
-                r.reason.as_deref().unwrap_or("NULL"),
-                r.ban_count.map(|c| c.to_string()).unwrap_or_default(),
-                fmt(r.banned_at),
-                fmt(r.expires_at),
-                r.is_permanent,
-                r.created_by.as_deref().unwrap_or("NULL")
-            )
-        })
-        .collect();
+    let got: Vec<String> = rows.iter().map(ban_line).collect();
     let want = [
         "1|198.51.100.23|Manual ban|1|2026-11-21 22:53:35.000000|2026-11-22 22:53:35.713727|Some(false)|manual",
         "2|192.0.2.45|Port scanning from VPS|1|2026-11-21 22:53:35.000000|NULL|Some(true)|manual",
@@ -63,7 +63,25 @@ fn reads_every_ban_row_of_the_logs_db_fixture() {
 fn reads_the_odd_rows_of_the_live_run_fixture_as_openalgo_does() {
     let (_d, db) = open_copy("live_run_logs.db");
     let rows = db.bans().expect("read bans");
-    assert_eq!(rows.len(), 15, "all ban rows read");
+    let got: Vec<String> = rows.iter().map(ban_line).collect();
+    let want = [
+        "1|203.0.113.7|Exceeded 404 threshold: 26 errors in 24 hours|1|2026-11-21 22:56:09.000000|2026-11-22 22:56:09.266052|Some(false)|404_detector",
+        "4|198.51.100.61|Host ban: evil-mirror.example - Banned host: evil-mirror.example|3|2026-11-21 22:56:36.906960|NULL|Some(true)|host_ban",
+        "5|198.51.100.62|Host ban: evil-mirror.example - Banned host: evil-mirror.example|1|2026-11-21 22:56:36.000000|2026-11-22 22:56:36.910322|Some(false)|host_ban",
+        "6|198.51.100.23|Manual ban again|2|2026-11-21 22:56:37.089554|NULL|Some(true)|manual",
+        "7|2001:DB8::BAD:1|v6|1|2026-11-21 22:56:37.000000|NULL|Some(true)|manual",
+        "8|::ffff:127.0.0.1|Manual ban|1|2026-11-21 22:56:37.000000|2026-11-21 23:56:37.318698|Some(false)|manual",
+        "9|198.51.100.40|Manual ban|1|2026-11-21 22:56:37.000000|2026-11-21 22:56:37.395633|Some(false)|manual",
+        "10|198.51.100.98|ext: seen before|1|2026-11-21 22:56:47.000000|2026-11-22 22:56:47.000000|Some(false)|manual",
+        "11|198.51.100.99|ext: never seen|1|2026-11-21 22:56:47.000000|2026-11-22 22:56:47.000000|Some(false)|manual",
+        "12|198.51.100.97|ext: ISO T format|1|2026-11-21 22:56:47.000000|2026-11-22 22:56:47.000000|Some(false)|manual",
+        "13|198.51.100.96|ext: +00:00 suffix|1|2026-11-21 22:56:47.000000|2026-11-22 22:56:47.000000|Some(false)|manual",
+        "14|198.51.100.93|ext: Z suffix|1|2026-11-21 22:56:47.000000|2026-11-22 22:56:47.000000|Some(false)|manual",
+        "15|198.51.100.95|ext: permanent|1|2026-11-21 22:56:47.000000|NULL|Some(true)|manual",
+        "16|198.51.100.94|ext: NULL flags|1|2026-11-21 22:56:47.000000|NULL|None|manual",
+        "18|198.51.100.91|ext: date only|1|2026-11-21 22:56:47.000000|2026-11-23 00:00:00.000000|Some(false)|manual",
+    ];
+    assert_eq!(got, want, "every ip_bans row decoded exactly");
     let now = t("2026-11-22 00:00:00");
     let effect = |ip: &str| rows.iter().find(|r| r.ip == ip).unwrap_or_else(|| panic!("{ip} missing")).effect(now);
     assert_eq!(effect("2001:DB8::BAD:1"), BanEffect::Permanent, "raw upper-case spelling kept");

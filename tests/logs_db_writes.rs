@@ -129,3 +129,19 @@ fn a_database_in_rollback_journal_mode_keeps_its_mode() {
     let mode: String = raw(&path).query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("mode");
     assert_eq!(mode, "delete");
 }
+
+#[test]
+fn openalgos_text_comparison_purge_keeps_the_ban_until_its_expiry_and_not_a_microsecond_longer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = fresh_logs_db(dir.path());
+    let mut db = LogsDb::open(&path).expect("open");
+    db.write_ban(&ban(&["203.0.113.54"], BanLength::Hours(24), "2026-11-21 23:00:00.5", 1)).expect("write");
+    db.write_ban(&ban(&["203.0.113.55"], BanLength::Permanent, "2026-11-21 23:00:00.5", 3)).expect("write");
+    let emu = OpenAlgoEmulator::open(&path).expect("emulator");
+    let expiry = t("2026-11-22 23:00:00.5");
+    assert_eq!(emu.purge_expired_bans(expiry - Duration::microseconds(1)).expect("purge"), 0, "still in force");
+    assert_eq!(emu.purge_expired_bans(expiry).expect("purge"), 0, "expires_at < now is strict");
+    assert_eq!(emu.purge_expired_bans(expiry + Duration::microseconds(1)).expect("purge"), 1, "gone right after");
+    let left: i64 = raw(&path).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).expect("count");
+    assert_eq!(left, 1, "the permanent ban is never purged");
+}

@@ -229,7 +229,9 @@ fn a_ban_that_cannot_be_written_is_announced_once_held_and_written_later() {
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
     // Writes to ip_bans fail (as on a full disk or a read-only file); reads still work.
     raw(&s.logs)
-        .execute_batch("CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;")
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+        )
         .expect("trigger");
     let start = t("2026-11-21 10:00:00");
     let at = scan(&s.logs, "203.0.113.90", start, 20);
@@ -266,7 +268,9 @@ fn a_tracker_under_another_spelling_of_a_banned_client_gets_its_own_row() {
     let emu = OpenAlgoEmulator::open(&s.logs).expect("emulator");
     assert!(emu.is_ip_banned("2001:DB8::BAD:9", at).expect("check"), "the spelling OpenAlgo sees is now banned");
     let row: (i64, Option<String>) = raw(&s.logs)
-        .query_row("SELECT is_permanent, expires_at FROM ip_bans WHERE ip_address = '2001:db8::bad:9'", [], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row("SELECT is_permanent, expires_at FROM ip_bans WHERE ip_address = '2001:db8::bad:9'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .expect("row");
     assert_eq!(row, (1, None), "the permanent manual ban was not shortened");
 }
@@ -292,7 +296,11 @@ fn openalgos_own_auto_ban_of_a_repeat_offender_is_made_permanent() {
         insert(at);
         let n = m.tick(at + Duration::seconds(1));
         let row: (i64, Option<String>, String) = raw(&s.logs)
-            .query_row("SELECT is_permanent, expires_at, ban_reason FROM ip_bans WHERE ip_address = '198.51.100.30'", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_row(
+                "SELECT is_permanent, expires_at, ban_reason FROM ip_bans WHERE ip_address = '198.51.100.30'",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
             .expect("row");
         if round < 3 {
             assert_eq!(row.0, 0, "round {round}: OpenAlgo's temporary ban stays temporary: {n:?}");

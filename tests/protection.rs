@@ -56,6 +56,18 @@ fn spellings(ip: IpAddr, style: u8) -> String {
     }
 }
 
+/// A logs.db shared by the property cases (they only ever fail to write to it).
+fn shared_logs_db() -> &'static std::path::Path {
+    static DB: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
+    &DB.get_or_init(|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("logs.db");
+        warden::store::logs_db::create_openalgo_schema(&p).expect("schema");
+        (d, p)
+    })
+    .1
+}
+
 fn public_v4() -> impl Strategy<Value = Ipv4Addr> {
     // 1.0.0.0 – 99.255.255.255 minus 10/8 and 0/8: public, outside every protected range.
     (1u8..100, any::<[u8; 3]>())
@@ -88,6 +100,19 @@ proptest! {
         let v = hammer(&mut e, &raw);
         prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} was banned: {v:?}");
         prop_assert!(v.iter().any(|v| matches!(v, Verdict::Protected { .. })), "{raw} not reported as protected");
+
+        // The path the monitor runs today: OpenAlgo's own counter far over the threshold.
+        let now = t("2026-11-21 12:00:00");
+        let reading = warden::engine::TrackerReading { raw_ip: raw.clone(), rule: warden::event::Rule::InvalidApiKey, count: 500, first_at: now };
+        let v = e.observe_tracker(&reading, now);
+        prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} banned from a tracker: {v:?}");
+
+        // And a manual ban, from the CLI or the GUI.
+        let path = shared_logs_db();
+        let mut logs = warden::store::LogsDb::open(path).expect("logs.db");
+        let state = warden::store::StateDb::open(&path.with_file_name("state.db")).expect("state");
+        let r = warden::actions::ban(&mut logs, &state, &Protection::default(), &raw, warden::engine::BanLength::Permanent, None, warden::store::state::Actor::Cli, now);
+        prop_assert!(matches!(r, Err(warden::Error::Protected { .. })), "{raw}: manual ban not refused: {r:?}");
     }
 
     #[test]

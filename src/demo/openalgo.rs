@@ -64,6 +64,14 @@ impl OpenAlgoEmulator {
         }
     }
 
+    /// The purge OpenAlgo's dashboard runs (`get_all_bans`, §5.5): a **text** comparison of
+    /// `expires_at` with "now" written as `YYYY-MM-DD HH:MM:SS.ffffff`. Returns the rows deleted.
+    pub fn purge_expired_bans(&self, now: Timestamp) -> Result<usize> {
+        self.conn
+            .execute("DELETE FROM ip_bans WHERE is_permanent = 0 AND expires_at < ?1", params![format_db_time(now)])
+            .map_err(Self::err)
+    }
+
     /// A 404 reached OpenAlgo's error handler (§5.6, auto-ban off).
     pub fn track_404(&mut self, ip: &str, path: &str, now: Timestamp) -> Result<()> {
         if is_safe_404(path) || self.is_ip_banned(ip, now)? {
