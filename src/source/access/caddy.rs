@@ -1,0 +1,123 @@
+//! Caddy's JSON access log (`log { format json }`), one object per line.
+//!
+//! ```json
+//! {"level":"info","ts":1646861401.52,"logger":"http.log.access","msg":"handled request",
+//!  "request":{"remote_ip":"203.0.113.7","client_ip":"203.0.113.7","method":"GET","host":"algo.example.in",
+//!  "uri":"/wp-login.php","headers":{"User-Agent":["curl/8"]}},"status":404}
+//! ```
+//! `client_ip` (Caddy 2.7+, honours trusted proxies) wins over `remote_ip`. `ts` is a number of
+//! seconds, or an RFC 3339 string when Caddy's `time_format` says so.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use super::parse::{ParseError, Request};
+use crate::time::Timestamp;
+
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(borrow)]
+    ts: Ts<'a>,
+    #[serde(borrow)]
+    request: Req<'a>,
+    #[serde(default)]
+    status: u16,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Ts<'a> {
+    Number(f64),
+    #[serde(borrow)]
+    Text(Cow<'a, str>),
+}
+
+#[derive(Deserialize)]
+struct Req<'a> {
+    #[serde(borrow, default)]
+    remote_ip: Cow<'a, str>,
+    #[serde(borrow, default)]
+    client_ip: Cow<'a, str>,
+    #[serde(borrow, default)]
+    method: Cow<'a, str>,
+    #[serde(borrow, default)]
+    host: Cow<'a, str>,
+    #[serde(borrow, default)]
+    uri: Cow<'a, str>,
+    #[serde(borrow, default)]
+    headers: HashMap<Cow<'a, str>, Vec<Cow<'a, str>>>,
+}
+
+fn time(ts: &Ts<'_>) -> Option<Timestamp> {
+    match ts {
+        Ts::Number(secs) if secs.is_finite() && *secs >= 0.0 && *secs < 1e11 => {
+            let whole = secs.trunc() as i64;
+            let nanos = ((secs - secs.trunc()) * 1e9) as u32;
+            DateTime::from_timestamp(whole, nanos.min(999_999_999))
+        }
+        Ts::Number(_) => None,
+        Ts::Text(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+    }
+}
+
+fn header<'b>(headers: &'b HashMap<Cow<'_, str>, Vec<Cow<'_, str>>>, name: &str) -> &'b [u8] {
+    headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case(name))
+        .and_then(|(_, v)| v.first())
+        .map_or(b"-", |v| v.as_bytes())
+}
+
+/// Parses one Caddy line and hands the request to `f` (its fields borrow from the decoded JSON).
+pub fn parse_with<R>(line: &[u8], f: impl FnOnce(&Request<'_>) -> R) -> Result<R, ParseError> {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    if line.is_empty() {
+        return Err(ParseError::Empty);
+    }
+    let parsed: Line<'_> = serde_json::from_slice(line).map_err(|_| ParseError::Layout)?;
+    let at = time(&parsed.ts).ok_or(ParseError::Time)?;
+    if !(100..=999).contains(&parsed.status) {
+        return Err(ParseError::Status);
+    }
+    let r = &parsed.request;
+    let ip = if r.client_ip.is_empty() { &r.remote_ip } else { &r.client_ip };
+    if ip.is_empty() {
+        return Err(ParseError::Layout);
+    }
+    let req = Request {
+        ip: ip.as_bytes(),
+        at,
+        method: r.method.as_bytes(),
+        target: r.uri.as_bytes(),
+        status: parsed.status,
+        referer: header(&r.headers, "Referer"),
+        user_agent: header(&r.headers, "User-Agent"),
+        host: r.host.as_bytes(),
+        forwarded_for: match header(&r.headers, "X-Forwarded-For") {
+            b"-" => b"",
+            v => v,
+        },
+    };
+    Ok(f(&req))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_caddy_json() {
+        let line = br#"{"level":"info","ts":1736743915.25,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"10.0.0.2","remote_port":"41342","client_ip":"203.0.113.7","proto":"HTTP/2.0","method":"GET","host":"algo.example.in","uri":"/wp-login.php?x=\"1\"","headers":{"User-Agent":["Mozilla/5.0 \"evil\""]}},"bytes_read":0,"duration":0.0009,"size":10,"status":404}"#;
+        let (ip, path, ua, status, ms) =
+            parse_with(line, |r| (r.ip.to_vec(), r.path().to_vec(), r.user_agent.to_vec(), r.status, r.at.timestamp_millis()))
+                .expect("parses");
+        assert_eq!((ip.as_slice(), path.as_slice(), status, ms), (&b"203.0.113.7"[..], &b"/wp-login.php"[..], 404, 1_736_743_915_250));
+        assert_eq!(ua, br#"Mozilla/5.0 "evil""#);
+        for bad in [&b"{}"[..], b"not json", br#"{"ts":"yesterday","request":{"remote_ip":"1.2.3.4"},"status":200}"#, br#"{"ts":1e300,"request":{"remote_ip":"1.2.3.4"},"status":200}"#] {
+            assert!(parse_with(bad, |_| ()).is_err(), "{}", String::from_utf8_lossy(bad));
+        }
+    }
+}

@@ -1,0 +1,330 @@
+//! Parsing one access-log line with a compiled [`LogFormat`], without allocating.
+//!
+//! Every field is a slice of the line. A field ends where the next literal of the format begins;
+//! inside quotes a `\"` (Apache's escape) does not end it, and nginx never writes a raw quote
+//! inside a field (it writes `\x22`). Bytes are not assumed to be UTF-8: TLS handshakes sent to
+//! a plain-text port arrive as `\x16\x03…` escapes or raw bytes, and they are data like any
+//! other. A line that does not fit the format is an error value, never a panic.
+
+use std::fmt;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use memchr::memchr;
+
+use super::format::{Field, Item, LogFormat};
+use crate::time::Timestamp;
+
+/// One request, borrowed from its line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// Client address as written (`$remote_addr`).
+    pub ip: &'a [u8],
+    /// When nginx logged it, in UTC.
+    pub at: Timestamp,
+    /// HTTP method (empty when the request line was garbage).
+    pub method: &'a [u8],
+    /// Request target: path and query string, as sent.
+    pub target: &'a [u8],
+    /// Response status (0 if the format has none).
+    pub status: u16,
+    /// `Referer` header, `-` when absent.
+    pub referer: &'a [u8],
+    /// `User-Agent` header, `-` when absent.
+    pub user_agent: &'a [u8],
+    /// `Host` header or server name, if logged.
+    pub host: &'a [u8],
+    /// `X-Forwarded-For`, if logged.
+    pub forwarded_for: &'a [u8],
+}
+
+impl<'a> Request<'a> {
+    /// The path without its query string (what OpenAlgo matches routes against).
+    pub fn path(&self) -> &'a [u8] {
+        match memchr(b'?', self.target) {
+            Some(q) => &self.target[..q],
+            None => self.target,
+        }
+    }
+}
+
+/// Why a line did not parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParseError {
+    /// A literal of the format was not where it should be.
+    Layout,
+    /// The time field is not a time.
+    Time,
+    /// The status is not a number from 100 to 999.
+    Status,
+    /// The line is empty.
+    Empty,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ParseError::Layout => "the line does not have the configured log format",
+            ParseError::Time => "the time field is not a time",
+            ParseError::Status => "the status is not an HTTP status",
+            ParseError::Empty => "empty line",
+        })
+    }
+}
+
+/// Remembers the last time string and its value: consecutive lines mostly share the second.
+#[derive(Debug, Default, Clone)]
+struct TimeCache {
+    raw: Vec<u8>,
+    value: Option<Timestamp>,
+}
+
+/// A parser for one format. Keep one per log: it caches the last timestamp.
+#[derive(Debug, Clone)]
+pub struct Parser {
+    format: LogFormat,
+    cache: TimeCache,
+}
+
+fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
+    let first = *lit.first()?;
+    let mut from = 0;
+    while let Some(i) = memchr(first, &hay[from..]) {
+        let at = from + i;
+        if hay[at..].starts_with(lit) {
+            let escaped = quoted && first == b'"' && hay[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1;
+            if !escaped {
+                return Some(at);
+            }
+        }
+        from = at + 1;
+    }
+    None
+}
+
+impl Parser {
+    /// A parser for `format`.
+    pub fn new(format: LogFormat) -> Self {
+        Self { format, cache: TimeCache::default() }
+    }
+
+    /// The format.
+    pub fn format(&self) -> &LogFormat {
+        &self.format
+    }
+
+    /// Parses one line (without its newline; a trailing `\r` is ignored).
+    pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, ParseError> {
+        let line = line.strip_suffix(b"\r").unwrap_or(line);
+        if line.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        let mut req = Request {
+            ip: b"",
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            method: b"",
+            target: b"",
+            status: 0,
+            referer: b"-",
+            user_agent: b"-",
+            host: b"",
+            forwarded_for: b"",
+        };
+        let mut have_time = false;
+        let mut pos = 0;
+        let items = &self.format.items;
+        for (i, item) in items.iter().enumerate() {
+            match item {
+                Item::Literal(lit) => {
+                    if !line[pos..].starts_with(lit) {
+                        return Err(ParseError::Layout);
+                    }
+                    pos += lit.len();
+                }
+                Item::Field(field) => {
+                    let rest = &line[pos..];
+                    let len = match items.get(i + 1) {
+                        Some(Item::Literal(next)) => {
+                            let quoted = pos > 0 && line[pos - 1] == b'"';
+                            find_end(rest, next, quoted).ok_or(ParseError::Layout)?
+                        }
+                        _ => rest.len(),
+                    };
+                    let value = &rest[..len];
+                    pos += len;
+                    match field {
+                        Field::RemoteAddr => req.ip = value,
+                        Field::TimeLocal | Field::TimeIso8601 | Field::Msec => {
+                            req.at = self.cache.get(*field, value)?;
+                            have_time = true;
+                        }
+                        Field::Request => split_request(value, &mut req),
+                        Field::Method => req.method = value,
+                        Field::Uri => req.target = value,
+                        Field::Path if req.target.is_empty() => req.target = value,
+                        Field::Status => req.status = status(value)?,
+                        Field::Referer => req.referer = value,
+                        Field::UserAgent => req.user_agent = value,
+                        Field::ForwardedFor => req.forwarded_for = value,
+                        Field::Host => req.host = value,
+                        Field::Path | Field::RequestTime | Field::Other => {}
+                    }
+                }
+            }
+        }
+        if !have_time || req.ip.is_empty() {
+            return Err(ParseError::Layout);
+        }
+        Ok(req)
+    }
+
+}
+
+impl TimeCache {
+    fn get(&mut self, field: Field, raw: &[u8]) -> Result<Timestamp, ParseError> {
+        if self.raw == raw {
+            return self.value.ok_or(ParseError::Time);
+        }
+        let value = match field {
+            Field::TimeLocal => time_local(raw),
+            Field::TimeIso8601 => std::str::from_utf8(raw)
+                .ok()
+                .and_then(|s| DateTime::parse_from_rfc3339(s).ok())
+                .map(|t| t.with_timezone(&Utc)),
+            _ => msec(raw),
+        };
+        self.raw.clear();
+        self.raw.extend_from_slice(raw);
+        self.value = value;
+        value.ok_or(ParseError::Time)
+    }
+}
+
+fn split_request<'a>(value: &'a [u8], req: &mut Request<'a>) {
+    // "GET /path?q HTTP/1.1"; garbage (a TLS handshake, a bare "-") keeps an empty method.
+    let Some(sp) = memchr(b' ', value) else {
+        req.target = value;
+        return;
+    };
+    req.method = &value[..sp];
+    let rest = &value[sp + 1..];
+    req.target = match rest.iter().rposition(|c| *c == b' ') {
+        Some(last) if rest[last + 1..].starts_with(b"HTTP/") => &rest[..last],
+        _ => rest,
+    };
+}
+
+fn status(v: &[u8]) -> Result<u16, ParseError> {
+    match v {
+        [a @ b'1'..=b'9', b @ b'0'..=b'9', c @ b'0'..=b'9'] => {
+            Ok(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => Err(ParseError::Status),
+    }
+}
+
+fn digits(v: &[u8]) -> Option<u32> {
+    if v.is_empty() || v.len() > 9 {
+        return None;
+    }
+    v.iter().try_fold(0u32, |n, c| c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0')))
+}
+
+/// `13/Jan/2025:10:21:55 +0530` → UTC.
+fn time_local(v: &[u8]) -> Option<Timestamp> {
+    if v.len() != 26 || v[2] != b'/' || v[6] != b'/' || v[11] != b':' || v[20] != b' ' {
+        return None;
+    }
+    let month = match &v[3..6] {
+        b"Jan" => 1,
+        b"Feb" => 2,
+        b"Mar" => 3,
+        b"Apr" => 4,
+        b"May" => 5,
+        b"Jun" => 6,
+        b"Jul" => 7,
+        b"Aug" => 8,
+        b"Sep" => 9,
+        b"Oct" => 10,
+        b"Nov" => 11,
+        b"Dec" => 12,
+        _ => return None,
+    };
+    let day = digits(&v[0..2])?;
+    let year = i32::try_from(digits(&v[7..11])?).ok()?;
+    let (h, m, s) = (digits(&v[12..14])?, digits(&v[15..17])?, digits(&v[18..20])?);
+    let sign = match v[21] {
+        b'+' => 1,
+        b'-' => -1,
+        _ => return None,
+    };
+    let off = i64::from(digits(&v[22..24])?) * 3600 + i64::from(digits(&v[24..26])?) * 60;
+    let naive = NaiveDate::from_ymd_opt(year, month, day)?.and_hms_opt(h, m, s)?;
+    let utc = Utc.from_utc_datetime(&naive);
+    utc.checked_sub_signed(chrono::Duration::seconds(sign * off))
+}
+
+/// `1736743915.123` → UTC.
+fn msec(v: &[u8]) -> Option<Timestamp> {
+    let s = std::str::from_utf8(v).ok()?;
+    let (secs, frac) = s.split_once('.').unwrap_or((s, "0"));
+    let secs: i64 = secs.parse().ok()?;
+    let millis: i64 = format!("{frac:0<3}").get(..3)?.parse().ok()?;
+    DateTime::from_timestamp(secs, u32::try_from(millis * 1_000_000).ok()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn combined() -> Parser {
+        Parser::new(LogFormat::combined())
+    }
+
+    #[test]
+    fn parses_nginx_combined() {
+        let line = br#"2409:40c0:c2ad:4b6e::8d - - [13/Jan/2025:10:21:55 +0530] "GET /dashboard?x=1 HTTP/2.0" 404 39963 "https://algo.example.in/" "Mozilla/5.0 (X11)""#;
+        let r = combined().parse(line).expect("parses");
+        assert_eq!(r.ip, b"2409:40c0:c2ad:4b6e::8d");
+        assert_eq!(crate::time::rfc3339(r.at), "2025-01-13T04:51:55Z");
+        assert_eq!((r.method, r.target, r.path(), r.status), (&b"GET"[..], &b"/dashboard?x=1"[..], &b"/dashboard"[..], 404));
+        assert_eq!(r.user_agent, b"Mozilla/5.0 (X11)");
+    }
+
+    #[test]
+    fn survives_hostile_lines() {
+        let mut p = combined();
+        let tls = br#"203.0.113.5 - - [13/Jan/2025:10:21:55 +0000] "\x16\x03\x01\x00\xCA\x01" 400 157 "-" "-""#;
+        let r = p.parse(tls).expect("TLS garbage is still a request");
+        assert_eq!((r.method, r.status), (&b""[..], 400));
+        let quote = br#"203.0.113.5 - - [13/Jan/2025:10:21:55 +0000] "GET /a\"b\" c HTTP/1.1" 404 1 "-" "x\" \"y""#;
+        let r = p.parse(quote).expect("escaped quotes stay inside their field");
+        assert_eq!(r.user_agent, br#"x\" \"y"#);
+        for bad in [&b""[..], b"garbage", b"1.2.3.4 - - [bad time] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", b"1.2.3.4 - - [13/Jan/2025:10:21:55 +0000] \"GET / HTTP/1.1\" 2000 1 \"-\" \"-\""] {
+            assert!(p.parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+        }
+        let long = [b'a'; 100_000];
+        assert!(p.parse(&long).is_err());
+    }
+
+    #[test]
+    fn custom_formats_compile_and_parse() {
+        let f = LogFormat::nginx(r#"$remote_addr [$time_iso8601] $host "$request" $status $request_time "$http_x_forwarded_for""#).expect("compiles");
+        let mut p = Parser::new(f);
+        let r = p.parse(br#"198.51.100.7 [2025-01-13T10:21:55+05:30] algo.example.in "POST /api/v1/placeorder HTTP/1.1" 403 0.012 "203.0.113.9, 10.0.0.1""#).expect("parses");
+        assert_eq!((r.host, r.status, r.forwarded_for), (&b"algo.example.in"[..], 403, &b"203.0.113.9, 10.0.0.1"[..]));
+        assert_eq!(crate::time::rfc3339(r.at), "2025-01-13T04:51:55Z");
+        assert!(LogFormat::nginx("$remote_addr$status").is_err(), "adjacent variables are ambiguous");
+        assert!(LogFormat::nginx("$status [$time_local] $request").is_err(), "no address");
+        let mut p = Parser::new(LogFormat::nginx("$msec $remote_addr $request_method $request_uri $status").expect("compiles"));
+        let r = p.parse(b"1736743915.5 ::1 GET /x?y 200").expect("parses");
+        assert_eq!((r.method, r.target, r.at.timestamp_millis()), (&b"GET"[..], &b"/x?y"[..], 1_736_743_915_500));
+    }
+
+    #[test]
+    fn apache_common() {
+        let mut p = Parser::new(LogFormat::named_or_nginx("common").expect("preset"));
+        let r = p.parse(br#"192.0.2.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#).expect("parses");
+        assert_eq!(crate::time::rfc3339(r.at), "2000-10-10T20:55:36Z");
+        assert_eq!(r.status, 200);
+    }
+}
