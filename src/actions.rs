@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::engine::BanLength;
 use crate::error::{Error, Result};
-use crate::event::Rule;
+use crate::event::Tracker;
 use crate::ip::{canonicalize, display_raw, Protection};
 use crate::store::logs_db::{BanWrite, LogsDb, NewBan};
 use crate::store::state::{Actor, Offence, StateDb};
@@ -137,7 +137,7 @@ pub fn unban(logs: &mut LogsDb, state: &StateDb, raw_ip: &str, actor: Actor, now
 pub fn clear(
     logs: &mut LogsDb,
     state: &StateDb,
-    rule: Rule,
+    tracker: Tracker,
     raw_ip: &str,
     actor: Actor,
     now: Timestamp,
@@ -146,17 +146,17 @@ pub fn clear(
     if key.trim().is_empty() && raw_ip.is_empty() {
         return Err(Error::InvalidIp { raw: String::new() });
     }
-    let n = logs.clear_tracker(rule, &key)?;
-    let kind = match rule {
-        Rule::NotFound => "404",
-        Rule::InvalidApiKey => "invalid API key",
+    let n = logs.clear_tracker(tracker, &key)?;
+    let kind = match tracker {
+        Tracker::NotFound => "404",
+        Tracker::InvalidApiKey => "invalid API key",
     };
     if n == 0 {
         return Err(Error::NoTracker { ip: display_raw(&key), kind: kind.into() });
     }
-    let action = match rule {
-        Rule::NotFound => "clear-404",
-        Rule::InvalidApiKey => "clear-api",
+    let action = match tracker {
+        Tracker::NotFound => "clear-404",
+        Tracker::InvalidApiKey => "clear-api",
     };
     state.audit(actor, action, Some(&key), Some(&format!("{n} row(s) deleted")), None, now)?;
     Ok(n)

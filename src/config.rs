@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::engine::{BanLength, RuleLimits, Thresholds};
+use crate::engine::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
 use crate::error::{Error, Result};
 use crate::ip::Protection;
 
@@ -40,6 +40,39 @@ pub struct RulesConfig {
     pub api_ban_hours: u32,
     /// The offence number that becomes permanent (default 3: the third ban is permanent).
     pub repeat_offender_limit: u32,
+    /// Failed logins (401 on the login path) within 24 h that reach the login rule (default 10).
+    pub login_threshold: u32,
+    /// Hours a failed-login ban lasts, when `login_action = "ban"`; 0 means permanent (default 24).
+    pub login_ban_hours: u32,
+    /// `"notice"` (default) or `"ban"`.
+    pub login_action: Action,
+}
+
+/// Rate and burst detection on access logs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateConfig {
+    /// Requests per minute per address over all paths before it is a burst (0 = off; default 1200,
+    /// twice OpenAlgo's Docker nginx limit of 10 per second).
+    pub per_minute: u32,
+    /// `"notice"` (default) or `"ban"`.
+    pub action: Action,
+    /// Hours a burst ban lasts, when `action = "ban"` (default 1).
+    pub ban_hours: u32,
+    /// Per-path limits; the default is OpenAlgo's own `LOGIN_RATE_LIMIT_MIN`: 5 per minute on
+    /// `/auth/login`.
+    pub paths: Vec<PathLimit>,
+}
+
+impl Default for RateConfig {
+    fn default() -> Self {
+        Self {
+            per_minute: 1200,
+            action: Action::Notice,
+            ban_hours: 1,
+            paths: vec![PathLimit { prefix: "/auth/login".into(), per_minute: 5 }],
+        }
+    }
 }
 
 impl Default for RulesConfig {
@@ -50,6 +83,9 @@ impl Default for RulesConfig {
             api_threshold: 10,
             api_ban_hours: 48,
             repeat_offender_limit: 3,
+            login_threshold: 10,
+            login_ban_hours: 24,
+            login_action: Action::Notice,
         }
     }
 }
@@ -68,6 +104,8 @@ pub struct Config {
     pub thresholds: ThresholdSource,
     /// Warden's own thresholds.
     pub rules: RulesConfig,
+    /// Rate and burst detection.
+    pub rate: RateConfig,
     /// Addresses and CIDR ranges that are never banned, in addition to loopback and private ranges.
     pub allow: Vec<String>,
     /// Fraction of a threshold at which a "near threshold" notice fires once (default 0.8).
@@ -85,6 +123,7 @@ impl Default for Config {
             state_db: None,
             thresholds: ThresholdSource::Warden,
             rules: RulesConfig::default(),
+            rate: RateConfig::default(),
             allow: Vec::new(),
             near_fraction: 0.8,
             poll_seconds: 10,
@@ -132,6 +171,19 @@ impl Config {
         check_hours("rules.not_found_ban_hours", r.not_found_ban_hours)?;
         check_hours("rules.api_ban_hours", r.api_ban_hours)?;
         check_range("rules.repeat_offender_limit", r.repeat_offender_limit, 1, 100)?;
+        check_range("rules.login_threshold", r.login_threshold, 1, 10_000)?;
+        check_hours("rules.login_ban_hours", r.login_ban_hours)?;
+        check_range("rate.per_minute", self.rate.per_minute, 0, 1_000_000)?;
+        check_range("rate.ban_hours", self.rate.ban_hours, 1, 87_600)?;
+        for p in &self.rate.paths {
+            if !p.prefix.starts_with('/') {
+                return Err(format!(
+                    "rate.paths prefix must start with '/', not '{}'",
+                    crate::ip::display_raw(&p.prefix)
+                ));
+            }
+            check_range("rate.paths per_minute", p.per_minute, 1, 1_000_000)?;
+        }
         if !(self.near_fraction > 0.0 && self.near_fraction <= 1.0) {
             return Err(format!(
                 "near_fraction must be above 0 and at most 1 (0.8 warns at 16 of 20), not {}",
@@ -154,6 +206,14 @@ impl Config {
                 ban: BanLength::from_hours(r.not_found_ban_hours),
             },
             api: RuleLimits { threshold: r.api_threshold, ban: BanLength::from_hours(r.api_ban_hours) },
+            login: RuleLimits { threshold: r.login_threshold, ban: BanLength::from_hours(r.login_ban_hours) },
+            login_action: r.login_action,
+            rate: RateLimits {
+                per_minute: self.rate.per_minute,
+                paths: self.rate.paths.clone(),
+                action: self.rate.action,
+                ban: BanLength::Hours(self.rate.ban_hours),
+            },
             repeat_offender_limit: r.repeat_offender_limit,
             openalgo_auto_ban: None,
         }

@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::time::Timestamp;
 
-/// A threshold rule. Each has its own counter, threshold and ban length.
+/// A rule. The first three count events in OpenAlgo's 24 h window; `Rate` counts requests
+/// per minute.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 pub enum Rule {
     /// Requests answered 404 outside OpenAlgo's safe prefixes (scanners, probes).
@@ -15,17 +16,61 @@ pub enum Rule {
     /// Requests with an invalid OpenAlgo API key (key spraying, brute force).
     #[serde(rename = "api")]
     InvalidApiKey,
+    /// Failed logins (a 401 on `/auth/login`).
+    #[serde(rename = "login")]
+    FailedLogin,
+    /// Too many requests in one minute (overall, or to one path).
+    #[serde(rename = "rate")]
+    Rate,
+}
+
+/// OpenAlgo's two trackers in `logs.db`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub enum Tracker {
+    /// `error_404_tracker`.
+    NotFound,
+    /// `invalid_api_key_tracker`.
+    InvalidApiKey,
+}
+
+impl Tracker {
+    /// Both trackers.
+    pub const ALL: [Tracker; 2] = [Tracker::NotFound, Tracker::InvalidApiKey];
+
+    /// The rule it counts for.
+    pub fn rule(self) -> Rule {
+        match self {
+            Tracker::NotFound => Rule::NotFound,
+            Tracker::InvalidApiKey => Rule::InvalidApiKey,
+        }
+    }
+
+    /// The tracker of a rule, if OpenAlgo has one.
+    pub fn of(rule: Rule) -> Option<Self> {
+        match rule {
+            Rule::NotFound => Some(Tracker::NotFound),
+            Rule::InvalidApiKey => Some(Tracker::InvalidApiKey),
+            Rule::FailedLogin | Rule::Rate => None,
+        }
+    }
+
+    /// OpenAlgo's table.
+    pub fn table(self) -> &'static str {
+        match self {
+            Tracker::NotFound => "error_404_tracker",
+            Tracker::InvalidApiKey => "invalid_api_key_tracker",
+        }
+    }
 }
 
 impl Rule {
-    /// Both rules, in display order.
-    pub const ALL: [Rule; 2] = [Rule::NotFound, Rule::InvalidApiKey];
-
-    /// The short name used in JSON and on the command line: `404` or `api`.
+    /// The short name used in JSON and on the command line: `404`, `api`, `login` or `rate`.
     pub fn as_str(self) -> &'static str {
         match self {
             Rule::NotFound => "404",
             Rule::InvalidApiKey => "api",
+            Rule::FailedLogin => "login",
+            Rule::Rate => "rate",
         }
     }
 
@@ -35,6 +80,8 @@ impl Rule {
         match self {
             Rule::NotFound => "warden:404",
             Rule::InvalidApiKey => "warden:api-key",
+            Rule::FailedLogin => "warden:login",
+            Rule::Rate => "warden:rate",
         }
     }
 
@@ -45,14 +92,8 @@ impl Rule {
             Rule::InvalidApiKey => {
                 format!("Exceeded invalid API key threshold: {count} attempts in 24 hours")
             }
-        }
-    }
-
-    /// OpenAlgo's tracker table for this rule.
-    pub fn table(self) -> &'static str {
-        match self {
-            Rule::NotFound => "error_404_tracker",
-            Rule::InvalidApiKey => "invalid_api_key_tracker",
+            Rule::FailedLogin => format!("Exceeded failed login threshold: {count} attempts in 24 hours"),
+            Rule::Rate => format!("Exceeded rate limit: {count} requests in one minute"),
         }
     }
 
@@ -61,6 +102,8 @@ impl Rule {
         match self {
             Rule::NotFound => "404s",
             Rule::InvalidApiKey => "invalid API keys",
+            Rule::FailedLogin => "failed logins",
+            Rule::Rate => "requests in a minute",
         }
     }
 }
@@ -94,6 +137,8 @@ pub enum What {
         /// The key hash, if a key was sent at all.
         key_hash: Option<String>,
     },
+    /// A failed login.
+    FailedLogin,
 }
 
 impl What {
@@ -102,6 +147,7 @@ impl What {
         match self {
             What::NotFound { .. } => Rule::NotFound,
             What::InvalidApiKey { .. } => Rule::InvalidApiKey,
+            What::FailedLogin => Rule::FailedLogin,
         }
     }
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::engine::{later, near_at, Thresholds, WINDOW};
 use crate::error::Result;
-use crate::event::{Rule, Source};
+use crate::event::{Rule, Source, Tracker};
 use crate::ip::canonicalize;
 use crate::store::logs_db::{BanEffect, LogsDb};
 use crate::time::Timestamp;
@@ -108,15 +108,16 @@ pub fn bans(logs: &LogsDb, now: Timestamp) -> Result<Vec<BanView>> {
 /// Live tracker entries (windows not yet over), highest share of the threshold first.
 pub fn trackers(logs: &LogsDb, thresholds: &Thresholds, now: Timestamp) -> Result<Vec<TrackerView>> {
     let mut out = Vec::new();
-    for rule in Rule::ALL {
+    for tracker in Tracker::ALL {
+        let rule = tracker.rule();
         let threshold = thresholds.limits(rule).threshold;
-        for row in logs.trackers(rule)? {
+        for row in logs.trackers(tracker)? {
             if row.first_at.is_some_and(|f| now >= later(f, WINDOW)) {
                 continue;
             }
-            let (paths, key_hashes) = match rule {
-                Rule::NotFound => (Some(row.items), None),
-                Rule::InvalidApiKey => (None, Some(row.items)),
+            let (paths, key_hashes) = match tracker {
+                Tracker::NotFound => (Some(row.items), None),
+                Tracker::InvalidApiKey => (None, Some(row.items)),
             };
             out.push(TrackerView {
                 ip: row.ip,

@@ -274,7 +274,7 @@ fn with_openalgo_auto_ban_on_warden_leaves_tracker_bans_to_openalgo() {
         ban_duration_404: Some(24),
         ..Default::default()
     };
-    let mut e = Engine::new(settings.thresholds(), Protection::default(), 0.8);
+    let mut e = Engine::new(settings.thresholds(&Config::default().own_thresholds()), Protection::default(), 0.8);
     let v = e.observe_tracker(&reading("203.0.113.30", Rule::NotFound, 20, "2026-11-21 11:00:00"), now);
     assert!(matches!(&v[..], [Verdict::LeftToOpenAlgo { count: 20, .. }]), "{v:?}");
     // Events from Warden's own sources are still Warden's to ban.

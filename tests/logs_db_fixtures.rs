@@ -1,7 +1,7 @@
 //! Reading OpenAlgo's own databases: every row of both logs.db fixtures, the settings fixture, and
 //! hostile values.
 
-use warden::event::Rule;
+use warden::event::Tracker;
 use warden::store::logs_db::{BanEffect, LogsDb};
 use warden::store::openalgo_settings::OpenAlgoDb;
 use warden::time::format_db_time;
@@ -98,7 +98,7 @@ fn reads_the_odd_rows_of_the_live_run_fixture_as_openalgo_does() {
 #[test]
 fn reads_every_tracker_row_of_both_fixtures() {
     let (_d, db) = open_copy("logs.db");
-    let nf = db.trackers(Rule::NotFound).expect("404 tracker");
+    let nf = db.trackers(Tracker::NotFound).expect("404 tracker");
     let got: Vec<(String, u32, usize)> = nf.iter().map(|r| (r.ip.clone(), r.count, r.items.len())).collect();
     assert_eq!(
         got,
@@ -113,7 +113,7 @@ fn reads_every_tracker_row_of_both_fixtures() {
     assert_eq!(nf[0].items[0], "/wp-login.php");
     assert_eq!(nf[0].first_at, Some(t("2026-11-21 22:53:36")));
     assert_eq!(nf[0].last_at, Some(t("2026-11-21 22:53:36.498264")));
-    let api = db.trackers(Rule::InvalidApiKey).expect("api tracker");
+    let api = db.trackers(Tracker::InvalidApiKey).expect("api tracker");
     let got: Vec<(String, u32, usize)> = api.iter().map(|r| (r.ip.clone(), r.count, r.items.len())).collect();
     assert_eq!(
         got,
@@ -129,10 +129,10 @@ fn reads_every_tracker_row_of_both_fixtures() {
     assert!(api.iter().all(|r| !r.items_malformed && r.first_at.is_some() && r.last_at.is_some()));
 
     let (_d, db) = open_copy("live_run_logs.db");
-    let nf = db.trackers(Rule::NotFound).expect("404 tracker");
+    let nf = db.trackers(Tracker::NotFound).expect("404 tracker");
     assert_eq!(nf.iter().map(|r| r.ip.as_str()).collect::<Vec<_>>(), ["2001:DB8::BEEF", "127.0.0.1", "203.0.113.33"]);
     assert_eq!(nf[2].count, 5);
-    let api = db.trackers(Rule::InvalidApiKey).expect("api tracker");
+    let api = db.trackers(Tracker::InvalidApiKey).expect("api tracker");
     assert_eq!(
         api.iter().map(|r| (r.ip.as_str(), r.count)).collect::<Vec<_>>(),
         [("203.0.113.7", 12), ("203.0.113.19", 1)]
@@ -164,7 +164,7 @@ fn reads_every_traffic_row_of_both_fixtures() {
 
 #[test]
 fn follows_openalgos_settings_fixture() {
-    let t = OpenAlgoDb::open(&fixture("openalgo_settings_only.db")).expect("open").read().expect("read").thresholds();
+    let t = OpenAlgoDb::open(&fixture("openalgo_settings_only.db")).expect("open").read().expect("read").thresholds(&warden::config::Config::default().own_thresholds());
     assert_eq!((t.not_found.threshold, t.api.threshold, t.repeat_offender_limit), (20, 10, 3));
     assert_eq!(t.not_found.ban, warden::engine::BanLength::Hours(24));
     assert_eq!(t.api.ban, warden::engine::BanLength::Hours(48));
@@ -200,7 +200,7 @@ fn hostile_values_are_decoded_without_error() {
         BanEffect::Ineffective,
         "unparseable expiry is not a ban, as in OpenAlgo"
     );
-    let nf = db.trackers(Rule::NotFound).expect("hostile trackers still read");
+    let nf = db.trackers(Tracker::NotFound).expect("hostile trackers still read");
     let bad = nf.iter().find(|r| r.ip == "not-an-ip").expect("row");
     assert_eq!(
         (bad.count, bad.first_at, bad.items_malformed),
@@ -209,7 +209,7 @@ fn hostile_values_are_decoded_without_error() {
     );
     let odd = nf.last().expect("row");
     assert_eq!((odd.ip.as_str(), odd.count, odd.items.clone()), ("\u{fffd}(", 7, vec!["/ok".to_string()]));
-    let api = db.trackers(Rule::InvalidApiKey).expect("api");
+    let api = db.trackers(Tracker::InvalidApiKey).expect("api");
     assert_eq!(api.last().map(|r| (r.count, r.items_malformed)), Some((0, true)));
     let traffic = db.traffic_after(204, 10).expect("traffic");
     assert_eq!((traffic[0].status, traffic[0].duration_ms, traffic[0].at), (0, 0.0, None));

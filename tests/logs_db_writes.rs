@@ -112,7 +112,7 @@ fn unban_and_clear_remove_every_spelling_of_an_address() {
     let path = copy_fixture("live_run_logs.db", dir.path());
     let mut db = LogsDb::open(&path).expect("open");
     assert_eq!(db.unban("2001:db8::bad:1").expect("unban"), 1, "the stored upper-case row matches");
-    assert_eq!(db.clear_tracker(warden::event::Rule::NotFound, "2001:db8::beef").expect("clear"), 1);
+    assert_eq!(db.clear_tracker(warden::event::Tracker::NotFound, "2001:db8::beef").expect("clear"), 1);
     assert_eq!(db.unban("203.0.113.250").expect("unban"), 0);
 }
 

@@ -20,7 +20,7 @@ use crate::config::{Config, Paths, ThresholdSource};
 use crate::demo::{Simulator, Workspace};
 use crate::engine::Thresholds;
 use crate::error::{Error, Result};
-use crate::event::Rule;
+use crate::event::Tracker;
 use crate::monitor::{Monitor, Notice};
 use crate::report;
 use crate::store::openalgo_settings::OpenAlgoDb;
@@ -225,8 +225,8 @@ fn run(cli: Cli) -> Result<()> {
                 crate::ip::display_raw(ip.trim())
             ))
         }
-        Command::Clear404 { ip } => clear(&paths, Rule::NotFound, &ip, now),
-        Command::ClearApi { ip } => clear(&paths, Rule::InvalidApiKey, &ip, now),
+        Command::Clear404 { ip } => clear(&paths, Tracker::NotFound, &ip, now),
+        Command::ClearApi { ip } => clear(&paths, Tracker::InvalidApiKey, &ip, now),
         Command::Audit { json, limit } => {
             let state = StateDb::open(&paths.state_db)?;
             output::print(json, &state.audit_log(limit)?, output::audit_text)
@@ -236,13 +236,13 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn clear(paths: &Paths, rule: Rule, ip: &str, now: chrono::DateTime<Utc>) -> Result<()> {
+fn clear(paths: &Paths, tracker: Tracker, ip: &str, now: chrono::DateTime<Utc>) -> Result<()> {
     let mut logs = LogsDb::open(&paths.logs_db)?;
     let state = StateDb::open(&paths.state_db)?;
-    let n = actions::clear(&mut logs, &state, rule, ip, Actor::Cli, now)?;
+    let n = actions::clear(&mut logs, &state, tracker, ip, Actor::Cli, now)?;
     output::line(&format!(
         "cleared the {} tracker of {} ({n} row(s))",
-        rule.as_str(),
+        tracker.rule().as_str(),
         crate::ip::display_raw(ip.trim())
     ))
 }
@@ -284,7 +284,7 @@ pub fn thresholds(cfg: &Config, paths: &Paths) -> Result<Thresholds> {
                 .openalgo_db
                 .as_ref()
                 .ok_or_else(|| Error::OpenAlgoSettings("openalgo.db is not known: pass --openalgo-db PATH".into()))?;
-            Ok(OpenAlgoDb::open(path)?.read()?.thresholds())
+            Ok(OpenAlgoDb::open(path)?.read()?.thresholds(&cfg.own_thresholds()))
         }
     }
 }

@@ -12,125 +12,22 @@
 //!   counted, so the engine only compares the count with the threshold. This makes Warden the
 //!   auto-ban of an OpenAlgo whose own auto-ban is off, its shipped default.
 
+mod rate;
 mod thresholds;
+mod verdict;
 mod window;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-use serde::Serialize;
-
-pub use thresholds::{BanLength, RuleLimits, Thresholds};
+pub use rate::{Burst, RateCounter};
+pub use thresholds::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
+pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
 pub use window::{later, max_items, Window, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
-use crate::ip::{canonicalize, display_raw, ProtectedKind, Protection};
+use crate::ip::{canonicalize, display_raw, Protection};
 use crate::time::Timestamp;
-
-/// OpenAlgo's counter for one address, as read from `error_404_tracker` or
-/// `invalid_api_key_tracker`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TrackerReading {
-    /// The address exactly as OpenAlgo stored it.
-    pub raw_ip: String,
-    /// Which tracker.
-    pub rule: Rule,
-    /// OpenAlgo's count in the current window.
-    pub count: u32,
-    /// When OpenAlgo's window started.
-    pub first_at: Timestamp,
-}
-
-/// An order to ban, with everything needed to write the row and explain it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct BanOrder {
-    /// The canonical address.
-    pub ip: IpAddr,
-    /// The address as the source spelled it (OpenAlgo matches ban rows by exact string, so a
-    /// differently spelled form gets its own row).
-    pub raw: String,
-    /// The rule that fired.
-    pub rule: Rule,
-    /// The count that reached the threshold.
-    pub count: u32,
-    /// The threshold.
-    pub threshold: u32,
-    /// The reason, in OpenAlgo's wording.
-    pub reason: String,
-    /// Which offence of this address this is (1 for the first ban).
-    pub offence: u32,
-    /// How long: the rule's length, or permanent from the repeat-offender limit on.
-    pub length: BanLength,
-    /// When the ban starts.
-    #[serde(with = "crate::time::serde_rfc3339")]
-    pub at: Timestamp,
-    /// Where the offending requests were seen.
-    pub source: Source,
-}
-
-impl BanOrder {
-    /// When the ban ends; `None` for permanent.
-    pub fn expires_at(&self) -> Option<Timestamp> {
-        self.length.expires_at(self.at)
-    }
-}
-
-/// An address that has reached the near-threshold fraction, reported once per window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct NearThreshold {
-    /// The canonical address.
-    pub ip: IpAddr,
-    /// The rule.
-    pub rule: Rule,
-    /// The count now.
-    pub count: u32,
-    /// The threshold it is nearing.
-    pub threshold: u32,
-    /// When its window started (the notice fires once per window).
-    #[serde(with = "crate::time::serde_rfc3339")]
-    pub window_start: Timestamp,
-    /// Where the requests were seen.
-    pub source: Source,
-}
-
-/// What the engine decided about one observation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "verdict", rename_all = "snake_case")]
-pub enum Verdict {
-    /// Ban this address.
-    Ban(BanOrder),
-    /// This address nears a threshold.
-    Near(NearThreshold),
-    /// This address reached a threshold but is never banned.
-    Protected {
-        /// The canonical address.
-        ip: IpAddr,
-        /// The rule.
-        rule: Rule,
-        /// The count.
-        count: u32,
-        /// Why it is protected.
-        why: ProtectedKind,
-    },
-    /// OpenAlgo's own auto-ban is on and will ban this address itself; Warden does not ban twice.
-    LeftToOpenAlgo {
-        /// The canonical address.
-        ip: IpAddr,
-        /// The rule.
-        rule: Rule,
-        /// The count.
-        count: u32,
-    },
-    /// A source reported a client "address" that is not an IP; it is never banned.
-    NotAnIp {
-        /// The string, escaped and shortened for display.
-        raw: String,
-        /// The rule it was counted under.
-        rule: Rule,
-        /// Where it was seen.
-        source: Source,
-    },
-}
 
 /// The threshold engine.
 #[derive(Debug)]
@@ -150,6 +47,7 @@ pub struct Engine {
     offences: HashMap<IpAddr, u32>,
     /// Keys of notices already given, with the time after which the key can be forgotten.
     alerted: HashMap<String, Timestamp>,
+    rate: RateCounter,
 }
 
 impl Engine {
@@ -165,6 +63,7 @@ impl Engine {
             held: HashMap::new(),
             offences: HashMap::new(),
             alerted: HashMap::new(),
+            rate: RateCounter::default(),
         }
     }
 
@@ -270,6 +169,7 @@ impl Engine {
             What::NotFound { path } if is_safe_404(path) => return Vec::new(),
             What::NotFound { path } => Some(path.as_str()),
             What::InvalidApiKey { key_hash } => key_hash.as_deref(),
+            What::FailedLogin => None,
         };
         if self.is_banned(ip, ev.at) {
             return Vec::new();
@@ -336,6 +236,27 @@ impl Engine {
             }
             return Vec::new();
         }
+        if self.thresholds.action(rule) == Action::Notice {
+            if self.first_time("reached", ip, rule, window_start) {
+                return vec![Verdict::Reached { ip, rule, count, threshold }];
+            }
+            return Vec::new();
+        }
+        self.order_ban(ip, raw, rule, count, threshold, rule.reason(count), source, now)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn order_ban(
+        &mut self,
+        ip: IpAddr,
+        raw: &str,
+        rule: Rule,
+        count: u32,
+        threshold: u32,
+        reason: String,
+        source: Source,
+        now: Timestamp,
+    ) -> Vec<Verdict> {
         let offence = self.offences(ip).saturating_add(1);
         let length = self.thresholds.ban_for(rule, offence);
         let order = BanOrder {
@@ -344,7 +265,7 @@ impl Engine {
             rule,
             count,
             threshold,
-            reason: rule.reason(count),
+            reason,
             offence,
             length,
             at: now,
@@ -357,6 +278,43 @@ impl Engine {
         self.offences.insert(ip, offence);
         self.windows.remove(&(ip, rule));
         vec![Verdict::Ban(order)]
+    }
+
+    /// Counts one request for rate detection. `raw` is the address as the log spelled it.
+    pub fn count_request(
+        &mut self,
+        ip: IpAddr,
+        raw: &str,
+        path: &[u8],
+        at: Timestamp,
+        source: Source,
+        now: Timestamp,
+    ) -> Vec<Verdict> {
+        if self.is_banned(ip, at) {
+            return Vec::new();
+        }
+        let Some(burst) = self.rate.hit(&self.thresholds.rate, ip, path, at) else { return Vec::new() };
+        let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
+        if let Some(why) = self.protection.check(ip) {
+            // Health checks and the proxy itself are busy all day: one report a day is enough.
+            if self.first_time("protected", ip, Rule::Rate, day) {
+                return vec![Verdict::Protected { ip, rule: Rule::Rate, count: burst.count, why }];
+            }
+            return Vec::new();
+        }
+        if self.thresholds.rate.action == Action::Notice {
+            return vec![Verdict::Burst { ip, scope: burst.scope, count: burst.count, limit: burst.limit }];
+        }
+        let reason = match &burst.scope {
+            Some(prefix) => format!("Exceeded rate limit: {} requests in one minute to {prefix}", burst.count),
+            None => Rule::Rate.reason(burst.count),
+        };
+        self.order_ban(ip, raw, Rule::Rate, burst.count, burst.limit, reason, source, now)
+    }
+
+    /// Addresses counted for rate detection in the current minute.
+    pub fn rate_tracked(&self) -> usize {
+        self.rate.tracked()
     }
 
     fn not_an_ip(&mut self, raw: &str, rule: Rule, source: Source, at: Timestamp) -> Option<Verdict> {

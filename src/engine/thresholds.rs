@@ -49,6 +49,39 @@ pub struct RuleLimits {
     pub ban: BanLength,
 }
 
+/// What reaching a limit does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Action {
+    /// Ban the address.
+    Ban,
+    /// Only tell the trader.
+    Notice,
+}
+
+/// A per-minute limit on requests to paths starting with `prefix`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PathLimit {
+    /// Path prefix, e.g. `/auth/login`.
+    pub prefix: String,
+    /// Requests per minute per address before it is a burst.
+    pub per_minute: u32,
+}
+
+/// Rate and burst detection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RateLimits {
+    /// Requests per minute per address, over all paths, before it is a burst (0 = off).
+    pub per_minute: u32,
+    /// Tighter limits on some paths.
+    pub paths: Vec<PathLimit>,
+    /// What a burst does.
+    pub action: Action,
+    /// How long a burst ban lasts (when `action` is `Ban`).
+    pub ban: BanLength,
+}
+
 /// Every number the engine decides with.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Thresholds {
@@ -56,6 +89,13 @@ pub struct Thresholds {
     pub not_found: RuleLimits,
     /// The invalid-API-key rule.
     pub api: RuleLimits,
+    /// The failed-login rule.
+    pub login: RuleLimits,
+    /// What reaching the failed-login threshold does (a notice by default: a trader who mistypes
+    /// a password must not lock themselves out).
+    pub login_action: Action,
+    /// Rate and burst limits.
+    pub rate: RateLimits,
     /// The offence number that becomes permanent (3: the third ban is permanent).
     pub repeat_offender_limit: u32,
     /// `Some(enabled)` when these numbers follow OpenAlgo's settings: whether OpenAlgo's own
@@ -69,6 +109,17 @@ impl Thresholds {
         match rule {
             Rule::NotFound => self.not_found,
             Rule::InvalidApiKey => self.api,
+            Rule::FailedLogin => self.login,
+            Rule::Rate => RuleLimits { threshold: self.rate.per_minute, ban: self.rate.ban },
+        }
+    }
+
+    /// What reaching the limit of `rule` does.
+    pub fn action(&self, rule: Rule) -> Action {
+        match rule {
+            Rule::NotFound | Rule::InvalidApiKey => Action::Ban,
+            Rule::FailedLogin => self.login_action,
+            Rule::Rate => self.rate.action,
         }
     }
 

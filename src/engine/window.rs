@@ -16,6 +16,7 @@ pub fn max_items(rule: Rule) -> usize {
     match rule {
         Rule::NotFound => 50,
         Rule::InvalidApiKey => 20,
+        Rule::FailedLogin | Rule::Rate => 0,
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::{Monitor, Notice};
 use crate::engine::{alert_key, later, BanOrder, Verdict, WINDOW};
-use crate::event::Source;
+use crate::event::{Source, Tracker};
 use crate::store::logs_db::{BanWrite, NewBan, TrafficRow};
 use crate::store::state::Offence;
 use crate::time::Timestamp;
@@ -33,6 +33,12 @@ impl Monitor {
                 out.push(Notice::LeftToOpenAlgo { ip: ip.to_string(), rule, count })
             }
             Verdict::NotAnIp { raw, rule, source } => out.push(Notice::NotAnIp { raw, rule, source }),
+            Verdict::Reached { ip, rule, count, threshold } => {
+                out.push(Notice::Reached { ip: ip.to_string(), rule, count, threshold })
+            }
+            Verdict::Burst { ip, scope, count, limit } => {
+                out.push(Notice::Burst { ip: ip.to_string(), scope, count, limit })
+            }
         }
     }
 
@@ -57,10 +63,10 @@ impl Monitor {
         match db.write_ban(&ban) {
             Ok(BanWrite::Written { ban_count }) => {
                 self.engine.release(order.ip);
-                if order.source == Source::Openalgo {
+                if let (Source::Openalgo, Some(tracker)) = (order.source, Tracker::of(order.rule)) {
                     // OpenAlgo clears its tracker after a ban; so does Warden.
                     for ip in &ips {
-                        let _ = db.clear_tracker(order.rule, ip);
+                        let _ = db.clear_tracker(tracker, ip);
                     }
                 }
                 let offence = Offence {

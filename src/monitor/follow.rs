@@ -37,7 +37,7 @@ impl Follower {
         self.path.as_ref()
     }
 
-    fn read(&mut self) -> Result<Option<Thresholds>> {
+    fn read(&mut self, base: &Thresholds) -> Result<Option<Thresholds>> {
         let path = self.path.as_ref().ok_or_else(|| {
             Error::OpenAlgoSettings(
                 "openalgo.db is not known: pass --openalgo-db PATH or set openalgo_db in the configuration".into(),
@@ -54,12 +54,12 @@ impl Follower {
         }
         let row = db.read()?;
         self.version = Some(version);
-        Ok(Some(row.thresholds()))
+        Ok(Some(row.thresholds(base)))
     }
 
     /// Looks for new settings.
-    pub(super) fn look(&mut self) -> Look {
-        let result = self.read();
+    pub(super) fn look(&mut self, base: &Thresholds) -> Look {
+        let result = self.read(base);
         let health = match &result {
             Ok(_) => Health::Ok,
             Err(e) => {

@@ -155,7 +155,7 @@ impl Monitor {
 
     fn follow_openalgo(&mut self, out: &mut Vec<Notice>) {
         let Some(f) = self.follower.as_mut() else { return };
-        let look = f.look();
+        let look = f.look(&self.own_thresholds);
         if let Some(health) = look.health {
             let path = f.path().map(|p| p.display().to_string()).unwrap_or_default();
             out.push(Notice::Source { name: "openalgo.db".into(), path, health });
@@ -199,7 +199,7 @@ impl Monitor {
         }
         for row in &changes.unreadable {
             out.push(Notice::Unreadable {
-                what: format!("{} row {}", row.rule.table(), row.id),
+                what: format!("{} row {}", row.tracker.table(), row.id),
                 ip: display_raw(&row.ip),
                 why: "its window start is not a timestamp, so its count cannot be judged".into(),
             });

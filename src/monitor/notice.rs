@@ -74,6 +74,28 @@ pub enum Notice {
         /// Why it is protected, in words.
         why: String,
     },
+    /// A rule whose action is a notice reached its threshold.
+    Reached {
+        /// Canonical address.
+        ip: String,
+        /// The rule.
+        rule: Rule,
+        /// The count.
+        count: u32,
+        /// The threshold.
+        threshold: u32,
+    },
+    /// An address went over a per-minute limit (the configured action is a notice).
+    Burst {
+        /// Canonical address.
+        ip: String,
+        /// The path prefix of the limit, or `null` for all requests.
+        scope: Option<String>,
+        /// Requests in the minute.
+        count: u32,
+        /// The limit.
+        limit: u32,
+    },
     /// OpenAlgo's own auto-ban will ban this address; Warden did not ban twice.
     LeftToOpenAlgo {
         /// Canonical address.
@@ -164,6 +186,14 @@ impl fmt::Display for Notice {
             Notice::Protected { ip, rule, count, why } => {
                 write!(f, "PROTECTED  {ip} reached {count} {} but is never banned: it is {why}", rule.noun())
             }
+            Notice::Reached { ip, rule, count, threshold } => {
+                write!(f, "REACHED    {ip}: {} (notice only, not banned)", rule_line(*rule, *count, *threshold))
+            }
+            Notice::Burst { ip, scope, count, limit } => write!(
+                f,
+                "BURST      {ip}: {count} requests in one minute{} (limit {limit})",
+                scope.as_deref().map(|s| format!(" to {s}")).unwrap_or_default()
+            ),
             Notice::LeftToOpenAlgo { ip, rule, count } => write!(
                 f,
                 "OPENALGO   {ip} reached {count} {}; OpenAlgo's own auto-ban is on and bans it",

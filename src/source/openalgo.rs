@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::engine::TrackerReading;
 use crate::error::{Error, Result};
-use crate::event::Rule;
+use crate::event::Tracker;
 use crate::store::logs_db::{BanRow, LogsDb, TrackerRow, TrafficRow};
 
 /// Most traffic rows read per poll, so one poll stays short even after a long pause.
@@ -69,7 +69,7 @@ pub struct OpenAlgoSource {
     db: Option<LogsDb>,
     version: Option<i64>,
     traffic_cursor: Option<i64>,
-    seen: HashMap<(Rule, i64), (String, u32, Option<crate::time::Timestamp>)>,
+    seen: HashMap<(Tracker, i64), (String, u32, Option<crate::time::Timestamp>)>,
     health: Option<Health>,
 }
 
@@ -125,15 +125,15 @@ impl OpenAlgoSource {
         }
         let mut changes = Changes { bans: db.bans()?, ..Changes::default() };
         let mut live = HashMap::new();
-        for rule in Rule::ALL {
-            for row in db.trackers(rule)? {
-                let key = (rule, row.id);
+        for tracker in Tracker::ALL {
+            for row in db.trackers(tracker)? {
+                let key = (tracker, row.id);
                 let sig = (row.ip.clone(), row.count, row.first_at);
                 if self.seen.get(&key) != Some(&sig) {
                     match row.first_at {
                         Some(first_at) => changes.readings.push(TrackerReading {
                             raw_ip: row.ip.clone(),
-                            rule,
+                            rule: tracker.rule(),
                             count: row.count,
                             first_at,
                         }),

@@ -51,8 +51,9 @@ fn duration(v: Option<i64>, fallback_hours: u32) -> BanLength {
 }
 
 impl SettingsRow {
-    /// The thresholds OpenAlgo would use with this row.
-    pub fn thresholds(&self) -> Thresholds {
+    /// The thresholds OpenAlgo would use with this row. OpenAlgo has no login or rate rules, so
+    /// those come from `base` (Warden's own configuration).
+    pub fn thresholds(&self, base: &Thresholds) -> Thresholds {
         Thresholds {
             not_found: RuleLimits {
                 threshold: threshold(self.threshold_404),
@@ -64,6 +65,7 @@ impl SettingsRow {
                 _ => 2,
             },
             openalgo_auto_ban: Some(self.auto_ban_enabled.unwrap_or(false)),
+            ..base.clone()
         }
     }
 }
@@ -151,7 +153,8 @@ mod tests {
 
     #[test]
     fn null_and_zero_follow_openalgo() {
-        let t = SettingsRow { threshold_404: Some(0), ..Default::default() }.thresholds();
+        let base = crate::config::Config::default().own_thresholds();
+        let t = SettingsRow { threshold_404: Some(0), ..Default::default() }.thresholds(&base);
         assert_eq!(t.not_found.threshold, 100);
         assert_eq!(t.not_found.ban, BanLength::Permanent);
         assert_eq!(t.api.threshold, 100);
@@ -165,7 +168,7 @@ mod tests {
             ban_duration_api: Some(48),
             repeat_offender_limit: Some(3),
         }
-        .thresholds();
+        .thresholds(&base);
         assert_eq!(t.not_found, RuleLimits { threshold: 20, ban: BanLength::Hours(24) });
         assert_eq!(t.api, RuleLimits { threshold: 10, ban: BanLength::Hours(48) });
         assert_eq!(t.repeat_offender_limit, 3);

@@ -111,12 +111,21 @@ mod tests {
     #[test]
     fn parses_caddy_json() {
         let line = br#"{"level":"info","ts":1736743915.25,"logger":"http.log.access.log0","msg":"handled request","request":{"remote_ip":"10.0.0.2","remote_port":"41342","client_ip":"203.0.113.7","proto":"HTTP/2.0","method":"GET","host":"algo.example.in","uri":"/wp-login.php?x=\"1\"","headers":{"User-Agent":["Mozilla/5.0 \"evil\""]}},"bytes_read":0,"duration":0.0009,"size":10,"status":404}"#;
-        let (ip, path, ua, status, ms) =
-            parse_with(line, |r| (r.ip.to_vec(), r.path().to_vec(), r.user_agent.to_vec(), r.status, r.at.timestamp_millis()))
-                .expect("parses");
-        assert_eq!((ip.as_slice(), path.as_slice(), status, ms), (&b"203.0.113.7"[..], &b"/wp-login.php"[..], 404, 1_736_743_915_250));
+        let (ip, path, ua, status, ms) = parse_with(line, |r| {
+            (r.ip.to_vec(), r.path().to_vec(), r.user_agent.to_vec(), r.status, r.at.timestamp_millis())
+        })
+        .expect("parses");
+        assert_eq!(
+            (ip.as_slice(), path.as_slice(), status, ms),
+            (&b"203.0.113.7"[..], &b"/wp-login.php"[..], 404, 1_736_743_915_250)
+        );
         assert_eq!(ua, br#"Mozilla/5.0 "evil""#);
-        for bad in [&b"{}"[..], b"not json", br#"{"ts":"yesterday","request":{"remote_ip":"1.2.3.4"},"status":200}"#, br#"{"ts":1e300,"request":{"remote_ip":"1.2.3.4"},"status":200}"#] {
+        for bad in [
+            &b"{}"[..],
+            b"not json",
+            br#"{"ts":"yesterday","request":{"remote_ip":"1.2.3.4"},"status":200}"#,
+            br#"{"ts":1e300,"request":{"remote_ip":"1.2.3.4"},"status":200}"#,
+        ] {
             assert!(parse_with(bad, |_| ()).is_err(), "{}", String::from_utf8_lossy(bad));
         }
     }

@@ -90,8 +90,7 @@ impl fmt::Debug for LogFormat {
 }
 
 /// nginx's predefined `combined` format.
-pub const NGINX_COMBINED: &str =
-    r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
+pub const NGINX_COMBINED: &str = r#"$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent""#;
 
 /// Apache's `common` format (`%h %l %u %t "%r" %>s %b`) in nginx notation.
 pub const APACHE_COMMON: &str = r#"$remote_addr $ident $remote_user [$time_local] "$request" $status $body_bytes_sent"#;
@@ -128,7 +127,10 @@ impl LogFormat {
         while i < b.len() {
             if b[i] == b'$' {
                 let (name, next) = if b.get(i + 1) == Some(&b'{') {
-                    let end = spec[i + 2..].find('}').map(|e| i + 2 + e).ok_or_else(|| bad(format!("unclosed ${{ in '{spec}'")))?;
+                    let end = spec[i + 2..]
+                        .find('}')
+                        .map(|e| i + 2 + e)
+                        .ok_or_else(|| bad(format!("unclosed ${{ in '{spec}'")))?;
                     (&spec[i + 2..end], end + 1)
                 } else {
                     let len = b[i + 1..].iter().take_while(|c| c.is_ascii_alphanumeric() || **c == b'_').count();

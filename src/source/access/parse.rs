@@ -91,7 +91,8 @@ fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
     while let Some(i) = memchr(first, &hay[from..]) {
         let at = from + i;
         if hay[at..].starts_with(lit) {
-            let escaped = quoted && first == b'"' && hay[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1;
+            let escaped =
+                quoted && first == b'"' && hay[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1;
             if !escaped {
                 return Some(at);
             }
@@ -176,7 +177,6 @@ impl Parser {
         }
         Ok(req)
     }
-
 }
 
 impl TimeCache {
@@ -286,7 +286,10 @@ mod tests {
         let r = combined().parse(line).expect("parses");
         assert_eq!(r.ip, b"2409:40c0:c2ad:4b6e::8d");
         assert_eq!(crate::time::rfc3339(r.at), "2025-01-13T04:51:55Z");
-        assert_eq!((r.method, r.target, r.path(), r.status), (&b"GET"[..], &b"/dashboard?x=1"[..], &b"/dashboard"[..], 404));
+        assert_eq!(
+            (r.method, r.target, r.path(), r.status),
+            (&b"GET"[..], &b"/dashboard?x=1"[..], &b"/dashboard"[..], 404)
+        );
         assert_eq!(r.user_agent, b"Mozilla/5.0 (X11)");
     }
 
@@ -299,7 +302,12 @@ mod tests {
         let quote = br#"203.0.113.5 - - [13/Jan/2025:10:21:55 +0000] "GET /a\"b\" c HTTP/1.1" 404 1 "-" "x\" \"y""#;
         let r = p.parse(quote).expect("escaped quotes stay inside their field");
         assert_eq!(r.user_agent, br#"x\" \"y"#);
-        for bad in [&b""[..], b"garbage", b"1.2.3.4 - - [bad time] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"", b"1.2.3.4 - - [13/Jan/2025:10:21:55 +0000] \"GET / HTTP/1.1\" 2000 1 \"-\" \"-\""] {
+        for bad in [
+            &b""[..],
+            b"garbage",
+            b"1.2.3.4 - - [bad time] \"GET / HTTP/1.1\" 200 1 \"-\" \"-\"",
+            b"1.2.3.4 - - [13/Jan/2025:10:21:55 +0000] \"GET / HTTP/1.1\" 2000 1 \"-\" \"-\"",
+        ] {
             assert!(p.parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
         }
         let long = [b'a'; 100_000];
@@ -308,14 +316,18 @@ mod tests {
 
     #[test]
     fn custom_formats_compile_and_parse() {
-        let f = LogFormat::nginx(r#"$remote_addr [$time_iso8601] $host "$request" $status $request_time "$http_x_forwarded_for""#).expect("compiles");
+        let f = LogFormat::nginx(
+            r#"$remote_addr [$time_iso8601] $host "$request" $status $request_time "$http_x_forwarded_for""#,
+        )
+        .expect("compiles");
         let mut p = Parser::new(f);
         let r = p.parse(br#"198.51.100.7 [2025-01-13T10:21:55+05:30] algo.example.in "POST /api/v1/placeorder HTTP/1.1" 403 0.012 "203.0.113.9, 10.0.0.1""#).expect("parses");
         assert_eq!((r.host, r.status, r.forwarded_for), (&b"algo.example.in"[..], 403, &b"203.0.113.9, 10.0.0.1"[..]));
         assert_eq!(crate::time::rfc3339(r.at), "2025-01-13T04:51:55Z");
         assert!(LogFormat::nginx("$remote_addr$status").is_err(), "adjacent variables are ambiguous");
         assert!(LogFormat::nginx("$status [$time_local] $request").is_err(), "no address");
-        let mut p = Parser::new(LogFormat::nginx("$msec $remote_addr $request_method $request_uri $status").expect("compiles"));
+        let mut p =
+            Parser::new(LogFormat::nginx("$msec $remote_addr $request_method $request_uri $status").expect("compiles"));
         let r = p.parse(b"1736743915.5 ::1 GET /x?y 200").expect("parses");
         assert_eq!((r.method, r.target, r.at.timestamp_millis()), (&b"GET"[..], &b"/x?y"[..], 1_736_743_915_500));
     }
@@ -323,7 +335,9 @@ mod tests {
     #[test]
     fn apache_common() {
         let mut p = Parser::new(LogFormat::named_or_nginx("common").expect("preset"));
-        let r = p.parse(br#"192.0.2.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#).expect("parses");
+        let r = p
+            .parse(br#"192.0.2.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326"#)
+            .expect("parses");
         assert_eq!(crate::time::rfc3339(r.at), "2000-10-10T20:55:36Z");
         assert_eq!(r.status, 200);
     }

@@ -2,7 +2,7 @@
 
 use super::LogsDb;
 use crate::error::Result;
-use crate::event::Rule;
+use crate::event::Tracker;
 use crate::store::value;
 use crate::time::Timestamp;
 
@@ -12,7 +12,7 @@ pub struct TrackerRow {
     /// Row id.
     pub id: i64,
     /// Which tracker it came from.
-    pub rule: Rule,
+    pub tracker: Tracker,
     /// The address exactly as stored.
     pub ip: String,
     /// The count (`error_count` / `attempt_count`); NULL reads as 1, OpenAlgo's model default.
@@ -36,17 +36,17 @@ struct Columns {
     items: &'static str,
 }
 
-fn columns(rule: Rule) -> Columns {
-    match rule {
-        Rule::NotFound => Columns {
-            table: Rule::NotFound.table(),
+fn columns(tracker: Tracker) -> Columns {
+    match tracker {
+        Tracker::NotFound => Columns {
+            table: Tracker::NotFound.table(),
             count: "error_count",
             first: "first_error_at",
             last: "last_error_at",
             items: "paths_attempted",
         },
-        Rule::InvalidApiKey => Columns {
-            table: Rule::InvalidApiKey.table(),
+        Tracker::InvalidApiKey => Columns {
+            table: Tracker::InvalidApiKey.table(),
             count: "attempt_count",
             first: "first_attempt_at",
             last: "last_attempt_at",
@@ -57,8 +57,8 @@ fn columns(rule: Rule) -> Columns {
 
 impl LogsDb {
     /// Every row of one tracker.
-    pub fn trackers(&self, rule: Rule) -> Result<Vec<TrackerRow>> {
-        let c = columns(rule);
+    pub fn trackers(&self, tracker: Tracker) -> Result<Vec<TrackerRow>> {
+        let c = columns(tracker);
         let ctx = format!("reading {}", c.table);
         let sql = format!(
             "SELECT id, ip_address, {}, {}, {}, {} FROM {} ORDER BY id",
@@ -72,7 +72,7 @@ impl LogsDb {
                 let count = value::int(r.get_ref(2)?).unwrap_or(1).clamp(0, i64::from(u32::MAX));
                 Ok(TrackerRow {
                     id: r.get(0)?,
-                    rule,
+                    tracker,
                     ip: value::text(r.get_ref(1)?).unwrap_or_default(),
                     count: count as u32,
                     first_at: value::time(r.get_ref(3)?),
@@ -87,7 +87,7 @@ impl LogsDb {
 
     /// Deletes the tracker rows of this address, in any spelling (OpenAlgo's `clear-404`, and
     /// what OpenAlgo does after a ban). Returns how many went.
-    pub fn clear_tracker(&mut self, rule: Rule, ip: &str) -> Result<usize> {
-        self.delete_matching(rule.table(), ip)
+    pub fn clear_tracker(&mut self, tracker: Tracker, ip: &str) -> Result<usize> {
+        self.delete_matching(tracker.table(), ip)
     }
 }
