@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
 use crate::error::{Error, Result};
 use crate::ip::Protection;
+use crate::source::access::classify::Classify;
 
 /// Where the thresholds come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -90,6 +91,21 @@ impl Default for RulesConfig {
     }
 }
 
+/// One access log to watch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccessLogConfig {
+    /// The log file (it may not exist yet; rotations beside it are found by name).
+    pub path: PathBuf,
+    /// `combined` (default), `common`, `apache-combined`, `caddy`, or an nginx `log_format` string.
+    #[serde(default = "default_format")]
+    pub format: String,
+}
+
+fn default_format() -> String {
+    "combined".into()
+}
+
 /// The whole configuration file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -106,6 +122,10 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Rate and burst detection.
     pub rate: RateConfig,
+    /// Which access-log requests count for which rule.
+    pub classify: Classify,
+    /// Access logs to watch (`[[access_log]]` tables).
+    pub access_log: Vec<AccessLogConfig>,
     /// Addresses and CIDR ranges that are never banned, in addition to loopback and private ranges.
     pub allow: Vec<String>,
     /// Fraction of a threshold at which a "near threshold" notice fires once (default 0.8).
@@ -124,6 +144,8 @@ impl Default for Config {
             thresholds: ThresholdSource::Warden,
             rules: RulesConfig::default(),
             rate: RateConfig::default(),
+            classify: Classify::default(),
+            access_log: Vec::new(),
             allow: Vec::new(),
             near_fraction: 0.8,
             poll_seconds: 10,
@@ -194,6 +216,10 @@ impl Config {
             return Err(format!("poll_seconds must be 1 to 3600, not {}", self.poll_seconds));
         }
         Protection::new(&self.allow).map_err(|e| e.to_string())?;
+        for log in &self.access_log {
+            crate::source::access::pipeline::LineParser::new(&log.format)
+                .map_err(|e| format!("access_log {}: {e}", log.path.display()))?;
+        }
         Ok(())
     }
 

@@ -22,6 +22,15 @@ const MAX_RAW_LEN: usize = 64;
 /// Accepts surrounding whitespace, `[v6]` brackets and a `%zone` suffix, and unmaps
 /// `::ffff:a.b.c.d` to IPv4. Rejects everything else (empty strings, host names, ports, CIDRs).
 pub fn canonicalize(raw: &str) -> Result<IpAddr> {
+    if let Some(v4) = fast_ipv4(raw.as_bytes()) {
+        return Ok(IpAddr::V4(v4));
+    }
+    if let Some(v6) = fast_ipv6(raw.as_bytes()) {
+        return Ok(match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        });
+    }
     let invalid = || Error::InvalidIp { raw: display_raw(raw) };
     let s = raw.trim();
     if s.is_empty() || s.len() > MAX_RAW_LEN {
@@ -41,6 +50,151 @@ pub fn canonicalize(raw: &str) -> Result<IpAddr> {
         },
         v4 => v4,
     })
+}
+
+/// [`canonicalize`] for bytes straight from a log line: the quick parsers first, the full one
+/// (after a UTF-8 check) for anything unusual.
+pub fn canonicalize_bytes(raw: &[u8]) -> Option<IpAddr> {
+    if let Some(v4) = fast_ipv4(raw) {
+        return Some(IpAddr::V4(v4));
+    }
+    if let Some(v6) = fast_ipv6(raw) {
+        return Some(match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        });
+    }
+    std::str::from_utf8(raw).ok().and_then(|s| canonicalize(s).ok())
+}
+
+/// Dotted-quad IPv4 without leading zeros, the form every web server logs: a quick path for the
+/// access-log hot loop. Anything else returns `None` and goes through the full parser.
+fn fast_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
+    if b.len() < 7 || b.len() > 15 || !b[..4].contains(&b'.') {
+        return None;
+    }
+    let mut octets = [0u8; 4];
+    let mut part = 0;
+    let mut value: u32 = 0;
+    let mut digits = 0;
+    for &c in b {
+        match c {
+            b'0'..=b'9' => {
+                if digits > 0 && value == 0 {
+                    return None; // a leading zero: let the full parser refuse it
+                }
+                value = value * 10 + u32::from(c - b'0');
+                digits += 1;
+                if value > 255 {
+                    return None;
+                }
+            }
+            b'.' if digits > 0 && part < 3 => {
+                octets[part] = value as u8;
+                part += 1;
+                value = 0;
+                digits = 0;
+            }
+            _ => return None,
+        }
+    }
+    if part != 3 || digits == 0 {
+        return None;
+    }
+    octets[3] = value as u8;
+    Some(Ipv4Addr::from(octets))
+}
+
+/// Hex digit values, 0xff for anything else: one load per character in the hot loop.
+const HEX: [u8; 256] = {
+    let mut t = [0xffu8; 256];
+    let mut i = 0;
+    while i < 10 {
+        t[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        t[b'a' as usize + i] = 10 + i as u8;
+        t[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    t
+};
+
+fn hex(c: u8) -> Option<u32> {
+    match HEX[usize::from(c)] {
+        0xff => None,
+        v => Some(u32::from(v)),
+    }
+}
+
+/// Plain IPv6 (hex groups, at most one `::`, no embedded IPv4, no zone): the quick path for
+/// the hot loop. Anything else returns `None` and goes through the full parser.
+fn fast_ipv6(b: &[u8]) -> Option<Ipv6Addr> {
+    if b.len() < 2 || b.len() > 39 {
+        return None;
+    }
+    let (mut head, mut tail) = ([0u16; 8], [0u16; 8]);
+    let (mut nh, mut nt) = (0usize, 0usize);
+    let mut gap = false;
+    let mut i = 0;
+    if b.starts_with(b"::") {
+        gap = true;
+        i = 2;
+        if i == b.len() {
+            return Some(Ipv6Addr::UNSPECIFIED);
+        }
+    }
+    loop {
+        let (mut v, mut d) = (0u32, 0);
+        while i < b.len() && d < 5 {
+            match hex(b[i]) {
+                Some(h) => {
+                    v = v * 16 + h;
+                    d += 1;
+                    i += 1;
+                }
+                None => break,
+            }
+        }
+        if d == 0 || d > 4 {
+            return None;
+        }
+        let (groups, n) = if gap { (&mut tail, &mut nt) } else { (&mut head, &mut nh) };
+        if *n == 8 {
+            return None;
+        }
+        groups[*n] = v as u16;
+        *n += 1;
+        if i == b.len() {
+            break;
+        }
+        if b[i] != b':' {
+            return None;
+        }
+        i += 1;
+        if i < b.len() && b[i] == b':' {
+            if gap {
+                return None;
+            }
+            gap = true;
+            i += 1;
+            if i == b.len() {
+                break;
+            }
+        } else if i == b.len() {
+            return None;
+        }
+    }
+    let total = nh + nt;
+    if (gap && total > 7) || (!gap && total != 8) {
+        return None;
+    }
+    let mut segs = [0u16; 8];
+    segs[..nh].copy_from_slice(&head[..nh]);
+    segs[8 - nt..].copy_from_slice(&tail[..nt]);
+    Some(Ipv6Addr::from(segs))
 }
 
 /// A raw string made safe to show in one line of a message: control characters escaped and the
@@ -179,7 +333,24 @@ mod tests {
         assert_eq!(c("::ffff:203.0.113.9"), "203.0.113.9");
         assert_eq!(c(" [2001:db8::1] "), "2001:db8::1");
         assert_eq!(c("fe80::1%eth0"), "fe80::1");
-        for bad in ["", "not-an-ip", "localhost", "1.2.3.4:80", "10.0.0.0/8", "01.2.3.4", "1.2.3.4%x"] {
+        assert_eq!(c("10.0.0.1"), "10.0.0.1");
+        assert_eq!(c("0.0.0.0"), "0.0.0.0");
+        assert_eq!(c("255.255.255.255"), "255.255.255.255");
+        for bad in [
+            "",
+            "not-an-ip",
+            "localhost",
+            "1.2.3.4:80",
+            "10.0.0.0/8",
+            "01.2.3.4",
+            "1.2.3.4%x",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1..2.3",
+            "1.2.3.",
+            "00.1.2.3",
+        ] {
             assert_eq!(c(bad), "ERR", "{bad:?} must be rejected");
         }
     }

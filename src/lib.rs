@@ -21,6 +21,7 @@
 //! - [`monitor`]: wires sources to the engine and the engine to the stores, and reports [`monitor::Notice`]s.
 //! - [`cli`]: the `warden` command line (its options are shared with the desktop app).
 //! - [`actions`]: manual ban, unban and clear, with an audit entry each (shared by CLI and GUI).
+//! - [`replay`]: old access logs through the engine in event time (`warden replay`).
 //! - [`report`]: the read-only views behind `status`, `bans` and `trackers`.
 //! - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
 #![deny(missing_docs)]
@@ -34,6 +35,7 @@ pub mod error;
 pub mod event;
 pub mod ip;
 pub mod monitor;
+pub mod replay;
 pub mod report;
 pub mod source;
 pub mod store;

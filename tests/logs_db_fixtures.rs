@@ -164,7 +164,11 @@ fn reads_every_traffic_row_of_both_fixtures() {
 
 #[test]
 fn follows_openalgos_settings_fixture() {
-    let t = OpenAlgoDb::open(&fixture("openalgo_settings_only.db")).expect("open").read().expect("read").thresholds(&warden::config::Config::default().own_thresholds());
+    let t = OpenAlgoDb::open(&fixture("openalgo_settings_only.db"))
+        .expect("open")
+        .read()
+        .expect("read")
+        .thresholds(&warden::config::Config::default().own_thresholds());
     assert_eq!((t.not_found.threshold, t.api.threshold, t.repeat_offender_limit), (20, 10, 3));
     assert_eq!(t.not_found.ban, warden::engine::BanLength::Hours(24));
     assert_eq!(t.api.ban, warden::engine::BanLength::Hours(48));

@@ -154,3 +154,27 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 4000, .. ProptestConfig::default() })]
+
+    /// The quick address parsers of the hot loop agree with the standard library on everything.
+    #[test]
+    fn quick_address_parsing_agrees_with_the_standard_library(
+        s in "[0-9a-fA-F:.]{0,41}",
+        v6 in any::<u128>(),
+        v4 in any::<u32>(),
+        style in any::<u8>(),
+    ) {
+        let unmap = |ip: IpAddr| match ip {
+            IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
+            v4 => v4,
+        };
+        prop_assert_eq!(canonicalize(&s).ok(), s.parse::<IpAddr>().ok().map(unmap), "{}", s);
+        for ip in [IpAddr::V6(Ipv6Addr::from(v6 >> (style % 128))), IpAddr::V4(Ipv4Addr::from(v4))] {
+            let written = spellings(ip, style);
+            let written = written.trim().trim_start_matches('[').trim_end_matches(']');
+            prop_assert_eq!(canonicalize(written).ok(), Some(unmap(ip)), "{}", written);
+        }
+    }
+}

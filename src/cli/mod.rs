@@ -22,6 +22,7 @@ use crate::engine::Thresholds;
 use crate::error::{Error, Result};
 use crate::event::Tracker;
 use crate::monitor::{Monitor, Notice};
+use crate::replay::Input;
 use crate::report;
 use crate::store::openalgo_settings::OpenAlgoDb;
 use crate::store::state::{Actor, StateDb};
@@ -129,6 +130,22 @@ enum Command {
         #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "")]
         init: Option<PathBuf>,
     },
+    /// Run old access logs through the rules in event time and report what Warden would have done.
+    Replay {
+        /// Log files (plain or gzip) or - for standard input, in any order.
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Also write the bans into logs.db, each starting now.
+        #[arg(long)]
+        apply: bool,
+        /// combined, common, apache-combined, caddy, or an nginx log_format string (default: the
+        /// first access_log's format in the configuration, else combined).
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// The live monitor: prints each ban and notice as it happens. Stop it with Ctrl-C.
     Watch {
         /// Print one JSON object per line.
@@ -232,6 +249,7 @@ fn run(cli: Cli) -> Result<()> {
             output::print(json, &state.audit_log(limit)?, output::audit_text)
         }
         Command::Config { init } => config(&cfg, &paths, init),
+        Command::Replay { files, json, apply, format } => replay(&cfg, &paths, &files, json, apply, format, now),
         Command::Watch { .. } | Command::Demo { .. } => Ok(()),
     }
 }
@@ -245,6 +263,37 @@ fn clear(paths: &Paths, tracker: Tracker, ip: &str, now: chrono::DateTime<Utc>) 
         tracker.rule().as_str(),
         crate::ip::display_raw(ip.trim())
     ))
+}
+
+fn replay(
+    cfg: &Config,
+    paths: &Paths,
+    files: &[String],
+    json: bool,
+    apply: bool,
+    format: Option<String>,
+    now: chrono::DateTime<Utc>,
+) -> Result<()> {
+    let format =
+        format.or_else(|| cfg.access_log.first().map(|l| l.format.clone())).unwrap_or_else(|| "combined".into());
+    let inputs: Vec<Input> = files.iter().map(|f| Input::parse(f)).collect();
+    // Offences remembered by a real Warden make the replay's repeat-offender decisions right.
+    let offences = match paths.state_db.exists() {
+        true => StateDb::open(&paths.state_db)?.offence_counts()?,
+        false => Default::default(),
+    };
+    let report = crate::replay::replay(&inputs, &format, cfg, offences)?;
+    output::print(json, &report, output::replay_text)?;
+    if apply {
+        let mut logs = LogsDb::open(&paths.logs_db)?;
+        let state = StateDb::open(&paths.state_db)?;
+        let (written, kept) = crate::replay::apply(&report, &mut logs, &state, now)?;
+        eprintln!(
+            "warden: wrote {written} ban(s) into {}; {kept} already had a ban at least as long",
+            paths.logs_db.display()
+        );
+    }
+    Ok(())
 }
 
 fn config(cfg: &Config, paths: &Paths, init: Option<PathBuf>) -> Result<()> {

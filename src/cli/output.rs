@@ -111,3 +111,37 @@ pub fn ban_text(b: &BanOutcome) -> String {
     };
     format!("banned {} {how} (ban_count {}); OpenAlgo refuses it with a 403 within 60 s", b.ip, b.ban_count)
 }
+
+/// `replay` as text.
+pub fn replay_text(r: &crate::replay::ReplayReport) -> String {
+    let mut out = format!("{} lines, {} did not parse\n", r.lines, r.unparsed);
+    out.push_str(&format!("\n{} ban(s):\n", r.bans.len()));
+    for b in &r.bans {
+        let how = if b.permanent { "permanently".to_string() } else { format!("until {}", t(b.expires_at)) };
+        out.push_str(&format!("  {}  {:<40} {how}: {}\n", short(b.at), b.ip, display_raw(&b.reason)));
+    }
+    out.push_str(&format!("\n{} near a threshold:\n", r.near.len()));
+    for n in r.near.iter().take(50) {
+        out.push_str(&format!("  {}  {:<40} {} of {} {}\n", short(n.at), n.ip, n.count, n.threshold, n.rule.noun()));
+    }
+    if !r.notices.is_empty() {
+        out.push_str(&format!("\n{} other notice(s):\n", r.notices.len()));
+        for n in r.notices.iter().take(50) {
+            out.push_str(&format!("  {n}\n"));
+        }
+    }
+    out.push_str("\ntop offenders (404 / invalid key / failed login):\n");
+    for o in &r.top {
+        out.push_str(&format!(
+            "  {:<40} {:>7}  ({} / {} / {})\n",
+            o.ip, o.total, o.counts.not_found, o.counts.invalid_keys, o.counts.failed_logins
+        ));
+    }
+    if !r.unparsed_samples.is_empty() {
+        out.push_str("\nlines that did not parse (first ones):\n");
+        for s in &r.unparsed_samples {
+            out.push_str(&format!("  {s}\n"));
+        }
+    }
+    out
+}

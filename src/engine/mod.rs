@@ -18,6 +18,8 @@ mod verdict;
 mod window;
 
 use std::collections::HashMap;
+
+use foldhash::fast::RandomState;
 use std::net::IpAddr;
 
 pub use rate::{Burst, RateCounter};
@@ -35,9 +37,9 @@ pub struct Engine {
     thresholds: Thresholds,
     protection: Protection,
     near_fraction: f64,
-    windows: HashMap<(IpAddr, Rule), Window>,
+    windows: HashMap<(IpAddr, Rule), Window, RandomState>,
     /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
-    bans: HashMap<IpAddr, Option<Timestamp>>,
+    bans: HashMap<IpAddr, Option<Timestamp>, RandomState>,
     /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
     /// tracker row under a spelling that is not banned is still counting.
     banned_raw: HashMap<String, Option<Timestamp>>,
@@ -57,8 +59,8 @@ impl Engine {
             thresholds,
             protection,
             near_fraction,
-            windows: HashMap::new(),
-            bans: HashMap::new(),
+            windows: HashMap::default(),
+            bans: HashMap::default(),
             banned_raw: HashMap::new(),
             held: HashMap::new(),
             offences: HashMap::new(),
@@ -111,7 +113,7 @@ impl Engine {
 
     /// Whether `ip` is banned at `at`.
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        active(self.bans.get(&ip), at)
+        !self.bans.is_empty() && active(self.bans.get(&ip), at)
     }
 
     /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.
@@ -165,21 +167,38 @@ impl Engine {
         let Ok(ip) = canonicalize(&ev.ip) else {
             return self.not_an_ip(&ev.ip, rule, ev.source, ev.at).into_iter().collect();
         };
-        let item = match &ev.what {
-            What::NotFound { path } if is_safe_404(path) => return Vec::new(),
+        if matches!(&ev.what, What::NotFound { path } if is_safe_404(path)) {
+            return Vec::new();
+        }
+        self.observe_ip(ip, &ev.ip, &ev.what, ev.at, ev.source, now)
+    }
+
+    /// [`Engine::observe`] for a caller that has already parsed the address and filtered the
+    /// path (the access-log pipeline, whose safe prefixes are configurable).
+    pub fn observe_ip(
+        &mut self,
+        ip: IpAddr,
+        raw: &str,
+        what: &What,
+        at: Timestamp,
+        source: Source,
+        now: Timestamp,
+    ) -> Vec<Verdict> {
+        let rule = what.rule();
+        let item = match what {
             What::NotFound { path } => Some(path.as_str()),
             What::InvalidApiKey { key_hash } => key_hash.as_deref(),
             What::FailedLogin => None,
         };
-        if self.is_banned(ip, ev.at) {
+        if self.is_banned(ip, at) {
             return Vec::new();
         }
         let mut counted = true;
         let window = self
             .windows
             .entry((ip, rule))
-            .and_modify(|w| counted = w.record(rule, ev.at, item))
-            .or_insert_with(|| Window::start(rule, ev.at, item));
+            .and_modify(|w| counted = w.record(rule, at, item))
+            .or_insert_with(|| Window::start(rule, at, item));
         if !counted {
             return Vec::new();
         }
@@ -187,7 +206,7 @@ impl Engine {
         // NOTE: OpenAlgo never bans on the request that creates its tracker row, so with a
         // threshold of 1 it bans on the second request. Warden bans on the request that reaches
         // the threshold, whatever it is; for any threshold above 1 the two agree.
-        self.decide(ip, &ev.ip, rule, count, first_at, ev.source, now, false)
+        self.decide(ip, raw, rule, count, first_at, source, now, false)
     }
 
     /// Compares OpenAlgo's own counter with the threshold and decides.
@@ -284,7 +303,7 @@ impl Engine {
     pub fn count_request(
         &mut self,
         ip: IpAddr,
-        raw: &str,
+        raw: &[u8],
         path: &[u8],
         at: Timestamp,
         source: Source,
@@ -309,7 +328,8 @@ impl Engine {
             Some(prefix) => format!("Exceeded rate limit: {} requests in one minute to {prefix}", burst.count),
             None => Rule::Rate.reason(burst.count),
         };
-        self.order_ban(ip, raw, Rule::Rate, burst.count, burst.limit, reason, source, now)
+        let raw = String::from_utf8_lossy(raw);
+        self.order_ban(ip, &raw, Rule::Rate, burst.count, burst.limit, reason, source, now)
     }
 
     /// Addresses counted for rate detection in the current minute.

@@ -16,29 +16,10 @@ impl Monitor {
                 let key = alert_key("near", n.ip, n.rule, n.window_start);
                 // The state file carries the once-per-window promise across restarts.
                 if self.state.alert_once(&key, now, later(n.window_start, WINDOW)).unwrap_or(true) {
-                    out.push(Notice::NearThreshold {
-                        ip: n.ip.to_string(),
-                        rule: n.rule,
-                        count: n.count,
-                        threshold: n.threshold,
-                        source: n.source,
-                        window_start: n.window_start,
-                    });
+                    out.extend(Notice::from_verdict(Verdict::Near(n)));
                 }
             }
-            Verdict::Protected { ip, rule, count, why } => {
-                out.push(Notice::Protected { ip: ip.to_string(), rule, count, why: why.to_string() })
-            }
-            Verdict::LeftToOpenAlgo { ip, rule, count } => {
-                out.push(Notice::LeftToOpenAlgo { ip: ip.to_string(), rule, count })
-            }
-            Verdict::NotAnIp { raw, rule, source } => out.push(Notice::NotAnIp { raw, rule, source }),
-            Verdict::Reached { ip, rule, count, threshold } => {
-                out.push(Notice::Reached { ip: ip.to_string(), rule, count, threshold })
-            }
-            Verdict::Burst { ip, scope, count, limit } => {
-                out.push(Notice::Burst { ip: ip.to_string(), scope, count, limit })
-            }
+            other => out.extend(Notice::from_verdict(other)),
         }
     }
 

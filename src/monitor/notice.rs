@@ -8,7 +8,7 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::engine::Thresholds;
+use crate::engine::{Thresholds, Verdict};
 use crate::event::{Rule, Source};
 use crate::ip::display_raw;
 use crate::source::openalgo::Health;
@@ -157,6 +157,33 @@ pub enum Notice {
         /// Answered 5xx.
         errors: u64,
     },
+}
+
+impl Notice {
+    /// The notice for a verdict that needs no action first; `None` for a ban, which becomes a
+    /// notice only once it is written.
+    pub fn from_verdict(v: Verdict) -> Option<Notice> {
+        Some(match v {
+            Verdict::Ban(_) => return None,
+            Verdict::Near(n) => Notice::NearThreshold {
+                ip: n.ip.to_string(),
+                rule: n.rule,
+                count: n.count,
+                threshold: n.threshold,
+                source: n.source,
+                window_start: n.window_start,
+            },
+            Verdict::Protected { ip, rule, count, why } => {
+                Notice::Protected { ip: ip.to_string(), rule, count, why: why.to_string() }
+            }
+            Verdict::LeftToOpenAlgo { ip, rule, count } => Notice::LeftToOpenAlgo { ip: ip.to_string(), rule, count },
+            Verdict::NotAnIp { raw, rule, source } => Notice::NotAnIp { raw, rule, source },
+            Verdict::Reached { ip, rule, count, threshold } => {
+                Notice::Reached { ip: ip.to_string(), rule, count, threshold }
+            }
+            Verdict::Burst { ip, scope, count, limit } => Notice::Burst { ip: ip.to_string(), scope, count, limit },
+        })
+    }
 }
 
 fn rule_line(rule: Rule, count: u32, threshold: u32) -> String {

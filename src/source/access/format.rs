@@ -80,6 +80,14 @@ pub enum Item {
 #[derive(Clone, PartialEq, Eq)]
 pub struct LogFormat {
     pub(super) items: Vec<Item>,
+    /// How many items to parse when only the fields the rules need are wanted: everything up to
+    /// the last needed field and the literal that ends it. For `combined` this stops after the
+    /// status, skipping the long referer and user-agent.
+    pub(super) essential: usize,
+    /// One of the `combined`/`common` layouts, read by the parser's quick path.
+    combined_like: bool,
+    /// Whether `"referer" "user agent"` follow the status in that layout.
+    has_agent: bool,
     name: String,
 }
 
@@ -169,7 +177,41 @@ impl LogFormat {
         if !(has(Field::Request) || has(Field::Uri) || has(Field::Path)) {
             return Err(bad(format!("'{spec}' has no $request, $request_uri or $uri")));
         }
-        Ok(Self { items, name: spec.to_string() })
+        let needed = |f: &Field| {
+            matches!(
+                f,
+                Field::RemoteAddr
+                    | Field::TimeLocal
+                    | Field::TimeIso8601
+                    | Field::Msec
+                    | Field::Request
+                    | Field::Method
+                    | Field::Uri
+                    | Field::Path
+                    | Field::Status
+                    | Field::Host
+                    | Field::ForwardedFor
+            )
+        };
+        let last = items.iter().rposition(|i| matches!(i, Item::Field(f) if needed(f))).unwrap_or(0);
+        let essential = match items.get(last + 1) {
+            Some(Item::Literal(_)) => last + 2,
+            _ => last + 1,
+        };
+        let combined_like = matches!(spec, NGINX_COMBINED | APACHE_COMBINED | APACHE_COMMON);
+        let has_agent = matches!(spec, NGINX_COMBINED | APACHE_COMBINED);
+        Ok(Self { items, essential, combined_like, has_agent, name: spec.to_string() })
+    }
+
+    /// Whether this is one of the `combined`/`common` layouts (address, anything, `[time_local]`,
+    /// `"request"`, status, …), which the parser reads with a hand-written quick path.
+    pub fn is_combined_like(&self) -> bool {
+        self.combined_like
+    }
+
+    /// Whether the layout carries `"referer" "user agent"` after the status.
+    pub(super) fn has_agent(&self) -> bool {
+        self.has_agent
     }
 
     /// The format as given.

@@ -5,9 +5,15 @@
 //! clients OpenAlgo attributes wrongly (`TRUST_PROXY_HEADERS` off, Docker gateways).
 //!
 //! - [`format`]: `log_format` strings compiled once, and presets.
-//! - [`caddy`]: Caddy's JSON lines.
 //! - [`parse`]: one line into a borrowed [`parse::Request`], without allocating.
+//! - [`caddy`]: Caddy's JSON lines.
+//! - [`classify`]: which requests count for which rule.
+//! - [`lines`]: splitting a stream into lines.
+//! - [`pipeline`]: lines through parsing, classification and the engine.
 
 pub mod caddy;
+pub mod classify;
 pub mod format;
+pub mod lines;
 pub mod parse;
+pub mod pipeline;

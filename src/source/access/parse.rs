@@ -25,6 +25,8 @@ pub struct Request<'a> {
     pub method: &'a [u8],
     /// Request target: path and query string, as sent.
     pub target: &'a [u8],
+    /// The target without its query string (what OpenAlgo matches routes against).
+    pub path: &'a [u8],
     /// Response status (0 if the format has none).
     pub status: u16,
     /// `Referer` header, `-` when absent.
@@ -40,10 +42,15 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// The path without its query string (what OpenAlgo matches routes against).
     pub fn path(&self) -> &'a [u8] {
-        match memchr(b'?', self.target) {
-            Some(q) => &self.target[..q],
-            None => self.target,
-        }
+        self.path
+    }
+
+    fn set_target(&mut self, target: &'a [u8]) {
+        self.target = target;
+        self.path = match target.iter().position(|c| *c == b'?') {
+            Some(q) => &target[..q],
+            None => target,
+        };
     }
 }
 
@@ -71,11 +78,16 @@ impl fmt::Display for ParseError {
     }
 }
 
-/// Remembers the last time string and its value: consecutive lines mostly share the second.
+/// Remembers the last time string and its value: consecutive lines mostly share the second,
+/// and nearly always the minute, so a `time_local` in the same minute is the cached minute plus
+/// its seconds.
 #[derive(Debug, Default, Clone)]
 struct TimeCache {
-    raw: Vec<u8>,
+    raw: [u8; 32],
+    len: usize,
     value: Option<Timestamp>,
+    /// `time_local` with the seconds blanked, and the value of that minute's first second.
+    minute: Option<([u8; 26], Timestamp)>,
 }
 
 /// A parser for one format. Keep one per log: it caches the last timestamp.
@@ -83,6 +95,7 @@ struct TimeCache {
 pub struct Parser {
     format: LogFormat,
     cache: TimeCache,
+    essential_only: bool,
 }
 
 fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
@@ -105,7 +118,15 @@ fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
 impl Parser {
     /// A parser for `format`.
     pub fn new(format: LogFormat) -> Self {
-        Self { format, cache: TimeCache::default() }
+        Self { format, cache: TimeCache::default(), essential_only: false }
+    }
+
+    /// Parses only the fields the rules need (address, time, request, status, host,
+    /// forwarded-for) and leaves referer and user agent as `-`. For replays, where speed
+    /// matters and nothing shows those fields.
+    pub fn essential_only(mut self) -> Self {
+        self.essential_only = true;
+        self
     }
 
     /// The format.
@@ -119,11 +140,19 @@ impl Parser {
         if line.is_empty() {
             return Err(ParseError::Empty);
         }
+        if self.format.is_combined_like() {
+            if let Some(req) = self.parse_combined(line) {
+                return Ok(req);
+            }
+            // Anything unusual (a `[` in the user name, a missing field) takes the general path,
+            // which also says what is wrong.
+        }
         let mut req = Request {
             ip: b"",
             at: DateTime::<Utc>::UNIX_EPOCH,
             method: b"",
             target: b"",
+            path: b"",
             status: 0,
             referer: b"-",
             user_agent: b"-",
@@ -132,7 +161,8 @@ impl Parser {
         };
         let mut have_time = false;
         let mut pos = 0;
-        let items = &self.format.items;
+        let all = &self.format.items;
+        let items = if self.essential_only { &all[..self.format.essential.min(all.len())] } else { &all[..] };
         for (i, item) in items.iter().enumerate() {
             match item {
                 Item::Literal(lit) => {
@@ -143,7 +173,7 @@ impl Parser {
                 }
                 Item::Field(field) => {
                     let rest = &line[pos..];
-                    let len = match items.get(i + 1) {
+                    let len = match all.get(i + 1) {
                         Some(Item::Literal(next)) => {
                             let quoted = pos > 0 && line[pos - 1] == b'"';
                             find_end(rest, next, quoted).ok_or(ParseError::Layout)?
@@ -160,8 +190,8 @@ impl Parser {
                         }
                         Field::Request => split_request(value, &mut req),
                         Field::Method => req.method = value,
-                        Field::Uri => req.target = value,
-                        Field::Path if req.target.is_empty() => req.target = value,
+                        Field::Uri => req.set_target(value),
+                        Field::Path if req.target.is_empty() => req.set_target(value),
                         Field::Status => req.status = status(value)?,
                         Field::Referer => req.referer = value,
                         Field::UserAgent => req.user_agent = value,
@@ -177,12 +207,68 @@ impl Parser {
         }
         Ok(req)
     }
+
+    /// The quick path for `combined` and `common`: `addr ident user [time] "request" status …`.
+    fn parse_combined<'a>(&mut self, line: &'a [u8]) -> Option<Request<'a>> {
+        // Short scans: a byte loop beats a vectorised search over a few bytes.
+        let sp = line[..line.len().min(48)].iter().position(|c| *c == b' ')?;
+        let ip = &line[..sp];
+        let after_ip = &line[sp..];
+        let lb = sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?;
+        let time = line.get(lb + 1..lb + 27)?;
+        if line.get(lb + 27..lb + 30)? != b"] \"" {
+            return None;
+        }
+        let at = self.cache.get(Field::TimeLocal, time).ok()?;
+        let req_start = lb + 30;
+        let req_len = find_end(&line[req_start..], b"\" ", true)?;
+        let rest = &line[req_start + req_len + 2..];
+        let status = status(rest.get(..3)?).ok()?;
+        let after = &rest[3..];
+        let mut req = Request {
+            ip,
+            at,
+            method: b"",
+            target: b"",
+            path: b"",
+            status,
+            referer: b"-",
+            user_agent: b"-",
+            host: b"",
+            forwarded_for: b"",
+        };
+        split_request(&line[req_start..req_start + req_len], &mut req);
+        if !(after.is_empty() || after[0] == b' ') {
+            return None;
+        }
+        if self.essential_only || !self.format.has_agent() {
+            return Some(req);
+        }
+        // ` bytes "referer" "agent"`
+        let q = memchr(b'"', after)?;
+        let refer = &after[q + 1..];
+        let r_end = find_end(refer, b"\" \"", true)?;
+        req.referer = &refer[..r_end];
+        let agent = &refer[r_end + 3..];
+        let a_end = find_end(agent, b"\"", true)?;
+        req.user_agent = &agent[..a_end];
+        Some(req)
+    }
 }
 
 impl TimeCache {
     fn get(&mut self, field: Field, raw: &[u8]) -> Result<Timestamp, ParseError> {
-        if self.raw == raw {
+        if raw.len() == self.len && raw == &self.raw[..self.len] {
             return self.value.ok_or(ParseError::Time);
+        }
+        if let (Field::TimeLocal, Some((key, base)), 26) = (field, &self.minute, raw.len()) {
+            if raw[..18] == key[..18] && raw[20..] == key[20..] {
+                if let Some(secs) = digits(&raw[18..20]).filter(|s| *s < 60) {
+                    let t = *base + chrono::Duration::seconds(i64::from(secs));
+                    self.remember(raw, Some(t));
+                    return Ok(t);
+                }
+            }
         }
         let value = match field {
             Field::TimeLocal => time_local(raw),
@@ -192,25 +278,44 @@ impl TimeCache {
                 .map(|t| t.with_timezone(&Utc)),
             _ => msec(raw),
         };
-        self.raw.clear();
-        self.raw.extend_from_slice(raw);
-        self.value = value;
+        if let (Field::TimeLocal, Some(t), Ok(key)) = (field, value, <[u8; 26]>::try_from(raw)) {
+            let secs = digits(&raw[18..20]).unwrap_or(0);
+            self.minute = Some((key, t - chrono::Duration::seconds(i64::from(secs))));
+        }
+        self.remember(raw, value);
         value.ok_or(ParseError::Time)
+    }
+
+    fn remember(&mut self, raw: &[u8], value: Option<Timestamp>) {
+        if raw.len() <= self.raw.len() {
+            self.raw[..raw.len()].copy_from_slice(raw);
+            self.len = raw.len();
+        } else {
+            self.len = usize::MAX; // too long to remember: never matches
+        }
+        self.value = value;
     }
 }
 
 fn split_request<'a>(value: &'a [u8], req: &mut Request<'a>) {
     // "GET /path?q HTTP/1.1"; garbage (a TLS handshake, a bare "-") keeps an empty method.
-    let Some(sp) = memchr(b' ', value) else {
-        req.target = value;
+    let Some(sp) = value[..value.len().min(16)].iter().position(|c| *c == b' ') else {
+        req.set_target(value);
         return;
     };
     req.method = &value[..sp];
     let rest = &value[sp + 1..];
-    req.target = match rest.iter().rposition(|c| *c == b' ') {
-        Some(last) if rest[last + 1..].starts_with(b"HTTP/") => &rest[..last],
-        _ => rest,
+    // The protocol is nearly always 8 bytes ("HTTP/1.1", "HTTP/2.0"): check there first.
+    let n = rest.len();
+    let target = if n >= 9 && rest[n - 9] == b' ' && rest[n - 8..].starts_with(b"HTTP/") {
+        &rest[..n - 9]
+    } else {
+        match rest.iter().rposition(|c| *c == b' ') {
+            Some(last) if rest[last + 1..].starts_with(b"HTTP/") => &rest[..last],
+            _ => rest,
+        }
     };
+    req.set_target(target);
 }
 
 fn status(v: &[u8]) -> Result<u16, ParseError> {

@@ -1,0 +1,279 @@
+//! `warden replay`: run old access logs through the engine in event time and report what Warden
+//! would have done.
+//!
+//! Inputs are plain files, gzip files (recognised by their magic bytes, not their name) or `-`
+//! for standard input. They are read oldest first: files are ordered by the time of their first
+//! parseable line, so `access.log access.log.1 access.log.2.gz` can be given in any order.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read};
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use flate2::read::MultiGzDecoder;
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::engine::{Engine, Verdict};
+use crate::error::{Error, Result};
+use crate::event::Rule;
+use crate::source::access::lines::for_each_line;
+use crate::source::access::pipeline::{LineParser, LineReader, Offender};
+use crate::time::Timestamp;
+
+/// How many top offenders the report lists.
+pub const TOP: usize = 20;
+
+/// One input.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Input {
+    /// A file, plain or gzip.
+    File(PathBuf),
+    /// Standard input.
+    Stdin,
+}
+
+impl Input {
+    /// `-` is standard input; anything else a path.
+    pub fn parse(arg: &str) -> Self {
+        if arg == "-" {
+            Input::Stdin
+        } else {
+            Input::File(PathBuf::from(arg))
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Input::File(p) => p.display().to_string(),
+            Input::Stdin => "standard input".into(),
+        }
+    }
+
+    /// Opens the input, decompressing gzip transparently.
+    pub fn open(&self) -> Result<Box<dyn Read>> {
+        let raw: Box<dyn Read> = match self {
+            Input::File(p) => Box::new(File::open(p).map_err(|e| Error::io(format!("opening {}", p.display()), e))?),
+            Input::Stdin => Box::new(io::stdin().lock()),
+        };
+        let mut buffered = BufReader::with_capacity(1 << 16, raw);
+        let gz = buffered
+            .fill_buf()
+            .map_err(|e| Error::io(format!("reading {}", self.name()), e))?
+            .starts_with(&[0x1f, 0x8b]);
+        Ok(if gz { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) })
+    }
+}
+
+/// A ban the replay ordered.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplayBan {
+    /// Canonical address.
+    pub ip: String,
+    /// The address as the log spelled it.
+    #[serde(skip)]
+    pub raw: String,
+    /// When (event time).
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub at: Timestamp,
+    /// The rule.
+    pub rule: Rule,
+    /// The reason.
+    pub reason: String,
+    /// Whether it would be permanent.
+    pub permanent: bool,
+    /// When it would end (event time plus the ban length).
+    #[serde(with = "crate::time::serde_rfc3339::option")]
+    pub expires_at: Option<Timestamp>,
+    /// The ban length in hours (`null` when permanent), for `--apply`.
+    #[serde(skip)]
+    pub length: crate::engine::BanLength,
+    /// Offence number.
+    #[serde(skip)]
+    pub offence: u32,
+}
+
+/// An address that came near a threshold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplayNear {
+    /// Canonical address.
+    pub ip: String,
+    /// When.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub at: Timestamp,
+    /// The rule.
+    pub rule: Rule,
+    /// The count then.
+    pub count: u32,
+    /// The threshold.
+    pub threshold: u32,
+}
+
+/// A top offender.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TopOffender {
+    /// Canonical address.
+    pub ip: String,
+    /// Requests a rule counted.
+    pub total: u64,
+    /// Of which.
+    #[serde(flatten)]
+    pub counts: Offender,
+}
+
+/// What a replay found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ReplayReport {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that did not parse.
+    pub unparsed: u64,
+    /// A sample of them, escaped.
+    pub unparsed_samples: Vec<String>,
+    /// Bans, in order.
+    pub bans: Vec<ReplayBan>,
+    /// Near-threshold notices, in order.
+    pub near: Vec<ReplayNear>,
+    /// Other notices (bursts, protected addresses, non-IP clients, notice-only rules), as text.
+    pub notices: Vec<String>,
+    /// The addresses with the most counted requests.
+    pub top: Vec<TopOffender>,
+}
+
+fn first_time(input: &Input, parser: &LineParser) -> Option<Timestamp> {
+    let Input::File(_) = input else { return None };
+    let reader = input.open().ok()?;
+    let mut parser = parser.clone();
+    let mut found = None;
+    let mut seen = 0;
+    // Only the first parseable line of the first 1000 is needed.
+    let _ = for_each_line(reader.take(1 << 20), |line| {
+        if found.is_none() && seen < 1000 {
+            seen += 1;
+            found = parser.parse_with(line, |r| r.at).ok();
+        }
+    });
+    found
+}
+
+/// Replays `inputs` with `format` under `cfg`. `offences` seeds the repeat-offender memory.
+pub fn replay(inputs: &[Input], format: &str, cfg: &Config, offences: HashMap<IpAddr, u32>) -> Result<ReplayReport> {
+    let parser = LineParser::new(format)?.essential_only();
+    let mut ordered: Vec<(Option<Timestamp>, usize, &Input)> =
+        inputs.iter().enumerate().map(|(i, input)| (first_time(input, &parser), i, input)).collect();
+    // Oldest first; stdin and unreadable starts keep their place after the dated files.
+    ordered.sort_by_key(|(t, i, _)| (t.is_none(), *t, *i));
+    let mut engine = Engine::new(cfg.own_thresholds(), cfg.protection()?, cfg.near_fraction);
+    engine.set_offences(offences);
+    let mut reader = LineReader::new(parser, cfg.classify.clone());
+    let mut report = ReplayReport::default();
+    let mut verdicts = Vec::new();
+    for (_, _, input) in ordered {
+        let stream = input.open()?;
+        for_each_line(stream, |line| {
+            reader.feed(line, &mut engine, None, &mut verdicts);
+            if !verdicts.is_empty() {
+                let at = reader.stats.last_at.unwrap_or_default();
+                for v in verdicts.drain(..) {
+                    record(&mut report, v, at);
+                }
+            }
+        })
+        .map_err(|e| Error::io(format!("reading {}", input.name()), e))?;
+    }
+    report.lines = reader.stats.lines;
+    report.unparsed = reader.stats.unparsed;
+    report.unparsed_samples = reader.stats.unparsed_samples.clone();
+    let mut top: Vec<TopOffender> = reader
+        .offenders
+        .iter()
+        .map(|(ip, o)| TopOffender { ip: ip.to_string(), total: o.total(), counts: *o })
+        .collect();
+    top.sort_by(|a, b| b.total.cmp(&a.total).then_with(|| a.ip.cmp(&b.ip)));
+    top.truncate(TOP);
+    report.top = top;
+    Ok(report)
+}
+
+fn record(report: &mut ReplayReport, v: Verdict, at: Timestamp) {
+    match v {
+        Verdict::Ban(o) => report.bans.push(ReplayBan {
+            ip: o.ip.to_string(),
+            raw: o.raw.clone(),
+            at: o.at,
+            rule: o.rule,
+            permanent: o.length.is_permanent(),
+            expires_at: o.expires_at(),
+            reason: o.reason,
+            length: o.length,
+            offence: o.offence,
+        }),
+        Verdict::Near(n) => report.near.push(ReplayNear {
+            ip: n.ip.to_string(),
+            at,
+            rule: n.rule,
+            count: n.count,
+            threshold: n.threshold,
+        }),
+        other => {
+            if let Some(notice) = crate::monitor::Notice::from_verdict(other) {
+                report.notices.push(format!("{} {notice}", crate::time::rfc3339(at)));
+            }
+        }
+    }
+}
+
+/// Writes the replay's bans into `logs.db`, each starting at `now` (the last ban of each address
+/// wins), records the offences, and writes one audit entry per ban. Returns (written, left alone
+/// because a ban at least as long was in force).
+pub fn apply(
+    report: &ReplayReport,
+    logs: &mut crate::store::LogsDb,
+    state: &crate::store::StateDb,
+    now: Timestamp,
+) -> Result<(usize, usize)> {
+    use crate::store::logs_db::{BanWrite, NewBan};
+    use crate::store::state::{Actor, Offence};
+    let mut last: HashMap<&str, &ReplayBan> = HashMap::new();
+    for b in &report.bans {
+        last.insert(b.ip.as_str(), b);
+    }
+    let mut order: Vec<&ReplayBan> = last.into_values().collect();
+    order.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.ip.cmp(&b.ip)));
+    let (mut written, mut kept) = (0, 0);
+    for b in order {
+        let mut ips = vec![b.ip.clone()];
+        if !b.raw.is_empty() && b.raw != b.ip {
+            ips.push(b.raw.clone());
+        }
+        let new = NewBan {
+            ips,
+            reason: b.reason.clone(),
+            length: b.length,
+            at: now,
+            created_by: b.rule.created_by().into(),
+            offence: b.offence,
+        };
+        match logs.write_ban(&new)? {
+            BanWrite::Written { .. } => {
+                written += 1;
+                let until = b.length.expires_at(now);
+                state.record_offence(&Offence {
+                    ip: b.ip.clone(),
+                    rule: b.rule.as_str().into(),
+                    at: now,
+                    until,
+                    source: "warden".into(),
+                    reason: Some(b.reason.clone()),
+                })?;
+                let detail = until.map_or("permanent (from a replay)".to_string(), |t| {
+                    format!("until {} (from a replay)", crate::time::rfc3339(t))
+                });
+                state.audit(Actor::Cli, "ban", Some(&b.ip), Some(&detail), Some(&b.reason), now)?;
+            }
+            BanWrite::AlreadyStronger => kept += 1,
+        }
+    }
+    Ok((written, kept))
+}

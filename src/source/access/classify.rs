@@ -1,0 +1,99 @@
+//! From a request to what the rules count. The defaults follow OpenAlgo's meaning; every one is
+//! configurable (`[classify]` in the configuration).
+
+use serde::{Deserialize, Serialize};
+
+use super::parse::Request;
+use crate::event::{What, SAFE_404_PREFIXES};
+
+/// Which requests count for which rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Classify {
+    /// Statuses that count as "not found" (default `[404]`).
+    pub not_found_status: Vec<u16>,
+    /// Paths whose 404 is never counted (default: OpenAlgo's own list, `/favicon`, `/robots.txt`, …).
+    pub safe_404_prefixes: Vec<String>,
+    /// Statuses that mean an invalid API key (default `[403]`, OpenAlgo's answer to a bad key)…
+    pub invalid_key_status: Vec<u16>,
+    /// …on paths with this prefix (default `/api/v1/`).
+    pub invalid_key_prefix: String,
+    /// Statuses that mean a failed login (default `[401]`)…
+    pub failed_login_status: Vec<u16>,
+    /// …on this path (default `/auth/login`).
+    pub failed_login_path: String,
+}
+
+impl Default for Classify {
+    fn default() -> Self {
+        Self {
+            not_found_status: vec![404],
+            safe_404_prefixes: SAFE_404_PREFIXES.iter().map(|s| s.to_string()).collect(),
+            invalid_key_status: vec![403],
+            invalid_key_prefix: "/api/v1/".into(),
+            failed_login_status: vec![401],
+            failed_login_path: "/auth/login".into(),
+        }
+    }
+}
+
+const NOT_FOUND: u8 = 1;
+const BAD_KEY: u8 = 2;
+const BAD_LOGIN: u8 = 4;
+
+/// [`Classify`] compiled for the hot loop: one table lookup per status.
+#[derive(Debug, Clone)]
+pub struct Classifier {
+    by_status: Box<[u8; 1000]>,
+    safe: Vec<Vec<u8>>,
+    key_prefix: Vec<u8>,
+    login_path: Vec<u8>,
+}
+
+impl Classify {
+    /// Compiles the rules.
+    pub fn compile(&self) -> Classifier {
+        let mut by_status = Box::new([0u8; 1000]);
+        let mut mark = |list: &[u16], flag: u8| {
+            for s in list {
+                if let Some(slot) = by_status.get_mut(usize::from(*s)) {
+                    *slot |= flag;
+                }
+            }
+        };
+        mark(&self.not_found_status, NOT_FOUND);
+        mark(&self.invalid_key_status, BAD_KEY);
+        mark(&self.failed_login_status, BAD_LOGIN);
+        Classifier {
+            by_status,
+            safe: self.safe_404_prefixes.iter().map(|p| p.as_bytes().to_vec()).collect(),
+            key_prefix: self.invalid_key_prefix.as_bytes().to_vec(),
+            login_path: self.failed_login_path.as_bytes().to_vec(),
+        }
+    }
+}
+
+impl Classifier {
+    /// What `req` counts for, if anything. Most requests count for nothing but traffic and rate.
+    pub fn what(&self, req: &Request<'_>) -> Option<What> {
+        let flags = self.by_status.get(usize::from(req.status)).copied().unwrap_or(0);
+        if flags == 0 {
+            return None;
+        }
+        let path = req.path();
+        if flags & NOT_FOUND != 0 {
+            if self.safe.iter().any(|p| path.starts_with(p)) {
+                return None;
+            }
+            return Some(What::NotFound { path: String::from_utf8_lossy(path).into_owned() });
+        }
+        if flags & BAD_KEY != 0 && path.starts_with(&self.key_prefix) {
+            // nginx never sees the key, only OpenAlgo's 403: no hash to keep.
+            return Some(What::InvalidApiKey { key_hash: None });
+        }
+        if flags & BAD_LOGIN != 0 && path == self.login_path.as_slice() {
+            return Some(What::FailedLogin);
+        }
+        None
+    }
+}

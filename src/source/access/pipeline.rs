@@ -1,0 +1,202 @@
+//! One access log's lines through parsing, classification and the engine.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use foldhash::fast::RandomState;
+use serde::Serialize;
+
+use super::caddy;
+use super::classify::{Classifier, Classify};
+use super::format::LogFormat;
+use super::parse::{ParseError, Parser, Request};
+use crate::engine::{Engine, Verdict};
+use crate::error::Result;
+use crate::event::{Rule, Source};
+use crate::ip::{canonicalize_bytes, display_raw};
+use crate::time::Timestamp;
+
+/// How many unparsed lines are kept as samples for the UI.
+pub const SAMPLES: usize = 20;
+
+/// A parser for any supported format.
+#[derive(Debug, Clone)]
+pub enum LineParser {
+    /// A text format (nginx, Apache).
+    Text(Parser),
+    /// Caddy's JSON.
+    Caddy,
+}
+
+impl LineParser {
+    /// `caddy`, a preset name, or an nginx `log_format` string.
+    pub fn new(format: &str) -> Result<Self> {
+        match format.trim() {
+            "caddy" | "caddy-json" | "json" => Ok(LineParser::Caddy),
+            other => Ok(LineParser::Text(Parser::new(LogFormat::named_or_nginx(other)?))),
+        }
+    }
+
+    /// Only the fields the rules need (see [`Parser::essential_only`]); Caddy is unaffected.
+    pub fn essential_only(self) -> Self {
+        match self {
+            LineParser::Text(p) => LineParser::Text(p.essential_only()),
+            other => other,
+        }
+    }
+
+    /// Parses `line` and hands the request to `f`.
+    pub fn parse_with<R>(&mut self, line: &[u8], f: impl FnOnce(&Request<'_>) -> R) -> Result<R, ParseError> {
+        match self {
+            LineParser::Text(p) => p.parse(line).map(|r| f(&r)),
+            LineParser::Caddy => caddy::parse_with(line, f),
+        }
+    }
+}
+
+/// Counts of what the lines were, for reports and charts.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct LineStats {
+    /// Lines read.
+    pub lines: u64,
+    /// Lines that did not parse.
+    pub unparsed: u64,
+    /// The first unparsed lines, escaped and shortened, with why.
+    pub unparsed_samples: Vec<String>,
+    /// Requests answered 404.
+    pub not_found: u64,
+    /// Requests answered 401 or 403.
+    pub denied: u64,
+    /// Requests answered 5xx.
+    pub errors: u64,
+    /// The latest event time seen.
+    #[serde(with = "crate::time::serde_rfc3339::option")]
+    pub last_at: Option<Timestamp>,
+}
+
+/// Per-address counts of requests that a rule counted (the top offenders).
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Offender {
+    /// 404s outside the safe prefixes.
+    pub not_found: u32,
+    /// Invalid API keys.
+    pub invalid_keys: u32,
+    /// Failed logins.
+    pub failed_logins: u32,
+}
+
+impl Offender {
+    /// All counted requests.
+    pub fn total(&self) -> u64 {
+        u64::from(self.not_found) + u64::from(self.invalid_keys) + u64::from(self.failed_logins)
+    }
+}
+
+/// A direct-mapped cache from an address as written to its parsed form. Logs repeat the same
+/// few thousand clients, so most lookups skip parsing. A miss just parses and overwrites.
+#[derive(Debug)]
+struct IpCache {
+    slots: Vec<(u8, [u8; 45], Option<IpAddr>)>,
+    hasher: RandomState,
+}
+
+impl IpCache {
+    const SLOTS: usize = 4096;
+
+    fn new() -> Self {
+        Self { slots: vec![(0, [0; 45], None); Self::SLOTS], hasher: RandomState::default() }
+    }
+
+    fn get(&mut self, raw: &[u8]) -> Option<IpAddr> {
+        use std::hash::BuildHasher;
+        if raw.is_empty() || raw.len() > 45 {
+            return canonicalize_bytes(raw);
+        }
+        let slot = &mut self.slots[(self.hasher.hash_one(raw) as usize) & (Self::SLOTS - 1)];
+        if usize::from(slot.0) == raw.len() && &slot.1[..raw.len()] == raw {
+            return slot.2;
+        }
+        let ip = canonicalize_bytes(raw);
+        slot.0 = raw.len() as u8;
+        slot.1[..raw.len()].copy_from_slice(raw);
+        slot.2 = ip;
+        ip
+    }
+}
+
+/// Reads one log's lines into the engine.
+#[derive(Debug)]
+pub struct LineReader {
+    parser: LineParser,
+    classify: Classifier,
+    /// What the lines were.
+    pub stats: LineStats,
+    /// Addresses that a rule counted, and how often (only those: memory stays small).
+    pub offenders: HashMap<IpAddr, Offender, RandomState>,
+    ips: IpCache,
+}
+
+impl LineReader {
+    /// A reader for one log format.
+    pub fn new(parser: LineParser, classify: Classify) -> Self {
+        Self {
+            parser,
+            classify: classify.compile(),
+            stats: LineStats::default(),
+            offenders: HashMap::default(),
+            ips: IpCache::new(),
+        }
+    }
+
+    /// Feeds one line. `now` is when bans start; `None` means event time (a replay).
+    pub fn feed(&mut self, line: &[u8], engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
+        self.stats.lines += 1;
+        let classify = &self.classify;
+        let stats = &mut self.stats;
+        let offenders = &mut self.offenders;
+        let ips = &mut self.ips;
+        let parsed = self.parser.parse_with(line, |req| {
+            let at = req.at;
+            let now = now.unwrap_or(at);
+            stats.last_at = Some(stats.last_at.map_or(at, |l| l.max(at)));
+            match req.status {
+                404 => stats.not_found += 1,
+                401 | 403 => stats.denied += 1,
+                500..=599 => stats.errors += 1,
+                _ => {}
+            }
+            let what = classify.what(req);
+            let Some(ip) = ips.get(req.ip) else {
+                if let Some(what) = what {
+                    // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
+                    // reported once by the engine.
+                    let ev = crate::event::Event {
+                        at,
+                        ip: String::from_utf8_lossy(req.ip).into_owned(),
+                        what,
+                        source: Source::Proxy,
+                    };
+                    out.extend(engine.observe(&ev, now));
+                }
+                return;
+            };
+            out.extend(engine.count_request(ip, req.ip, req.path(), at, Source::Proxy, now));
+            if let Some(what) = what {
+                let raw = String::from_utf8_lossy(req.ip);
+                let o = offenders.entry(ip).or_default();
+                match what.rule() {
+                    Rule::NotFound => o.not_found = o.not_found.saturating_add(1),
+                    Rule::InvalidApiKey => o.invalid_keys = o.invalid_keys.saturating_add(1),
+                    _ => o.failed_logins = o.failed_logins.saturating_add(1),
+                }
+                out.extend(engine.observe_ip(ip, &raw, &what, at, Source::Proxy, now));
+            }
+        });
+        if let Err(e) = parsed {
+            self.stats.unparsed += 1;
+            if self.stats.unparsed_samples.len() < SAMPLES && e != ParseError::Empty {
+                self.stats.unparsed_samples.push(format!("{e}: {}", display_raw(&String::from_utf8_lossy(line))));
+            }
+        }
+    }
+}
