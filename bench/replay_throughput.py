@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Replay throughput of `warden replay`, as a ratio against `cat` of the same file, measured in
+the same script, and peak memory.
+
+1. The reference log: ../shared/bench/gen_access_log.py -n LINES -s 1 (nginx combined, ~5k
+   clients, scanners, key-sprayers), generated once into --dir.
+2. `cat FILE > /dev/null` and `warden replay FILE --json > /dev/null`, each --runs times, CPU time
+   (user + system, from getrusage of the child) and peak RSS per run. Medians are reported.
+3. A worst case for memory: LINES lines from LINES distinct addresses, every one a 404 inside
+   ten minutes, so every address gets a counter.
+
+usage: bench/replay_throughput.py [--lines 1000000] [--runs 5] [--warden target/release/warden]
+"""
+import argparse, os, pathlib, resource, statistics, subprocess, sys
+
+here = pathlib.Path(__file__).resolve().parent
+ap = argparse.ArgumentParser()
+ap.add_argument("--lines", type=int, default=1_000_000)
+ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--warden", default=str(here.parent / "target/release/warden"))
+ap.add_argument("--dir", default="/tmp/warden-bench")
+args = ap.parse_args()
+
+out = pathlib.Path(args.dir)
+out.mkdir(parents=True, exist_ok=True)
+ref = out / f"ref-{args.lines}.log"
+if not ref.exists():
+    gen = here.parent.parent / "shared/bench/gen_access_log.py"
+    subprocess.run([sys.executable, str(gen), "-n", str(args.lines), "-s", "1", "-o", str(ref)], check=True)
+distinct = out / f"distinct-{args.lines}.log"
+if not distinct.exists():
+    with open(distinct, "w") as f:
+        for i in range(args.lines):
+            a, b, c, d = 11 + (i >> 24) % 200, (i >> 16) & 255, (i >> 8) & 255, i & 255
+            minute, sec = 10 + (i * 10 // args.lines), (i // 1000) % 60
+            f.write(f'{a}.{b}.{c}.{d} - - [13/Jan/2025:10:{minute:02d}:{sec:02d} +0530] "GET /wp-login.php?{i} HTTP/1.1" 404 153 "-" "zgrab/0.x"\n')
+
+def run(cmd):
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    with open(os.devnull, "w") as null:
+        subprocess.run(cmd, stdout=null, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return cpu, after.ru_maxrss / 1024  # ru_maxrss of children is the max so far, in KiB
+
+state = str(out / "no-state.db")
+def warden(path):
+    return [args.warden, "--state-db", state, "replay", "--json", str(path)]
+
+cat_cpu = statistics.median(run(["cat", str(ref)])[0] for _ in range(args.runs))
+w = [run(warden(ref)) for _ in range(args.runs)]
+w_cpu = statistics.median(c for c, _ in w)
+lines = args.lines
+print(f"reference log: {ref} ({ref.stat().st_size / 2**20:.0f} MiB, {lines} lines)")
+print(f"cat:    {cat_cpu:.3f} CPU-s  -> {lines / cat_cpu / 1e6:.1f} M lines per CPU-second")
+print(f"warden: {w_cpu:.3f} CPU-s  -> {lines / w_cpu / 1e6:.2f} M lines per CPU-second (median of {args.runs})")
+print(f"ratio:  warden takes {w_cpu / cat_cpu:.1f}x the CPU time of cat on the same file")
+# Peak memory needs a fresh process tree per measurement: run it as a grandchild via `sh -c`.
+rss = subprocess.run(["/usr/bin/time", "-f", "%M"] + warden(distinct), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr.strip().splitlines()[-1]
+print(f"memory: {int(rss) / 1024:.0f} MiB peak RSS replaying {lines} lines from {lines} distinct addresses (all 404s within 10 min)")
