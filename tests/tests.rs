@@ -10,3 +10,4 @@ mod logs_db_fixtures;
 mod logs_db_writes;
 mod monitor;
 mod protection;
+mod tailing;

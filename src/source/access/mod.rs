@@ -10,6 +10,7 @@
 //! - [`classify`]: which requests count for which rule.
 //! - [`lines`]: splitting a stream into lines.
 //! - [`pipeline`]: lines through parsing, classification and the engine.
+//! - [`tail`]: following a file across rotations, with a position that survives restarts.
 
 pub mod caddy;
 pub mod classify;
@@ -17,3 +18,4 @@ pub mod format;
 pub mod lines;
 pub mod parse;
 pub mod pipeline;
+pub mod tail;
