@@ -126,6 +126,9 @@ pub struct Config {
     pub classify: Classify,
     /// Access logs to watch (`[[access_log]]` tables).
     pub access_log: Vec<AccessLogConfig>,
+    /// On first start, how many hours of access-log history to read back, rotated files included
+    /// (default 24).
+    pub history_hours: u32,
     /// Addresses and CIDR ranges that are never banned, in addition to loopback and private ranges.
     pub allow: Vec<String>,
     /// Fraction of a threshold at which a "near threshold" notice fires once (default 0.8).
@@ -146,6 +149,7 @@ impl Default for Config {
             rate: RateConfig::default(),
             classify: Classify::default(),
             access_log: Vec::new(),
+            history_hours: 24,
             allow: Vec::new(),
             near_fraction: 0.8,
             poll_seconds: 10,
@@ -212,6 +216,7 @@ impl Config {
                 self.near_fraction
             ));
         }
+        check_range("history_hours", self.history_hours, 0, 24 * 30)?;
         if self.poll_seconds == 0 || self.poll_seconds > 3600 {
             return Err(format!("poll_seconds must be 1 to 3600, not {}", self.poll_seconds));
         }
@@ -335,6 +340,8 @@ pub struct Paths {
     pub openalgo_db: Option<PathBuf>,
     /// Warden's state database.
     pub state_db: PathBuf,
+    /// Access logs to follow, with their formats.
+    pub access_logs: Vec<(PathBuf, String)>,
 }
 
 impl Paths {
@@ -344,6 +351,7 @@ impl Paths {
         logs_db: Option<PathBuf>,
         openalgo_db: Option<PathBuf>,
         state_db: Option<PathBuf>,
+        access_logs: &[PathBuf],
     ) -> Self {
         let logs_db = logs_db.or_else(|| cfg.logs_db.clone()).unwrap_or_else(|| {
             LOGS_DB_CANDIDATES
@@ -357,7 +365,8 @@ impl Paths {
             sibling.exists().then_some(sibling)
         });
         let state_db = state_db.or_else(|| cfg.state_db.clone()).unwrap_or_else(default_state_db);
-        Self { logs_db, openalgo_db, state_db }
+        let access_logs = crate::source::access::follow::paths_and_formats(cfg, access_logs);
+        Self { logs_db, openalgo_db, state_db, access_logs }
     }
 }
 

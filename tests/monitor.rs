@@ -23,7 +23,12 @@ struct Setup {
 fn setup() -> Setup {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = fresh_logs_db(dir.path());
-    let paths = Paths { logs_db: logs.clone(), openalgo_db: None, state_db: dir.path().join("state/warden.db") };
+    let paths = Paths {
+        logs_db: logs.clone(),
+        openalgo_db: None,
+        state_db: dir.path().join("state/warden.db"),
+        access_logs: vec![],
+    };
     Setup { _dir: dir, logs, paths }
 }
 
@@ -127,7 +132,8 @@ fn near_threshold_fires_once_even_across_a_restart() {
 fn a_missing_logs_db_is_reported_and_picked_up_when_it_appears() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("db/logs.db");
-    let paths = Paths { logs_db: logs.clone(), openalgo_db: None, state_db: dir.path().join("state.db") };
+    let paths =
+        Paths { logs_db: logs.clone(), openalgo_db: None, state_db: dir.path().join("state.db"), access_logs: vec![] };
     let mut m = Monitor::open(&Config::default(), &paths).expect("monitor opens without logs.db");
     let now = t("2026-11-21 10:00:00");
     let n = m.tick(now);

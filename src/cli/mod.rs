@@ -43,13 +43,23 @@ pub struct GlobalArgs {
     /// Warden's own state database (default: $XDG_DATA_HOME/warden/state.db).
     #[arg(long, global = true, value_name = "PATH")]
     pub state_db: Option<PathBuf>,
+    /// An access log to follow in nginx's combined format (repeatable; more, with other formats,
+    /// in the configuration's [[access_log]] tables).
+    #[arg(long = "access-log", global = true, value_name = "PATH")]
+    pub access_log: Vec<PathBuf>,
 }
 
 impl GlobalArgs {
     /// Loads the configuration and resolves the paths.
     pub fn load(&self) -> Result<(Config, Paths)> {
         let cfg = Config::load(self.config.as_deref())?;
-        let paths = Paths::resolve(&cfg, self.logs_db.clone(), self.openalgo_db.clone(), self.state_db.clone());
+        let paths = Paths::resolve(
+            &cfg,
+            self.logs_db.clone(),
+            self.openalgo_db.clone(),
+            self.state_db.clone(),
+            &self.access_log,
+        );
         Ok((cfg, paths))
     }
 }
@@ -389,7 +399,7 @@ fn demo(global: &GlobalArgs, dir: Option<PathBuf>, seconds: Option<u64>, speed: 
     }
     let monitor = Monitor::open(&cfg, &paths)?;
     let handle = monitor.spawn(printer(json))?;
-    let sim = Simulator::start(&ws.logs_db, speed, |e| eprintln!("warden demo: simulator: {e}"))?;
+    let sim = Simulator::start(&ws, speed, |e| eprintln!("warden demo: simulator: {e}"))?;
     let result = handle.run_for(seconds.map(std::time::Duration::from_secs));
     drop(sim);
     result

@@ -34,6 +34,8 @@ pub struct Workspace {
     pub openalgo_db: PathBuf,
     /// Warden's state for the demo (kept apart from the real one).
     pub state_db: PathBuf,
+    /// The nginx access log (combined format) the simulator writes.
+    pub access_log: PathBuf,
 }
 
 impl Workspace {
@@ -53,6 +55,7 @@ impl Workspace {
             logs_db: dir.join("logs.db"),
             openalgo_db: dir.join("openalgo.db"),
             state_db: dir.join("warden-state.db"),
+            access_log: dir.join("access.log"),
             dir,
         };
         if !ws.logs_db.exists() {
@@ -70,6 +73,7 @@ impl Workspace {
             logs_db: self.logs_db.clone(),
             openalgo_db: Some(self.openalgo_db.clone()),
             state_db: self.state_db.clone(),
+            access_logs: vec![(self.access_log.clone(), "combined".into())],
         }
     }
 
@@ -114,8 +118,13 @@ pub struct Simulator {
 impl Simulator {
     /// Starts writing the scenario into `logs_db`, `speed` times faster than real time.
     /// Errors (a locked file, say) are passed to `on_error` and the simulator carries on.
-    pub fn start(logs_db: &Path, speed: f64, mut on_error: impl FnMut(Error) + Send + 'static) -> Result<Self> {
-        let mut emu = openalgo::OpenAlgoEmulator::open(logs_db)?;
+    pub fn start(ws: &Workspace, speed: f64, mut on_error: impl FnMut(Error) + Send + 'static) -> Result<Self> {
+        let mut emu = openalgo::OpenAlgoEmulator::open(&ws.logs_db)?;
+        let mut access = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&ws.access_log)
+            .map_err(|e| Error::io(format!("creating {}", ws.access_log.display()), e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let flag = stop.clone();
         let pause = Duration::from_secs_f64(TICK.as_secs_f64() / speed.clamp(0.1, 1000.0));
@@ -126,7 +135,7 @@ impl Simulator {
                 while !flag.load(Ordering::Relaxed) {
                     let now = crate::time::now();
                     for action in actions_at(tick) {
-                        if let Err(e) = action.apply(&mut emu, now) {
+                        if let Err(e) = action.apply(&mut emu, &mut access, now) {
                             on_error(e);
                         }
                     }

@@ -3,9 +3,12 @@
 //!
 //! Every wave of 90 s brings ordinary users, a scanner (a 404 every 1.5 s: near threshold at
 //! ~24 s, banned at ~30 s), a key-sprayer (a new invalid key every 3.5 s: banned at ~35 s), an
-//! IPv6 scanner whose address arrives in upper case, and two clients that are never banned: a
-//! local health check that 404s and a spoofed, non-IP header value. Later waves use new addresses.
+//! IPv6 scanner whose address arrives in upper case, a scanner that OpenAlgo sees only as '' (so
+//! only nginx's access log can ban it), a password guesser, and two clients that are never
+//! banned: a local health check that 404s and a spoofed, non-IP header value. Later waves use new
+//! addresses.
 
+use std::io::Write;
 use std::time::Duration;
 
 use super::openalgo::OpenAlgoEmulator;
@@ -42,30 +45,62 @@ pub enum Action {
         /// The key tried (hashed by the emulator, never stored raw).
         key: String,
     },
+    /// A 404 that only nginx attributes to the right client: OpenAlgo, with
+    /// `TRUST_PROXY_HEADERS` off behind a Unix socket, sees every client as ''.
+    HiddenScan {
+        /// Client.
+        ip: String,
+        /// Path.
+        path: String,
+    },
+    /// A wrong password on the login page (answered 401).
+    BadLogin {
+        /// Client.
+        ip: String,
+    },
 }
 
 impl Action {
-    /// Writes this request into `logs.db` as OpenAlgo would: nothing at all for a banned client.
-    pub fn apply(&self, emu: &mut OpenAlgoEmulator, now: Timestamp) -> Result<()> {
+    /// Plays this request: nginx logs it in `access` (combined format) and OpenAlgo writes what
+    /// it writes into `logs.db`. A banned client gets OpenAlgo's 403 and nothing in `logs.db`.
+    pub fn apply(&self, emu: &mut OpenAlgoEmulator, access: &mut dyn Write, now: Timestamp) -> Result<()> {
         let host = "algo.example.in";
+        let (ip, method, path, status) = match self {
+            Action::Ok { ip, path } => (ip.as_str(), "GET", *path, 200),
+            Action::NotFound { ip, path } | Action::HiddenScan { ip, path } => (ip.as_str(), "GET", path.as_str(), 404),
+            Action::BadKey { ip, .. } => (ip.as_str(), "POST", "/api/v1/placeorder", 403),
+            Action::BadLogin { ip } => (ip.as_str(), "POST", "/auth/login", 401),
+        };
+        // Behind nginx with TRUST_PROXY_HEADERS off, OpenAlgo sees '' for the hidden scanner.
+        let seen = if matches!(self, Action::HiddenScan { .. }) { "" } else { ip };
+        let banned = emu.is_ip_banned(seen, now)?;
+        let status = if banned { 403 } else { status };
+        let agent = match self {
+            Action::Ok { .. } => "Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0",
+            Action::BadKey { .. } => "python-requests/2.32.3",
+            _ => "Mozilla/5.0 zgrab/0.x",
+        };
+        // nginx's $remote_addr is lower case; the upper-case IPv6 is what a proxy header carried.
+        let remote = ip.to_ascii_lowercase();
+        let line = format!(
+            "{remote} - - [{}] \"{method} {path} HTTP/1.1\" {status} 153 \"-\" \"{agent}\"\n",
+            now.format("%d/%b/%Y:%H:%M:%S +0000")
+        );
+        access.write_all(line.as_bytes()).map_err(|e| crate::Error::io("writing the demo access log", e))?;
+        if banned {
+            return Ok(());
+        }
         match self {
-            Action::Ok { ip, path } => {
-                if !emu.is_ip_banned(ip, now)? {
-                    emu.log_traffic(ip, "GET", path, 200, 4.2, host, now)?;
-                }
+            Action::Ok { .. } => emu.log_traffic(seen, method, path, 200, 4.2, host, now)?,
+            Action::NotFound { .. } | Action::HiddenScan { .. } => {
+                emu.log_traffic(seen, method, path, 404, 2.1, host, now)?;
+                emu.track_404(seen, path, now)?;
             }
-            Action::NotFound { ip, path } => {
-                if !emu.is_ip_banned(ip, now)? {
-                    emu.log_traffic(ip, "GET", path, 404, 2.1, host, now)?;
-                    emu.track_404(ip, path, now)?;
-                }
+            Action::BadKey { key, .. } => {
+                emu.log_traffic(seen, method, path, 403, 35.0, host, now)?;
+                emu.track_invalid_key(seen, key, now)?;
             }
-            Action::BadKey { ip, key } => {
-                if !emu.is_ip_banned(ip, now)? {
-                    emu.log_traffic(ip, "POST", "/api/v1/placeorder", 403, 35.0, host, now)?;
-                    emu.track_invalid_key(ip, key, now)?;
-                }
-            }
+            Action::BadLogin { .. } => emu.log_traffic(seen, method, path, 401, 120.0, host, now)?,
         }
         Ok(())
     }
@@ -119,6 +154,15 @@ pub fn actions_at(tick: u64) -> Vec<Action> {
     }
     if t % 30 == 20 {
         out.push(Action::NotFound { ip: "not-an-ip".into(), path: "/xmlrpc.php".into() });
+    }
+    // A scanner only the access log can pin down: a 404 every 2 s from t = 20 s.
+    if t % 4 == 1 && (40..130).contains(&t) {
+        let path = PROBES[((t / 4) as usize) % PROBES.len()];
+        out.push(Action::HiddenScan { ip: format!("198.51.100.{}", 200 + (w % 50)), path: path.into() });
+    }
+    // A password guesser: a wrong password every second for 10 s (over OpenAlgo's 5 per minute).
+    if (60..80).contains(&t) && t % 2 == 0 {
+        out.push(Action::BadLogin { ip: format!("203.0.113.{}", 150 + (w % 50)) });
     }
     out
 }

@@ -38,6 +38,8 @@ pub struct Engine {
     protection: Protection,
     near_fraction: f64,
     windows: HashMap<(IpAddr, Rule), Window, RandomState>,
+    /// Counters changed since the last [`Engine::take_dirty`], to save with the source position.
+    dirty: std::collections::HashSet<(IpAddr, Rule), RandomState>,
     /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
     bans: HashMap<IpAddr, Option<Timestamp>, RandomState>,
     /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
@@ -60,6 +62,7 @@ impl Engine {
             protection,
             near_fraction,
             windows: HashMap::default(),
+            dirty: Default::default(),
             bans: HashMap::default(),
             banned_raw: HashMap::new(),
             held: HashMap::new(),
@@ -148,13 +151,33 @@ impl Engine {
 
     /// Forgets the counters of `ip` under `rule` (a manual clear).
     pub fn clear_window(&mut self, ip: IpAddr, rule: Rule) {
-        self.windows.remove(&(ip, rule));
+        if self.windows.remove(&(ip, rule)).is_some() {
+            self.dirty.insert((ip, rule));
+        }
+    }
+
+    /// Puts back a counter saved by an earlier run.
+    pub fn load_window(&mut self, ip: IpAddr, rule: Rule, window: Window) {
+        self.windows.insert((ip, rule), window);
+    }
+
+    /// The counters changed since the last call: `Some` to save, `None` to delete.
+    pub fn take_dirty(&mut self) -> Vec<(IpAddr, Rule, Option<Window>)> {
+        let dirty = std::mem::take(&mut self.dirty);
+        dirty.into_iter().map(|(ip, rule)| (ip, rule, self.windows.get(&(ip, rule)).cloned())).collect()
     }
 
     /// Drops counters whose window is over and notice keys that can no longer repeat, so memory
     /// stays bounded however many addresses pass by.
     pub fn evict(&mut self, now: Timestamp) {
-        self.windows.retain(|_, w| !w.is_over(now));
+        let dirty = &mut self.dirty;
+        self.windows.retain(|key, w| {
+            let keep = !w.is_over(now);
+            if !keep {
+                dirty.insert(*key);
+            }
+            keep
+        });
         self.alerted.retain(|_, until| *until > now);
         self.bans.retain(|_, until| until.is_none_or(|u| u > now));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
@@ -202,6 +225,7 @@ impl Engine {
         if !counted {
             return Vec::new();
         }
+        self.dirty.insert((ip, rule));
         let (count, first_at) = (window.count, window.first_at);
         // NOTE: OpenAlgo never bans on the request that creates its tracker row, so with a
         // threshold of 1 it bans on the second request. Warden bans on the request that reaches
@@ -219,6 +243,28 @@ impl Engine {
         // client banned under one spelling but counted under another is not blocked.
         if now >= later(r.first_at, WINDOW) || self.is_banned_raw(&r.raw_ip, now) {
             return Vec::new();
+        }
+        // The client is banned under another spelling, and OpenAlgo is still counting this one:
+        // it is the same ban, so extend it to this spelling now, whatever the count.
+        if let Some(until) = self.bans.get(&ip).copied().filter(|u| u.is_none_or(|u| now < u)) {
+            let raw = r.raw_ip.trim().to_string();
+            self.banned_raw.insert(raw.clone(), until);
+            let offence = self.offences(ip).max(1);
+            let length = until.map_or(BanLength::Permanent, BanLength::Until);
+            let threshold = self.thresholds.limits(r.rule).threshold;
+            return vec![Verdict::Ban(BanOrder {
+                ip,
+                raw,
+                rule: r.rule,
+                count: r.count,
+                threshold,
+                reason: format!("Same client as the banned {ip}, under another spelling"),
+                offence,
+                length,
+                at: now,
+                source: Source::Openalgo,
+                alias: true,
+            })];
         }
         let defer = self.thresholds.openalgo_bans_itself();
         self.decide(ip, &r.raw_ip, r.rule, r.count, r.first_at, Source::Openalgo, now, defer)
@@ -289,13 +335,16 @@ impl Engine {
             length,
             at: now,
             source,
+            alias: false,
         };
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
         self.bans.insert(ip, order.expires_at());
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);
-        self.windows.remove(&(ip, rule));
+        if self.windows.remove(&(ip, rule)).is_some() {
+            self.dirty.insert((ip, rule));
+        }
         vec![Verdict::Ban(order)]
     }
 

@@ -14,6 +14,8 @@ pub enum BanLength {
     Hours(u32),
     /// Until someone unbans it.
     Permanent,
+    /// Until a given time (the rest of a ban extended to another spelling of the same client).
+    Until(Timestamp),
 }
 
 impl BanLength {
@@ -31,6 +33,7 @@ impl BanLength {
         match self {
             BanLength::Hours(h) => Some(super::later(at, Duration::hours(i64::from(h)))),
             BanLength::Permanent => None,
+            BanLength::Until(t) => Some(t),
         }
     }
 

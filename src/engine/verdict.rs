@@ -48,6 +48,8 @@ pub struct BanOrder {
     pub at: Timestamp,
     /// Where the offending requests were seen.
     pub source: Source,
+    /// An existing ban extended to another spelling of the same client: not a new offence.
+    pub alias: bool,
 }
 
 impl BanOrder {

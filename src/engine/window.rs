@@ -26,7 +26,7 @@ pub fn later(t: Timestamp, d: Duration) -> Timestamp {
 }
 
 /// A counter for one address and one rule.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Window {
     /// Events counted in this window.
     pub count: u32,
@@ -37,6 +37,7 @@ pub struct Window {
     /// Distinct paths or key hashes, oldest first.
     pub items: Vec<String>,
     /// When each item was last seen (parallel to `items`).
+    #[serde(default)]
     seen: Vec<Timestamp>,
 }
 

@@ -11,6 +11,8 @@ use crate::time::Timestamp;
 impl Monitor {
     pub(super) fn act(&mut self, verdict: Verdict, now: Timestamp, out: &mut Vec<Notice>) {
         match verdict {
+            // A ban from history (a first-start backfill) that has already run out.
+            Verdict::Ban(order) if order.expires_at().is_some_and(|end| end <= now) => {}
             Verdict::Ban(order) => self.write_ban(order, out),
             Verdict::Near(n) => {
                 let key = alert_key("near", n.ip, n.rule, n.window_start);
@@ -50,15 +52,15 @@ impl Monitor {
                         let _ = db.clear_tracker(tracker, ip);
                     }
                 }
-                let offence = Offence {
+                let offence = (!order.alias).then(|| Offence {
                     ip: canonical.clone(),
                     rule: order.rule.as_str().into(),
                     at: order.at,
                     until: order.expires_at(),
                     source: "warden".into(),
                     reason: Some(order.reason.clone()),
-                };
-                if let Err(e) = self.state.record_offence(&offence) {
+                });
+                if let Some(Err(e)) = offence.map(|o| self.state.record_offence(&o)) {
                     out.push(self.state_failing(&e));
                 }
                 out.push(Notice::Banned {

@@ -23,6 +23,7 @@ use crate::engine::{BanLength, BanOrder, Engine, Thresholds};
 use crate::error::Result;
 use crate::event::{Rule, Source};
 use crate::ip::{canonicalize, display_raw};
+use crate::source::access::follow::AccessSource;
 use crate::source::openalgo::{Changes, Health, OpenAlgoSource};
 use crate::store::logs_db::BanRow;
 use crate::store::state::{Offence, StateDb};
@@ -47,6 +48,7 @@ pub struct Monitor {
     own_thresholds: Thresholds,
     state: StateDb,
     logs: OpenAlgoSource,
+    access: Vec<AccessSource>,
     follower: Option<Follower>,
     /// Bans that could not be written yet, one per address, retried every tick.
     pending: HashMap<IpAddr, BanOrder>,
@@ -69,11 +71,21 @@ impl Monitor {
         engine.set_offences(state.offence_counts()?);
         let cursor = state.cursor(TRAFFIC_CURSOR)?.and_then(|c| c.parse().ok());
         let follower = (cfg.thresholds == ThresholdSource::Openalgo).then(|| Follower::new(paths.openalgo_db.clone()));
+        let history = chrono::Duration::hours(i64::from(cfg.history_hours));
+        let mut access = Vec::new();
+        for (path, format) in &paths.access_logs {
+            let saved = state.cursor(&AccessSource::key_for(path))?.and_then(|c| serde_json::from_str(&c).ok());
+            access.push(AccessSource::new(path, format, &cfg.classify, saved, history)?);
+        }
+        for (ip, rule, window) in state.windows()? {
+            engine.load_window(ip, rule, window);
+        }
         Ok(Self {
             engine,
             own_thresholds,
             state,
             logs: OpenAlgoSource::new(&paths.logs_db, cursor),
+            access,
             follower,
             pending: HashMap::new(),
             retrying: false,
@@ -98,6 +110,7 @@ impl Monitor {
     /// The files whose changes should wake the monitor.
     pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
         let mut files = vec![self.logs.path().to_path_buf()];
+        files.extend(self.access.iter().map(|a| a.path().to_path_buf()));
         if let Some(p) = self.follower.as_ref().and_then(|f| f.path().cloned()) {
             files.push(p);
         }
@@ -129,6 +142,7 @@ impl Monitor {
                 break;
             }
         }
+        self.follow_access(now, &mut out);
         self.retry_pending(now, &mut out);
         self.engine.evict(now);
         self.close_minute(now, false, &mut out);
@@ -178,6 +192,28 @@ impl Monitor {
         if self.state_version.replace(version).is_some_and(|old| old != version) {
             // Another process (the CLI) recorded offences: take them over.
             self.refresh_offences(out);
+        }
+    }
+
+    /// Reads each access log and saves its position together with the counters it changed.
+    fn follow_access(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        for i in 0..self.access.len() {
+            let mut verdicts = Vec::new();
+            if let Some(health) = self.access[i].poll(&mut self.engine, now, &mut verdicts) {
+                let path = self.access[i].path().display().to_string();
+                out.push(Notice::Source { name: "access log".into(), path, health });
+            }
+            for verdict in verdicts {
+                self.act(verdict, now, out);
+            }
+            let dirty = self.engine.take_dirty();
+            let cursor = self.access[i].position().and_then(|p| serde_json::to_string(&p).ok());
+            if let Some(cursor) = cursor {
+                let key = self.access[i].key().to_string();
+                if let Err(e) = self.state.checkpoint(&key, &cursor, &dirty) {
+                    out.push(self.state_failing(&e));
+                }
+            }
         }
     }
 
@@ -284,6 +320,7 @@ impl Monitor {
             length: BanLength::Permanent,
             at: now,
             source: Source::Openalgo,
+            alias: false,
         };
         self.write_ban(order, out);
     }

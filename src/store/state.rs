@@ -16,7 +16,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::config::create_private_dir;
+use crate::engine::Window;
 use crate::error::{Error, Result};
+use crate::event::Rule;
 use crate::time::Timestamp;
 
 const SCHEMA: &str = "
@@ -48,6 +50,12 @@ CREATE TABLE IF NOT EXISTS audit (
 CREATE TABLE IF NOT EXISTS cursors (
     source TEXT PRIMARY KEY,
     value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS windows (
+    ip TEXT NOT NULL,
+    rule TEXT NOT NULL,
+    window TEXT NOT NULL,
+    PRIMARY KEY (ip, rule)
 );
 CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY,
@@ -316,6 +324,65 @@ impl StateDb {
             )
             .map_err(|e| self.err("saving a cursor", e))?;
         Ok(())
+    }
+
+    /// Saves a source's position together with the counters it changed, in one transaction, so
+    /// that a restart neither loses nor double-counts what was read.
+    pub fn checkpoint(&mut self, source: &str, cursor: &str, windows: &[(IpAddr, Rule, Option<Window>)]) -> Result<()> {
+        let path = self.path.clone();
+        let err = |e| Error::sqlite(&path, format!("saving a checkpoint in Warden's state {}", path.display()), e);
+        let tx = self.conn.transaction().map_err(err)?;
+        for (ip, rule, window) in windows {
+            match window {
+                Some(w) => {
+                    let json = serde_json::to_string(w).unwrap_or_default();
+                    tx.execute(
+                        "INSERT INTO windows (ip, rule, window) VALUES (?1, ?2, ?3) \
+                         ON CONFLICT(ip, rule) DO UPDATE SET window = excluded.window",
+                        params![ip.to_string(), rule.as_str(), json],
+                    )
+                    .map_err(err)?;
+                }
+                None => {
+                    tx.execute(
+                        "DELETE FROM windows WHERE ip = ?1 AND rule = ?2",
+                        params![ip.to_string(), rule.as_str()],
+                    )
+                    .map_err(err)?;
+                }
+            }
+        }
+        tx.execute(
+            "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
+            params![source, cursor],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)
+    }
+
+    /// The counters saved by [`StateDb::checkpoint`].
+    pub fn windows(&self) -> Result<Vec<(IpAddr, Rule, Window)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ip, rule, window FROM windows")
+            .map_err(|e| self.err("reading counters", e))?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(|e| self.err("reading counters", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (ip, rule, json) = row.map_err(|e| self.err("reading counters", e))?;
+            let rule = match rule.as_str() {
+                "404" => Rule::NotFound,
+                "api" => Rule::InvalidApiKey,
+                "login" => Rule::FailedLogin,
+                _ => continue,
+            };
+            if let (Ok(ip), Ok(w)) = (ip.parse(), serde_json::from_str::<Window>(&json)) {
+                out.push((ip, rule, w));
+            }
+        }
+        Ok(out)
     }
 
     /// Records that a notice was given. Returns false when it had been given already, so a

@@ -8,12 +8,14 @@
 //! - [`parse`]: one line into a borrowed [`parse::Request`], without allocating.
 //! - [`caddy`]: Caddy's JSON lines.
 //! - [`classify`]: which requests count for which rule.
+//! - [`follow`]: one followed log, with its health and first-start backfill.
 //! - [`lines`]: splitting a stream into lines.
 //! - [`pipeline`]: lines through parsing, classification and the engine.
 //! - [`tail`]: following a file across rotations, with a position that survives restarts.
 
 pub mod caddy;
 pub mod classify;
+pub mod follow;
 pub mod format;
 pub mod lines;
 pub mod parse;

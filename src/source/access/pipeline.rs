@@ -133,6 +133,8 @@ pub struct LineReader {
     pub stats: LineStats,
     /// Addresses that a rule counted, and how often (only those: memory stays small).
     pub offenders: HashMap<IpAddr, Offender, RandomState>,
+    /// Lines older than this are counted as lines but not judged (a first-start backfill).
+    pub not_before: Option<Timestamp>,
     ips: IpCache,
 }
 
@@ -144,6 +146,7 @@ impl LineReader {
             classify: classify.compile(),
             stats: LineStats::default(),
             offenders: HashMap::default(),
+            not_before: None,
             ips: IpCache::new(),
         }
     }
@@ -155,8 +158,12 @@ impl LineReader {
         let stats = &mut self.stats;
         let offenders = &mut self.offenders;
         let ips = &mut self.ips;
+        let not_before = self.not_before;
         let parsed = self.parser.parse_with(line, |req| {
             let at = req.at;
+            if not_before.is_some_and(|nb| at < nb) {
+                return;
+            }
             let now = now.unwrap_or(at);
             stats.last_at = Some(stats.last_at.map_or(at, |l| l.max(at)));
             match req.status {

@@ -76,7 +76,14 @@ pub struct Tailer {
 impl Tailer {
     /// A tailer for `path`, resuming at `saved` if given (otherwise from the start of the file).
     pub fn new(path: &Path, saved: Option<Position>) -> Self {
-        Self { path: path.to_path_buf(), file: None, pos: saved, partial: Vec::new(), skipping: false, buf: vec![0; 1 << 16] }
+        Self {
+            path: path.to_path_buf(),
+            file: None,
+            pos: saved,
+            partial: Vec::new(),
+            skipping: false,
+            buf: vec![0; 1 << 16],
+        }
     }
 
     /// The followed path.
@@ -141,7 +148,8 @@ impl Tailer {
         let mut start = 0;
         if let Some(saved) = self.pos {
             if saved.dev == meta.dev() && saved.ino == meta.ino() {
-                let same = saved.offset <= meta.len() && fingerprint(&file, saved.fp_len.min(meta.len()))?.0 == saved.fingerprint;
+                let same = saved.offset <= meta.len()
+                    && fingerprint(&file, saved.fp_len.min(meta.len()))?.0 == saved.fingerprint;
                 if same {
                     start = saved.offset;
                 }
@@ -263,7 +271,9 @@ pub fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
                 p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    n.strip_prefix(name).and_then(|rest| rest.strip_prefix('-')).is_some_and(|d| d.as_bytes().first().is_some_and(u8::is_ascii_digit))
+                    n.strip_prefix(name)
+                        .and_then(|rest| rest.strip_prefix('-'))
+                        .is_some_and(|d| d.as_bytes().first().is_some_and(u8::is_ascii_digit))
                 })
             })
             .collect();
