@@ -161,7 +161,7 @@ pub fn actions_at(tick: u64) -> Vec<Action> {
         out.push(Action::HiddenScan { ip: format!("198.51.100.{}", 200 + (w % 50)), path: path.into() });
     }
     // A password guesser: a wrong password every second for 10 s (over OpenAlgo's 5 per minute).
-    if (60..80).contains(&t) && t % 2 == 0 {
+    if (60..80).contains(&t) && t.is_multiple_of(2) {
         out.push(Action::BadLogin { ip: format!("203.0.113.{}", 150 + (w % 50)) });
     }
     out
