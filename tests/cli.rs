@@ -255,6 +255,11 @@ fn the_demo_detects_warns_and_bans_within_its_first_minute() {
     assert!(kinds("protected").iter().any(|n| n["ip"] == "127.0.0.1"), "local health check never banned");
     assert!(!kinds("not_an_ip").is_empty(), "spoofed header value reported");
     assert!(!banned.iter().any(|b| b["ip"] == "127.0.0.1" || b["ip"] == "198.51.100.10"), "users never banned");
+    assert!(
+        banned.iter().any(|b| b["ip"] == "198.51.100.200" && b["source"] == "proxy"),
+        "the scanner OpenAlgo sees as '' is banned from nginx's access log: {notices:?}"
+    );
+    assert!(kinds("burst").iter().any(|b| b["scope"] == "/auth/login"), "password guesser over 5 per minute");
     // The bans are real rows that OpenAlgo would enforce.
     let logs = ws_dir.join("logs.db");
     let n: i64 = raw(&logs)

@@ -4,6 +4,7 @@
 
 mod common;
 
+mod access_logs;
 mod cli;
 mod engine_rules;
 mod logs_db_fixtures;

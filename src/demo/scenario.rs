@@ -155,9 +155,9 @@ pub fn actions_at(tick: u64) -> Vec<Action> {
     if t % 30 == 20 {
         out.push(Action::NotFound { ip: "not-an-ip".into(), path: "/xmlrpc.php".into() });
     }
-    // A scanner only the access log can pin down: a 404 every 2 s from t = 20 s.
-    if t % 4 == 1 && (40..130).contains(&t) {
-        let path = PROBES[((t / 4) as usize) % PROBES.len()];
+    // A scanner only the access log can pin down: a 404 every second from t = 15 s.
+    if t % 2 == 1 && (30..110).contains(&t) {
+        let path = PROBES[((t / 2) as usize) % PROBES.len()];
         out.push(Action::HiddenScan { ip: format!("198.51.100.{}", 200 + (w % 50)), path: path.into() });
     }
     // A password guesser: a wrong password every second for 10 s (over OpenAlgo's 5 per minute).

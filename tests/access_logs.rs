@@ -1,0 +1,239 @@
+//! Access logs through the live monitor and through `warden replay`, with real files on disk.
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use chrono::Duration;
+use warden::config::{Config, Paths};
+use warden::monitor::{Monitor, Notice};
+use warden::time::Timestamp;
+
+use crate::common::{fresh_logs_db, raw};
+
+fn line(ip: &str, at: Timestamp, path: &str, status: u16) -> String {
+    format!(
+        "{ip} - - [{}] \"GET {path} HTTP/1.1\" {status} 153 \"-\" \"Mozilla/5.0 zgrab/0.x\"\n",
+        at.format("%d/%b/%Y:%H:%M:%S +0000")
+    )
+}
+
+fn append(path: &Path, text: &str) {
+    OpenOptions::new().create(true).append(true).open(path).expect("open").write_all(text.as_bytes()).expect("write");
+}
+
+fn scan(ip: &str, from: Timestamp, n: i64) -> String {
+    (0..n).map(|i| line(ip, from + Duration::seconds(i), &format!("/probe-{i}.php"), 404)).collect()
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    log: PathBuf,
+    paths: Paths,
+}
+
+fn setup() -> Setup {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let logs = fresh_logs_db(dir.path());
+    let log = dir.path().join("access.log");
+    let paths = Paths {
+        logs_db: logs,
+        openalgo_db: None,
+        state_db: dir.path().join("state.db"),
+        access_logs: vec![(log.clone(), "combined".into())],
+    };
+    Setup { dir, log, paths }
+}
+
+fn banned(n: &[Notice]) -> Vec<String> {
+    n.iter().filter_map(|n| if let Notice::Banned { ip, .. } = n { Some(ip.clone()) } else { None }).collect()
+}
+
+#[test]
+fn bans_a_scanner_that_only_the_access_log_sees() {
+    let s = setup();
+    let now = warden::time::now();
+    append(&s.log, &scan("198.51.100.200", now - Duration::seconds(60), 19));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let n = m.tick(now);
+    assert!(banned(&n).is_empty(), "19 404s: {n:?}");
+    assert!(n.iter().any(|n| matches!(n, Notice::NearThreshold { ip, .. } if ip == "198.51.100.200")), "{n:?}");
+    append(&s.log, &line("198.51.100.200", now - Duration::seconds(30), "/.env", 404));
+    let n = m.tick(now);
+    assert_eq!(banned(&n), ["198.51.100.200"], "{n:?}");
+    let row: (String, i64) = raw(&s.paths.logs_db)
+        .query_row("SELECT created_by, is_permanent FROM ip_bans WHERE ip_address = '198.51.100.200'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("row in logs.db");
+    assert_eq!(row, ("warden:404".into(), 0));
+}
+
+#[test]
+fn safe_paths_and_banned_clients_are_not_counted() {
+    let s = setup();
+    let now = warden::time::now();
+    let mut text = String::new();
+    for i in 0..30 {
+        text.push_str(&line("203.0.113.60", now - Duration::seconds(100 - i), "/favicon.ico", 404));
+        text.push_str(&line("203.0.113.61", now - Duration::seconds(100 - i), "/api/v1/funds", 200));
+    }
+    append(&s.log, &text);
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let n = m.tick(now);
+    assert!(banned(&n).is_empty(), "{n:?}");
+}
+
+#[test]
+fn a_restart_mid_file_neither_loses_nor_double_counts() {
+    let s = setup();
+    let now = warden::time::now();
+    let start = now - Duration::seconds(120);
+    append(&s.log, &scan("203.0.113.70", start, 10));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    assert!(banned(&m.tick(now)).is_empty());
+    drop(m);
+    // While stopped: nine more. Counted once each: 19, no ban.
+    append(&s.log, &scan("203.0.113.70", start + Duration::seconds(10), 9));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor again");
+    let n = m.tick(now);
+    assert!(banned(&n).is_empty(), "19 after a restart (a double count would have banned): {n:?}");
+    drop(m);
+    append(&s.log, &scan("203.0.113.70", start + Duration::seconds(19), 1));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor a third time");
+    assert_eq!(banned(&m.tick(now)), ["203.0.113.70"], "the 20th, nothing lost across two restarts");
+}
+
+#[test]
+fn first_start_reads_back_rotated_history_within_the_depth() {
+    let s = setup();
+    let now = warden::time::now();
+    // 15 lines from 30 h ago (beyond the 24 h depth) in a compressed rotation…
+    let old = scan("203.0.113.80", now - Duration::hours(30), 15);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(old.as_bytes()).expect("gzip");
+    std::fs::write(s.dir.path().join("access.log.2.gz"), gz.finish().expect("gzip")).expect("write .gz");
+    // …10 recent ones in the previous file, 9 in the current one.
+    append(&s.dir.path().join("access.log.1"), &scan("203.0.113.80", now - Duration::hours(2), 10));
+    append(&s.log, &scan("203.0.113.80", now - Duration::minutes(30), 9));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let n = m.tick(now);
+    assert!(banned(&n).is_empty(), "19 within 24 h; the 30 h old lines are not counted: {n:?}");
+    append(&s.log, &scan("203.0.113.80", now - Duration::minutes(1), 1));
+    assert_eq!(banned(&m.tick(now)), ["203.0.113.80"]);
+}
+
+#[test]
+fn a_ban_from_history_that_has_run_out_is_not_written() {
+    let s = setup();
+    let now = warden::time::now();
+    append(
+        &s.dir.path().join("access.log.1"),
+        &scan("203.0.113.90", now - Duration::hours(23) - Duration::minutes(59), 20),
+    );
+    let cfg = Config {
+        rules: warden::config::RulesConfig { not_found_ban_hours: 1, ..Default::default() },
+        ..Config::default()
+    };
+    let mut m = Monitor::open(&cfg, &s.paths).expect("monitor");
+    let n = m.tick(now);
+    assert!(banned(&n).is_empty(), "a 1 h ban from 24 h ago is over: {n:?}");
+    let rows: i64 = raw(&s.paths.logs_db).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).expect("count");
+    assert_eq!(rows, 0);
+}
+
+fn warden_replay(args: &[&str], dir: &Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "--state-db",
+            dir.join("state.db").to_str().expect("utf8"),
+            "--logs-db",
+            dir.join("logs.db").to_str().expect("utf8"),
+        ])
+        .arg("replay")
+        .args(args)
+        .env("XDG_CONFIG_HOME", dir.join("xdg"))
+        .output()
+        .expect("run warden replay")
+}
+
+#[test]
+fn replay_reports_bans_near_misses_top_offenders_and_bad_lines() {
+    let s = setup();
+    let t0 = warden::time::parse_db_time("2025-01-13 10:00:00").expect("time");
+    let mut text = scan("203.0.113.5", t0, 25);
+    text.push_str(&scan("198.51.100.9", t0, 17));
+    text.push_str("garbage line\n\u{1b}[31mred\n");
+    text.push_str(&line("203.0.113.6", t0, "/ok", 200));
+    // Half in a gzip file, given first although it is newer: replay orders by time.
+    let newer = scan("203.0.113.7", t0 + Duration::hours(1), 3);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(newer.as_bytes()).expect("gzip");
+    let gz_path = s.dir.path().join("newer.log.gz");
+    std::fs::write(&gz_path, gz.finish().expect("gzip")).expect("write");
+    std::fs::write(&s.log, &text).expect("write");
+    let out = warden_replay(&["--json", gz_path.to_str().expect("utf8"), s.log.to_str().expect("utf8")], s.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    assert_eq!(r["lines"], 48);
+    assert_eq!(r["unparsed"], 2);
+    assert!(
+        r["unparsed_samples"][1].as_str().is_some_and(|s| s.contains("\\u{1b}[31mred")),
+        "escaped: {}",
+        r["unparsed_samples"]
+    );
+    let bans = r["bans"].as_array().expect("bans");
+    assert_eq!(bans.len(), 1);
+    assert_eq!(
+        (bans[0]["ip"].as_str(), bans[0]["rule"].as_str(), bans[0]["at"].as_str()),
+        (Some("203.0.113.5"), Some("404"), Some("2025-01-13T10:00:19Z"))
+    );
+    assert_eq!(bans[0]["expires_at"], "2025-01-14T10:00:19Z");
+    let near: Vec<&str> = r["near"].as_array().expect("near").iter().filter_map(|n| n["ip"].as_str()).collect();
+    assert_eq!(near, ["203.0.113.5", "198.51.100.9"]);
+    // Top offenders count every counted request, including those after the ban.
+    let top: Vec<(&str, u64)> = r["top"]
+        .as_array()
+        .expect("top")
+        .iter()
+        .map(|t| (t["ip"].as_str().unwrap_or(""), t["total"].as_u64().unwrap_or(0)))
+        .collect();
+    assert_eq!(top, [("203.0.113.5", 25), ("198.51.100.9", 17), ("203.0.113.7", 3)]);
+    // --apply writes the ban, starting now.
+    let out = warden_replay(&["--apply", s.log.to_str().expect("utf8")], s.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let row: (String, Option<String>) = raw(&s.paths.logs_db)
+        .query_row("SELECT created_by, expires_at FROM ip_bans WHERE ip_address = '203.0.113.5'", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("applied ban");
+    assert_eq!(row.0, "warden:404");
+    let until = warden::time::parse_db_time(row.1.as_deref().expect("expiry")).expect("time");
+    assert!(until > warden::time::now() + Duration::hours(23), "starts now, not in 2025");
+}
+
+#[test]
+fn replay_reads_standard_input_and_survives_a_malformed_corpus() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let corpus =
+        std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/corpus/malformed.log")).expect("corpus");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["--state-db", dir.path().join("s.db").to_str().expect("utf8"), "replay", "--json", "-"])
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child.stdin.take().expect("stdin").write_all(&corpus).expect("feed");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    let lines = r["lines"].as_u64().expect("lines");
+    let unparsed = r["unparsed"].as_u64().expect("unparsed");
+    assert!(lines >= 20 && unparsed >= 10 && unparsed < lines, "{r}");
+    for s in r["unparsed_samples"].as_array().expect("samples") {
+        let s = s.as_str().expect("text");
+        assert!(!s.contains('\n') && !s.contains('\u{1b}') && s.chars().count() < 200, "sample not escaped: {s:?}");
+    }
+}
