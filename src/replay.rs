@@ -164,15 +164,25 @@ pub fn replay(inputs: &[Input], format: &str, cfg: &Config, offences: HashMap<Ip
         inputs.iter().enumerate().map(|(i, input)| (first_time(input, &parser), i, input)).collect();
     // Oldest first; stdin and unreadable starts keep their place after the dated files.
     ordered.sort_by_key(|(t, i, _)| (t.is_none(), *t, *i));
-    let mut engine = Engine::new(cfg.own_thresholds(), cfg.protection()?, cfg.near_fraction);
+    let mut engine = Engine::new(cfg.own_thresholds(), cfg.protection()?, cfg.near_fraction).without_change_tracking();
     engine.set_offences(offences);
     let mut reader = LineReader::new(parser, cfg.classify.clone());
     let mut report = ReplayReport::default();
     let mut verdicts = Vec::new();
     for (_, _, input) in ordered {
         let stream = input.open()?;
+        let mut last_evict = i64::MIN;
         for_each_line(stream, |line| {
             reader.feed(line, &mut engine, None, &mut verdicts);
+            // Forget windows that are over, once per hour of log time: memory follows the
+            // active addresses, not every address ever seen.
+            if let Some(at) = reader.stats.last_at {
+                let hour = at.timestamp() / 3600;
+                if hour > last_evict {
+                    last_evict = hour;
+                    engine.evict(at);
+                }
+            }
             if !verdicts.is_empty() {
                 let at = reader.stats.last_at.unwrap_or_default();
                 for v in verdicts.drain(..) {

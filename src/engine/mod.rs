@@ -25,7 +25,7 @@ use std::net::IpAddr;
 pub use rate::{Burst, RateCounter};
 pub use thresholds::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
 pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
-pub use window::{later, max_items, Window, SAME_KEY_GAP, WINDOW};
+pub use window::{later, max_items, Interner, Window, WindowMap, WindowRecord, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
 use crate::ip::{canonicalize, display_raw, Protection};
@@ -37,9 +37,16 @@ pub struct Engine {
     thresholds: Thresholds,
     protection: Protection,
     near_fraction: f64,
-    windows: HashMap<(IpAddr, Rule), Window, RandomState>,
+    windows: WindowMap,
+    /// Paths and key hashes the windows remember, stored once.
+    interner: Interner,
+    /// When each (address, key hash) was last counted: the same invalid key counts once per
+    /// five minutes, as in OpenAlgo.
+    key_seen: HashMap<(IpAddr, u32), Timestamp, RandomState>,
     /// Counters changed since the last [`Engine::take_dirty`], to save with the source position.
     dirty: std::collections::HashSet<(IpAddr, Rule), RandomState>,
+    /// Whether to keep `dirty` (a replay saves nothing, so it does not).
+    track_dirty: bool,
     /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
     bans: HashMap<IpAddr, Option<Timestamp>, RandomState>,
     /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
@@ -61,8 +68,11 @@ impl Engine {
             thresholds,
             protection,
             near_fraction,
-            windows: HashMap::default(),
+            windows: WindowMap::default(),
             dirty: Default::default(),
+            track_dirty: true,
+            interner: Interner::default(),
+            key_seen: HashMap::default(),
             bans: HashMap::default(),
             banned_raw: HashMap::new(),
             held: HashMap::new(),
@@ -139,45 +149,75 @@ impl Engine {
         self.alerted.insert(key, until);
     }
 
-    /// The live counter of `ip` under `rule`, if any.
-    pub fn window(&self, ip: IpAddr, rule: Rule) -> Option<&Window> {
-        self.windows.get(&(ip, rule))
+    /// The live counter of `ip` under `rule`, with its strings, if any.
+    pub fn window(&self, ip: IpAddr, rule: Rule) -> Option<WindowRecord> {
+        self.windows.get(ip, rule).map(|w| w.record_of(&self.interner))
     }
 
     /// Every live counter (for the `trackers` view of proxy-log counts).
-    pub fn windows(&self) -> impl Iterator<Item = (IpAddr, Rule, &Window)> {
-        self.windows.iter().map(|((ip, rule), w)| (*ip, *rule, w))
+    pub fn windows(&self) -> impl Iterator<Item = (IpAddr, Rule, WindowRecord)> + '_ {
+        self.windows.iter().map(|(ip, rule, w)| (ip, rule, w.record_of(&self.interner)))
     }
 
-    /// Forgets the counters of `ip` under `rule` (a manual clear).
-    pub fn clear_window(&mut self, ip: IpAddr, rule: Rule) {
-        if self.windows.remove(&(ip, rule)).is_some() {
+    /// How many counters are live (for memory checks).
+    pub fn window_count(&self) -> usize {
+        self.windows.len()
+    }
+
+    fn drop_window(&mut self, ip: IpAddr, rule: Rule) {
+        if let Some(w) = self.windows.remove(ip, rule) {
+            w.release(&mut self.interner);
+            self.mark(ip, rule);
+        }
+    }
+
+    fn mark(&mut self, ip: IpAddr, rule: Rule) {
+        if self.track_dirty {
             self.dirty.insert((ip, rule));
         }
     }
 
+    /// Stops remembering which counters changed (for a replay, which saves none).
+    pub fn without_change_tracking(mut self) -> Self {
+        self.track_dirty = false;
+        self.dirty = Default::default();
+        self
+    }
+
+    /// Forgets the counters of `ip` under `rule` (a manual clear).
+    pub fn clear_window(&mut self, ip: IpAddr, rule: Rule) {
+        self.drop_window(ip, rule);
+    }
+
     /// Puts back a counter saved by an earlier run.
-    pub fn load_window(&mut self, ip: IpAddr, rule: Rule, window: Window) {
-        self.windows.insert((ip, rule), window);
+    pub fn load_window(&mut self, ip: IpAddr, rule: Rule, record: &WindowRecord) {
+        let w = Window::from_record(rule, record, &mut self.interner);
+        if let Some(old) = self.windows.insert(ip, rule, w) {
+            old.release(&mut self.interner);
+        }
     }
 
     /// The counters changed since the last call: `Some` to save, `None` to delete.
-    pub fn take_dirty(&mut self) -> Vec<(IpAddr, Rule, Option<Window>)> {
+    pub fn take_dirty(&mut self) -> Vec<(IpAddr, Rule, Option<WindowRecord>)> {
         let dirty = std::mem::take(&mut self.dirty);
-        dirty.into_iter().map(|(ip, rule)| (ip, rule, self.windows.get(&(ip, rule)).cloned())).collect()
+        dirty.into_iter().map(|(ip, rule)| (ip, rule, self.window(ip, rule))).collect()
     }
 
     /// Drops counters whose window is over and notice keys that can no longer repeat, so memory
     /// stays bounded however many addresses pass by.
     pub fn evict(&mut self, now: Timestamp) {
-        let dirty = &mut self.dirty;
-        self.windows.retain(|key, w| {
+        let (dirty, interner, track) = (&mut self.dirty, &mut self.interner, self.track_dirty);
+        self.windows.retain(|ip, rule, w| {
             let keep = !w.is_over(now);
             if !keep {
-                dirty.insert(*key);
+                w.release(interner);
+                if track {
+                    dirty.insert((ip, rule));
+                }
             }
             keep
         });
+        self.key_seen.retain(|_, at| now < later(*at, SAME_KEY_GAP));
         self.alerted.retain(|_, until| *until > now);
         self.bans.retain(|_, until| until.is_none_or(|u| u > now));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
@@ -216,17 +256,23 @@ impl Engine {
         if self.is_banned(ip, at) {
             return Vec::new();
         }
-        let mut counted = true;
-        let window = self
-            .windows
-            .entry((ip, rule))
-            .and_modify(|w| counted = w.record(rule, at, item))
-            .or_insert_with(|| Window::start(rule, at, item));
-        if !counted {
-            return Vec::new();
+        if let (What::InvalidApiKey { key_hash: Some(hash) }, Some(w)) = (what, self.windows.get(ip, rule)) {
+            // The same invalid key within five minutes counts once (OpenAlgo's key cache).
+            if !w.is_over(at) {
+                let id = self.interner.lookup(hash);
+                if let Some(seen) = id.and_then(|id| self.key_seen.get(&(ip, id))) {
+                    if at < later(*seen, SAME_KEY_GAP) {
+                        return Vec::new();
+                    }
+                }
+            }
         }
-        self.dirty.insert((ip, rule));
-        let (count, first_at) = (window.count, window.first_at);
+        let window = self.windows.record(ip, rule, at, item, &mut self.interner);
+        let (count, first_at) = (window.count, window.first_at());
+        self.mark(ip, rule);
+        if let Some(id) = item.filter(|_| rule == Rule::InvalidApiKey).and_then(|i| self.interner.lookup(i)) {
+            self.key_seen.insert((ip, id), at);
+        }
         // NOTE: OpenAlgo never bans on the request that creates its tracker row, so with a
         // threshold of 1 it bans on the second request. Warden bans on the request that reaches
         // the threshold, whatever it is; for any threshold above 1 the two agree.
@@ -342,9 +388,7 @@ impl Engine {
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);
-        if self.windows.remove(&(ip, rule)).is_some() {
-            self.dirty.insert((ip, rule));
-        }
+        self.drop_window(ip, rule);
         vec![Verdict::Ban(order)]
     }
 

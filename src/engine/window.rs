@@ -1,6 +1,12 @@
-//! OpenAlgo's fixed 24-hour counting window.
+//! OpenAlgo's fixed 24-hour counting window, stored compactly.
+//!
+//! A busy server meets a million distinct scanner addresses; each gets a counter. So a counter is
+//! 28 bytes with no allocation of its own: the paths and key hashes it remembers are interned
+//! once per engine ([`Interner`]) and referred to by number, two inline, more in a shared side
+//! table. What is saved and shown goes through [`WindowRecord`], with the strings.
 
-use chrono::Duration;
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
 
 use crate::event::Rule;
 use crate::time::Timestamp;
@@ -22,71 +28,306 @@ pub fn max_items(rule: Rule) -> usize {
 
 /// `t + d`, saturating instead of overflowing on absurd times read from a file.
 pub fn later(t: Timestamp, d: Duration) -> Timestamp {
-    t.checked_add_signed(d).unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+    t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
+/// Most distinct strings interned; past that, new paths are counted but not remembered.
+const MAX_INTERNED: usize = 200_000;
+
+/// Interned strings (paths, key hashes), and the overflow lists of windows with more than two.
+#[derive(Debug, Default)]
+pub struct Interner {
+    ids: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
+    strings: Vec<Box<str>>,
+    lists: Vec<Vec<u32>>,
+    free: Vec<u32>,
+}
+
+impl Interner {
+    fn id(&mut self, s: &str) -> Option<u32> {
+        if let Some(id) = self.ids.get(s) {
+            return Some(*id);
+        }
+        if self.strings.len() >= MAX_INTERNED {
+            return None;
+        }
+        let id = u32::try_from(self.strings.len()).ok()?;
+        self.strings.push(s.into());
+        self.ids.insert(s.into(), id);
+        Some(id)
+    }
+
+    /// The id of an interned string.
+    pub fn lookup(&self, s: &str) -> Option<u32> {
+        self.ids.get(s).copied()
+    }
+
+    fn string(&self, id: u32) -> &str {
+        self.strings.get(id as usize).map_or("", |s| s)
+    }
+
+    fn new_list(&mut self, items: Vec<u32>) -> u32 {
+        match self.free.pop() {
+            Some(i) => {
+                self.lists[i as usize] = items;
+                i
+            }
+            None => {
+                self.lists.push(items);
+                (self.lists.len() - 1) as u32
+            }
+        }
+    }
+
+    fn release(&mut self, list: u32) {
+        if let Some(l) = self.lists.get_mut(list as usize) {
+            *l = Vec::new();
+            self.free.push(list);
+        }
+    }
+}
+
+const NO_LIST: u32 = u32::MAX;
+
 /// A counter for one address and one rule.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     /// Events counted in this window.
     pub count: u32,
-    /// When the window started (the first event).
+    /// Unix seconds, clamped to what a u32 holds (1970 to 2106): 4 bytes instead of 8.
+    first_secs: u32,
+    first_micros: u32,
+    last_off: u32,
+    /// Up to two item ids inline; `len` says how many items in all.
+    inline: [u32; 2],
+    len: u8,
+    /// Index of the overflow list in the interner (all items), or `NO_LIST`.
+    list: u32,
+}
+
+/// A window with its strings, for saving and showing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WindowRecord {
+    /// Events counted.
+    pub count: u32,
+    /// Window start.
     pub first_at: Timestamp,
-    /// The latest event.
+    /// Latest event.
     pub last_at: Timestamp,
     /// Distinct paths or key hashes, oldest first.
     pub items: Vec<String>,
-    /// When each item was last seen (parallel to `items`).
-    #[serde(default)]
-    seen: Vec<Timestamp>,
 }
 
 impl Window {
     /// A new window holding one event.
-    pub fn start(rule: Rule, at: Timestamp, item: Option<&str>) -> Self {
-        let mut w = Self { count: 1, first_at: at, last_at: at, items: Vec::new(), seen: Vec::new() };
-        w.push_item(rule, at, item);
+    pub fn start(rule: Rule, at: Timestamp, item: Option<&str>, interner: &mut Interner) -> Self {
+        let mut w = Self {
+            count: 1,
+            first_secs: at.timestamp().clamp(0, i64::from(u32::MAX)) as u32,
+            first_micros: at.timestamp_subsec_micros(),
+            last_off: 0,
+            inline: [0; 2],
+            len: 0,
+            list: NO_LIST,
+        };
+        w.push_item(rule, item, interner);
         w
+    }
+
+    /// When the window started.
+    pub fn first_at(&self) -> Timestamp {
+        DateTime::from_timestamp(i64::from(self.first_secs), self.first_micros * 1000).unwrap_or_default()
+    }
+
+    /// The latest event (to the second).
+    pub fn last_at(&self) -> Timestamp {
+        later(self.first_at(), Duration::seconds(i64::from(self.last_off)))
     }
 
     /// Whether the window has run its course at `at`. OpenAlgo's test is
     /// `(now - first).days >= 1`, so the reset happens at exactly 24 hours.
     pub fn is_over(&self, at: Timestamp) -> bool {
-        at >= later(self.first_at, WINDOW)
+        at >= later(self.first_at(), WINDOW)
     }
 
-    /// Counts one more event: restarts the window when it is over, otherwise adds to it. An
-    /// invalid key already seen within [`SAME_KEY_GAP`] is not counted again. Returns whether
-    /// the event was counted.
-    pub fn record(&mut self, rule: Rule, at: Timestamp, item: Option<&str>) -> bool {
+    /// Counts one more event: restarts the window when it is over, otherwise adds to it.
+    /// Returns whether the event was counted.
+    pub fn record(&mut self, rule: Rule, at: Timestamp, item: Option<&str>, interner: &mut Interner) -> bool {
         if self.is_over(at) {
-            *self = Self::start(rule, at, item);
+            self.release(interner);
+            *self = Self::start(rule, at, item, interner);
             return true;
         }
-        if rule == Rule::InvalidApiKey {
-            if let Some(pos) = item.and_then(|i| self.items.iter().position(|x| x == i)) {
-                if at < later(self.seen[pos], SAME_KEY_GAP) {
-                    return false;
-                }
-            }
-        }
         self.count = self.count.saturating_add(1);
-        self.last_at = self.last_at.max(at);
-        self.push_item(rule, at, item);
+        let off = (at - self.first_at()).num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+        self.last_off = self.last_off.max(off);
+        self.push_item(rule, item, interner);
         true
     }
 
-    fn push_item(&mut self, rule: Rule, at: Timestamp, item: Option<&str>) {
-        let Some(item) = item else { return };
-        if let Some(pos) = self.items.iter().position(|i| i == item) {
-            self.seen[pos] = at;
+    fn ids(&self, interner: &Interner) -> Vec<u32> {
+        if self.list != NO_LIST {
+            interner.lists.get(self.list as usize).cloned().unwrap_or_default()
+        } else {
+            self.inline[..usize::from(self.len).min(2)].to_vec()
+        }
+    }
+
+    fn push_item(&mut self, rule: Rule, item: Option<&str>, interner: &mut Interner) {
+        let Some(id) = item.and_then(|i| interner.id(i)) else { return };
+        let cap = max_items(rule);
+        if cap == 0 {
             return;
         }
-        if self.items.len() == max_items(rule) {
-            self.items.remove(0);
-            self.seen.remove(0);
+        let mut ids = self.ids(interner);
+        if ids.contains(&id) {
+            return;
         }
-        self.items.push(item.to_string());
-        self.seen.push(at);
+        if ids.len() == cap {
+            ids.remove(0);
+        }
+        ids.push(id);
+        if ids.len() <= 2 {
+            self.inline[..ids.len()].copy_from_slice(&ids);
+            self.len = ids.len() as u8;
+        } else if self.list == NO_LIST {
+            self.len = ids.len().min(255) as u8;
+            self.list = interner.new_list(ids);
+        } else {
+            self.len = ids.len().min(255) as u8;
+            interner.lists[self.list as usize] = ids;
+        }
+    }
+
+    /// Gives back the overflow list; call before dropping a window.
+    pub fn release(&self, interner: &mut Interner) {
+        if self.list != NO_LIST {
+            interner.release(self.list);
+        }
+    }
+
+    /// This window with its strings.
+    pub fn record_of(&self, interner: &Interner) -> WindowRecord {
+        WindowRecord {
+            count: self.count,
+            first_at: self.first_at(),
+            last_at: self.last_at(),
+            items: self.ids(interner).into_iter().map(|id| interner.string(id).to_string()).collect(),
+        }
+    }
+
+    /// A window from a saved record.
+    pub fn from_record(rule: Rule, r: &WindowRecord, interner: &mut Interner) -> Self {
+        let mut w = Self::start(rule, r.first_at, None, interner);
+        w.count = r.count;
+        w.last_off = (r.last_at - r.first_at).num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
+        for item in &r.items {
+            w.push_item(rule, Some(item), interner);
+        }
+        w
+    }
+}
+
+type Map<K> = std::collections::HashMap<K, Window, foldhash::fast::RandomState>;
+
+/// Counters keyed by address and rule, stored so that a million addresses fit in little memory:
+/// one map per rule (the rule is not part of the key), IPv4 keys as 4-byte integers.
+#[derive(Debug, Default)]
+pub struct WindowMap {
+    v4: [Map<u32>; 3],
+    v6: [Map<u128>; 3],
+}
+
+fn slot(rule: Rule) -> usize {
+    match rule {
+        Rule::NotFound => 0,
+        Rule::InvalidApiKey => 1,
+        Rule::FailedLogin | Rule::Rate => 2,
+    }
+}
+
+const RULES: [Rule; 3] = [Rule::NotFound, Rule::InvalidApiKey, Rule::FailedLogin];
+
+impl WindowMap {
+    /// The counter of `ip` under `rule`.
+    pub fn get(&self, ip: std::net::IpAddr, rule: Rule) -> Option<&Window> {
+        match ip {
+            std::net::IpAddr::V4(v4) => self.v4[slot(rule)].get(&u32::from(v4)),
+            std::net::IpAddr::V6(v6) => self.v6[slot(rule)].get(&u128::from(v6)),
+        }
+    }
+
+    /// Counts an event: records it in the existing counter or starts one. Returns the counter.
+    pub fn record(
+        &mut self,
+        ip: std::net::IpAddr,
+        rule: Rule,
+        at: Timestamp,
+        item: Option<&str>,
+        interner: &mut Interner,
+    ) -> &Window {
+        fn go<'a, K: std::hash::Hash + Eq>(
+            map: &'a mut Map<K>,
+            key: K,
+            rule: Rule,
+            at: Timestamp,
+            item: Option<&str>,
+            interner: &mut Interner,
+        ) -> &'a Window {
+            map.entry(key)
+                .and_modify(|w| {
+                    w.record(rule, at, item, interner);
+                })
+                .or_insert_with(|| Window::start(rule, at, item, interner))
+        }
+        match ip {
+            std::net::IpAddr::V4(v4) => go(&mut self.v4[slot(rule)], u32::from(v4), rule, at, item, interner),
+            std::net::IpAddr::V6(v6) => go(&mut self.v6[slot(rule)], u128::from(v6), rule, at, item, interner),
+        }
+    }
+
+    /// Puts a counter in place, returning the one it replaces.
+    pub fn insert(&mut self, ip: std::net::IpAddr, rule: Rule, w: Window) -> Option<Window> {
+        match ip {
+            std::net::IpAddr::V4(v4) => self.v4[slot(rule)].insert(u32::from(v4), w),
+            std::net::IpAddr::V6(v6) => self.v6[slot(rule)].insert(u128::from(v6), w),
+        }
+    }
+
+    /// Removes a counter.
+    pub fn remove(&mut self, ip: std::net::IpAddr, rule: Rule) -> Option<Window> {
+        match ip {
+            std::net::IpAddr::V4(v4) => self.v4[slot(rule)].remove(&u32::from(v4)),
+            std::net::IpAddr::V6(v6) => self.v6[slot(rule)].remove(&u128::from(v6)),
+        }
+    }
+
+    /// How many counters.
+    pub fn len(&self) -> usize {
+        self.v4.iter().map(Map::len).sum::<usize>() + self.v6.iter().map(Map::len).sum::<usize>()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Every counter.
+    pub fn iter(&self) -> impl Iterator<Item = (std::net::IpAddr, Rule, &Window)> + '_ {
+        let v4 = RULES.iter().enumerate().flat_map(move |(i, rule)| {
+            self.v4[i].iter().map(move |(k, w)| (std::net::IpAddr::V4((*k).into()), *rule, w))
+        });
+        let v6 = RULES.iter().enumerate().flat_map(move |(i, rule)| {
+            self.v6[i].iter().map(move |(k, w)| (std::net::IpAddr::V6((*k).into()), *rule, w))
+        });
+        v4.chain(v6)
+    }
+
+    /// Keeps the counters for which `keep` is true.
+    pub fn retain(&mut self, mut keep: impl FnMut(std::net::IpAddr, Rule, &Window) -> bool) {
+        for (i, rule) in RULES.iter().enumerate() {
+            self.v4[i].retain(|k, w| keep(std::net::IpAddr::V4((*k).into()), *rule, w));
+            self.v6[i].retain(|k, w| keep(std::net::IpAddr::V6((*k).into()), *rule, w));
+        }
     }
 }

@@ -78,7 +78,7 @@ impl Monitor {
             access.push(AccessSource::new(path, format, &cfg.classify, saved, history)?);
         }
         for (ip, rule, window) in state.windows()? {
-            engine.load_window(ip, rule, window);
+            engine.load_window(ip, rule, &window);
         }
         Ok(Self {
             engine,

@@ -16,7 +16,7 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
 use crate::config::create_private_dir;
-use crate::engine::Window;
+use crate::engine::WindowRecord;
 use crate::error::{Error, Result};
 use crate::event::Rule;
 use crate::time::Timestamp;
@@ -328,7 +328,12 @@ impl StateDb {
 
     /// Saves a source's position together with the counters it changed, in one transaction, so
     /// that a restart neither loses nor double-counts what was read.
-    pub fn checkpoint(&mut self, source: &str, cursor: &str, windows: &[(IpAddr, Rule, Option<Window>)]) -> Result<()> {
+    pub fn checkpoint(
+        &mut self,
+        source: &str,
+        cursor: &str,
+        windows: &[(IpAddr, Rule, Option<WindowRecord>)],
+    ) -> Result<()> {
         let path = self.path.clone();
         let err = |e| Error::sqlite(&path, format!("saving a checkpoint in Warden's state {}", path.display()), e);
         let tx = self.conn.transaction().map_err(err)?;
@@ -361,7 +366,7 @@ impl StateDb {
     }
 
     /// The counters saved by [`StateDb::checkpoint`].
-    pub fn windows(&self) -> Result<Vec<(IpAddr, Rule, Window)>> {
+    pub fn windows(&self) -> Result<Vec<(IpAddr, Rule, WindowRecord)>> {
         let mut stmt = self
             .conn
             .prepare_cached("SELECT ip, rule, window FROM windows")
@@ -378,7 +383,7 @@ impl StateDb {
                 "login" => Rule::FailedLogin,
                 _ => continue,
             };
-            if let (Ok(ip), Ok(w)) = (ip.parse(), serde_json::from_str::<Window>(&json)) {
+            if let (Ok(ip), Ok(w)) = (ip.parse(), serde_json::from_str::<WindowRecord>(&json)) {
                 out.push((ip, rule, w));
             }
         }

@@ -47,7 +47,7 @@ impl<'a> Request<'a> {
 
     fn set_target(&mut self, target: &'a [u8]) {
         self.target = target;
-        self.path = match target.iter().position(|c| *c == b'?') {
+        self.path = match memchr(b'?', target) {
             Some(q) => &target[..q],
             None => target,
         };
@@ -258,7 +258,13 @@ impl Parser {
 
 impl TimeCache {
     fn get(&mut self, field: Field, raw: &[u8]) -> Result<Timestamp, ParseError> {
-        if raw.len() == self.len && raw == &self.raw[..self.len] {
+        // `time_local` is always 26 bytes: compare as fixed-size arrays, which compile to a few
+        // word compares instead of a library call.
+        if let (Ok(a), Some(b)) = (<&[u8; 26]>::try_from(raw), self.raw.first_chunk::<26>()) {
+            if self.len == 26 && a == b {
+                return self.value.ok_or(ParseError::Time);
+            }
+        } else if raw.len() == self.len && raw == &self.raw[..self.len] {
             return self.value.ok_or(ParseError::Time);
         }
         if let (Field::TimeLocal, Some((key, base)), 26) = (field, &self.minute, raw.len()) {

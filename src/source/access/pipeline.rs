@@ -124,6 +124,20 @@ impl IpCache {
     }
 }
 
+/// Most addresses kept for the top-offender list.
+const MAX_OFFENDERS: usize = 50_000;
+
+/// Keeps the heavy hitters when the offender list is full: drops the addresses with the fewest
+/// counted requests, raising the bar until at most half the room is used. The top of the list,
+/// which is what the report shows, survives.
+fn shrink_offenders(map: &mut HashMap<IpAddr, Offender, RandomState>) {
+    let mut bar = 1;
+    while map.len() >= MAX_OFFENDERS / 2 {
+        map.retain(|_, o| o.total() > bar);
+        bar *= 2;
+    }
+}
+
 /// Reads one log's lines into the engine.
 #[derive(Debug)]
 pub struct LineReader {
@@ -190,6 +204,9 @@ impl LineReader {
             out.extend(engine.count_request(ip, req.ip, req.path(), at, Source::Proxy, now));
             if let Some(what) = what {
                 let raw = String::from_utf8_lossy(req.ip);
+                if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
+                    shrink_offenders(offenders);
+                }
                 let o = offenders.entry(ip).or_default();
                 match what.rule() {
                     Rule::NotFound => o.not_found = o.not_found.saturating_add(1),
