@@ -69,7 +69,8 @@ impl RateCounter {
             }
         }
         for (i, limit) in limits.paths.iter().enumerate() {
-            if !path.starts_with(limit.prefix.as_bytes()) {
+            let prefix = limit.prefix.as_bytes();
+            if !crate::source::access::parse::short_eq(path.get(..prefix.len()), prefix) {
                 continue;
             }
             let c = self.paths.entry((ip, i as u16)).or_insert(0);

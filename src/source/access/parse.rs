@@ -40,6 +40,22 @@ pub struct Request<'a> {
 }
 
 impl<'a> Request<'a> {
+    /// A request with nothing in it yet.
+    pub fn empty() -> Self {
+        Request {
+            ip: b"",
+            at: DateTime::<Utc>::UNIX_EPOCH,
+            method: b"",
+            target: b"",
+            path: b"",
+            status: 0,
+            referer: b"-",
+            user_agent: b"-",
+            host: b"",
+            forwarded_for: b"",
+        }
+    }
+
     /// The path without its query string (what OpenAlgo matches routes against).
     pub fn path(&self) -> &'a [u8] {
         self.path
@@ -98,12 +114,17 @@ pub struct Parser {
     essential_only: bool,
 }
 
+/// Equality of short byte strings without a library call.
+pub(crate) fn short_eq(a: Option<&[u8]>, b: &[u8]) -> bool {
+    a.is_some_and(|a| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y))
+}
+
 fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
     let first = *lit.first()?;
     let mut from = 0;
     while let Some(i) = memchr(first, &hay[from..]) {
         let at = from + i;
-        if hay[at..].starts_with(lit) {
+        if short_eq(hay.get(at..at + lit.len()), lit) {
             let escaped =
                 quoted && first == b'"' && hay[..at].iter().rev().take_while(|c| **c == b'\\').count() % 2 == 1;
             if !escaped {
@@ -136,29 +157,26 @@ impl Parser {
 
     /// Parses one line (without its newline; a trailing `\r` is ignored).
     pub fn parse<'a>(&mut self, line: &'a [u8]) -> Result<Request<'a>, ParseError> {
+        let mut req = Request::empty();
+        self.parse_into(line, &mut req)?;
+        Ok(req)
+    }
+
+    /// [`Parser::parse`] into a request the caller owns, so the hot loop moves no structs.
+    pub fn parse_into<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Result<(), ParseError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return Err(ParseError::Empty);
         }
+        *req = Request::empty();
         if self.format.is_combined_like() {
-            if let Some(req) = self.parse_combined(line) {
-                return Ok(req);
+            if self.parse_combined(line, req) {
+                return Ok(());
             }
             // Anything unusual (a `[` in the user name, a missing field) takes the general path,
             // which also says what is wrong.
+            *req = Request::empty();
         }
-        let mut req = Request {
-            ip: b"",
-            at: DateTime::<Utc>::UNIX_EPOCH,
-            method: b"",
-            target: b"",
-            path: b"",
-            status: 0,
-            referer: b"-",
-            user_agent: b"-",
-            host: b"",
-            forwarded_for: b"",
-        };
         let mut have_time = false;
         let mut pos = 0;
         let all = &self.format.items;
@@ -188,7 +206,7 @@ impl Parser {
                             req.at = self.cache.get(*field, value)?;
                             have_time = true;
                         }
-                        Field::Request => split_request(value, &mut req),
+                        Field::Request => split_request(value, req),
                         Field::Method => req.method = value,
                         Field::Uri => req.set_target(value),
                         Field::Path if req.target.is_empty() => req.set_target(value),
@@ -205,18 +223,22 @@ impl Parser {
         if !have_time || req.ip.is_empty() {
             return Err(ParseError::Layout);
         }
-        Ok(req)
+        Ok(())
     }
 
     /// The quick path for `combined` and `common`: `addr ident user [time] "request" status …`.
-    fn parse_combined<'a>(&mut self, line: &'a [u8]) -> Option<Request<'a>> {
+    fn parse_combined<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> bool {
+        self.combined(line, req).is_some()
+    }
+
+    fn combined<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Option<()> {
         // Short scans: a byte loop beats a vectorised search over a few bytes.
         let sp = line[..line.len().min(48)].iter().position(|c| *c == b' ')?;
         let ip = &line[..sp];
         let after_ip = &line[sp..];
         let lb = sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?;
         let time = line.get(lb + 1..lb + 27)?;
-        if line.get(lb + 27..lb + 30)? != b"] \"" {
+        if !short_eq(line.get(lb + 27..lb + 30), b"] \"") {
             return None;
         }
         let at = self.cache.get(Field::TimeLocal, time).ok()?;
@@ -225,24 +247,15 @@ impl Parser {
         let rest = &line[req_start + req_len + 2..];
         let status = status(rest.get(..3)?).ok()?;
         let after = &rest[3..];
-        let mut req = Request {
-            ip,
-            at,
-            method: b"",
-            target: b"",
-            path: b"",
-            status,
-            referer: b"-",
-            user_agent: b"-",
-            host: b"",
-            forwarded_for: b"",
-        };
-        split_request(&line[req_start..req_start + req_len], &mut req);
+        req.ip = ip;
+        req.at = at;
+        req.status = status;
+        split_request(&line[req_start..req_start + req_len], req);
         if !(after.is_empty() || after[0] == b' ') {
             return None;
         }
         if self.essential_only || !self.format.has_agent() {
-            return Some(req);
+            return Some(());
         }
         // ` bytes "referer" "agent"`
         let q = memchr(b'"', after)?;
@@ -252,7 +265,7 @@ impl Parser {
         let agent = &refer[r_end + 3..];
         let a_end = find_end(agent, b"\"", true)?;
         req.user_agent = &agent[..a_end];
-        Some(req)
+        Some(())
     }
 }
 
