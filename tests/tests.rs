@@ -10,5 +10,6 @@ mod engine_rules;
 mod logs_db_fixtures;
 mod logs_db_writes;
 mod monitor;
+mod parsers;
 mod protection;
 mod tailing;
