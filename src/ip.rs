@@ -70,39 +70,38 @@ pub fn canonicalize_bytes(raw: &[u8]) -> Option<IpAddr> {
 /// Dotted-quad IPv4 without leading zeros, the form every web server logs: a quick path for the
 /// access-log hot loop. Anything else returns `None` and goes through the full parser.
 fn fast_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
-    if b.len() < 7 || b.len() > 15 || !b[..4].contains(&b'.') {
-        return None;
-    }
+    let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
     let mut octets = [0u8; 4];
-    let mut part = 0;
-    let mut value: u32 = 0;
-    let mut digits = 0;
-    for &c in b {
-        match c {
-            b'0'..=b'9' => {
-                if digits > 0 && value == 0 {
-                    return None; // a leading zero: let the full parser refuse it
-                }
-                value = value * 10 + u32::from(c - b'0');
-                digits += 1;
-                if value > 255 {
-                    return None;
-                }
+    let mut i = 0;
+    for (k, octet) in octets.iter_mut().enumerate() {
+        let first = digit(i)?;
+        let mut v = u32::from(first);
+        i += 1;
+        if let Some(d) = digit(i) {
+            if first == 0 {
+                return None; // a leading zero: the full parser refuses it too
             }
-            b'.' if digits > 0 && part < 3 => {
-                octets[part] = value as u8;
-                part += 1;
-                value = 0;
-                digits = 0;
+            v = v * 10 + u32::from(d);
+            i += 1;
+            if let Some(d) = digit(i) {
+                v = v * 10 + u32::from(d);
+                i += 1;
             }
-            _ => return None,
+        }
+        *octet = u8::try_from(v).ok()?;
+        if k < 3 {
+            if b.get(i) != Some(&b'.') {
+                return None;
+            }
+            i += 1;
         }
     }
-    if part != 3 || digits == 0 {
-        return None;
-    }
-    octets[3] = value as u8;
-    Some(Ipv4Addr::from(octets))
+    (i == b.len()).then(|| Ipv4Addr::from(octets))
+}
+
+/// The quick IPv4 parser alone, for callers that keep their own cache for the other forms.
+pub fn quick_ipv4(raw: &[u8]) -> Option<IpAddr> {
+    fast_ipv4(raw).map(IpAddr::V4)
 }
 
 /// Hex digit values, 0xff for anything else: one load per character in the hot loop.

@@ -401,28 +401,30 @@ impl Engine {
         at: Timestamp,
         source: Source,
         now: Timestamp,
-    ) -> Vec<Verdict> {
+        out: &mut Vec<Verdict>,
+    ) {
         if self.is_banned(ip, at) {
-            return Vec::new();
+            return;
         }
-        let Some(burst) = self.rate.hit(&self.thresholds.rate, ip, path, at) else { return Vec::new() };
+        let Some(burst) = self.rate.hit(&self.thresholds.rate, ip, path, at) else { return };
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {
             // Health checks and the proxy itself are busy all day: one report a day is enough.
             if self.first_time("protected", ip, Rule::Rate, day) {
-                return vec![Verdict::Protected { ip, rule: Rule::Rate, count: burst.count, why }];
+                out.push(Verdict::Protected { ip, rule: Rule::Rate, count: burst.count, why });
             }
-            return Vec::new();
+            return;
         }
         if self.thresholds.rate.action == Action::Notice {
-            return vec![Verdict::Burst { ip, scope: burst.scope, count: burst.count, limit: burst.limit }];
+            out.push(Verdict::Burst { ip, scope: burst.scope, count: burst.count, limit: burst.limit });
+            return;
         }
         let reason = match &burst.scope {
             Some(prefix) => format!("Exceeded rate limit: {} requests in one minute to {prefix}", burst.count),
             None => Rule::Rate.reason(burst.count),
         };
         let raw = String::from_utf8_lossy(raw);
-        self.order_ban(ip, &raw, Rule::Rate, burst.count, burst.limit, reason, source, now)
+        out.extend(self.order_ban(ip, &raw, Rule::Rate, burst.count, burst.limit, reason, source, now));
     }
 
     /// Addresses counted for rate detection in the current minute.

@@ -108,15 +108,22 @@ impl IpCache {
     const SLOTS: usize = 4096;
 
     fn new() -> Self {
-        Self { slots: vec![(0, [0; 45], None); Self::SLOTS], hasher: RandomState::default() }
+        // The slots are allocated on the first IPv6 lookup: an IPv4-only log never needs them.
+        Self { slots: Vec::new(), hasher: RandomState::default() }
     }
 
     fn get(&mut self, raw: &[u8]) -> Option<IpAddr> {
         use std::hash::BuildHasher;
         // Dotted quads parse faster than a cache lookup that may miss the CPU cache; only the
         // longer IPv6 forms go through the cache.
-        if raw.is_empty() || raw.len() > 45 || (raw.len() <= 15 && raw.get(..4).is_some_and(|h| h.contains(&b'.'))) {
+        if let Some(v4) = crate::ip::quick_ipv4(raw) {
+            return Some(v4);
+        }
+        if raw.is_empty() || raw.len() > 45 {
             return canonicalize_bytes(raw);
+        }
+        if self.slots.is_empty() {
+            self.slots = vec![(0, [0; 45], None); Self::SLOTS];
         }
         let slot = &mut self.slots[(self.hasher.hash_one(raw) as usize) & (Self::SLOTS - 1)];
         if usize::from(slot.0) == raw.len() && crate::source::access::parse::short_eq(slot.1.get(..raw.len()), raw) {
@@ -207,7 +214,7 @@ impl LineReader {
                 }
                 return;
             };
-            out.extend(engine.count_request(ip, req.ip, req.path(), at, Source::Proxy, now));
+            engine.count_request(ip, req.ip, req.path(), at, Source::Proxy, now, out);
             if let Some(what) = what {
                 let raw = String::from_utf8_lossy(req.ip);
                 if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
