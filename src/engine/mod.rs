@@ -31,6 +31,21 @@ use crate::event::{is_safe_404, Event, Rule, Source, What};
 use crate::ip::{canonicalize, display_raw, Protection};
 use crate::time::Timestamp;
 
+/// One request, as rate detection sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The canonical address.
+    pub ip: IpAddr,
+    /// The address as the log spelled it.
+    pub raw: &'a [u8],
+    /// The path (no query string).
+    pub path: &'a [u8],
+    /// When.
+    pub at: Timestamp,
+    /// Where it was seen.
+    pub source: Source,
+}
+
 /// The threshold engine.
 #[derive(Debug)]
 pub struct Engine {
@@ -392,17 +407,9 @@ impl Engine {
         vec![Verdict::Ban(order)]
     }
 
-    /// Counts one request for rate detection. `raw` is the address as the log spelled it.
-    pub fn count_request(
-        &mut self,
-        ip: IpAddr,
-        raw: &[u8],
-        path: &[u8],
-        at: Timestamp,
-        source: Source,
-        now: Timestamp,
-        out: &mut Vec<Verdict>,
-    ) {
+    /// Counts one request for rate detection, pushing any verdict onto `out`.
+    pub fn count_request(&mut self, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
+        let Request { ip, raw, path, at, source } = *hit;
         if self.is_banned(ip, at) {
             return;
         }

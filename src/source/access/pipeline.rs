@@ -214,7 +214,8 @@ impl LineReader {
                 }
                 return;
             };
-            engine.count_request(ip, req.ip, req.path(), at, Source::Proxy, now, out);
+            let hit = crate::engine::Request { ip, raw: req.ip, path: req.path(), at, source: Source::Proxy };
+            engine.count_request(&hit, now, out);
             if let Some(what) = what {
                 let raw = String::from_utf8_lossy(req.ip);
                 if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
