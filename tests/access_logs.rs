@@ -74,15 +74,26 @@ fn bans_a_scanner_that_only_the_access_log_sees() {
 fn safe_paths_and_banned_clients_are_not_counted() {
     let s = setup();
     let now = warden::time::now();
+    // A client already banned (in logs.db) keeps getting OpenAlgo's 403 on /api/v1/: those are
+    // not invalid keys, and its 404s do not start a new count.
+    raw(&s.paths.logs_db)
+        .execute(
+            "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) VALUES ('203.0.113.62', 'Manual ban', 1, ?1, NULL, 1, 'manual')",
+            [warden::time::format_db_time(now - Duration::hours(1))],
+        )
+        .expect("ban");
     let mut text = String::new();
     for i in 0..30 {
         text.push_str(&line("203.0.113.60", now - Duration::seconds(100 - i), "/favicon.ico", 404));
         text.push_str(&line("203.0.113.61", now - Duration::seconds(100 - i), "/api/v1/funds", 200));
+        text.push_str(&line("203.0.113.62", now - Duration::seconds(100 - i), "/api/v1/placeorder", 403));
+        text.push_str(&line("203.0.113.62", now - Duration::seconds(100 - i), "/wp-login.php", 404));
     }
     append(&s.log, &text);
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
     let n = m.tick(now);
     assert!(banned(&n).is_empty(), "{n:?}");
+    assert!(n.iter().all(|n| !matches!(n, Notice::NearThreshold { .. })), "nothing counted: {n:?}");
 }
 
 #[test]
@@ -109,17 +120,22 @@ fn a_restart_mid_file_neither_loses_nor_double_counts() {
 fn first_start_reads_back_rotated_history_within_the_depth() {
     let s = setup();
     let now = warden::time::now();
-    // 15 lines from 30 h ago (beyond the 24 h depth) in a compressed rotation…
-    let old = scan("203.0.113.80", now - Duration::hours(30), 15);
+    // 15 lines from 30 h ago (beyond the 24 h depth) and 5 from 20 h ago in a compressed
+    // rotation…
+    let mut old = scan("203.0.113.80", now - Duration::hours(30), 15);
+    old.push_str(&scan("203.0.113.80", now - Duration::hours(20), 5));
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     gz.write_all(old.as_bytes()).expect("gzip");
     std::fs::write(s.dir.path().join("access.log.2.gz"), gz.finish().expect("gzip")).expect("write .gz");
-    // …10 recent ones in the previous file, 9 in the current one.
-    append(&s.dir.path().join("access.log.1"), &scan("203.0.113.80", now - Duration::hours(2), 10));
+    // …5 recent ones in the previous file, 9 in the current one: 19 within 24 h.
+    append(&s.dir.path().join("access.log.1"), &scan("203.0.113.80", now - Duration::hours(2), 5));
     append(&s.log, &scan("203.0.113.80", now - Duration::minutes(30), 9));
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
     let n = m.tick(now);
-    assert!(banned(&n).is_empty(), "19 within 24 h; the 30 h old lines are not counted: {n:?}");
+    assert!(
+        banned(&n).is_empty(),
+        "19 within 24 h (5 of them from the .gz); the 30 h old lines are not counted: {n:?}"
+    );
     append(&s.log, &scan("203.0.113.80", now - Duration::minutes(1), 1));
     assert_eq!(banned(&m.tick(now)), ["203.0.113.80"]);
 }
@@ -236,4 +252,44 @@ fn replay_reads_standard_input_and_survives_a_malformed_corpus() {
         let s = s.as_str().expect("text");
         assert!(!s.contains('\n') && !s.contains('\u{1b}') && s.chars().count() < 200, "sample not escaped: {s:?}");
     }
+}
+
+#[test]
+fn a_ban_written_just_before_a_crash_is_recognised_and_counted_once() {
+    let s = setup();
+    let now = warden::time::now();
+    append(&s.log, &scan("203.0.113.95", now - Duration::seconds(60), 20));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    assert_eq!(banned(&m.tick(now)), ["203.0.113.95"]);
+    drop(m);
+    // The crash: the ban reached logs.db, but neither the offence nor the position and counters
+    // reached Warden's state.
+    raw(&s.paths.state_db)
+        .execute_batch("DELETE FROM offences; DELETE FROM cursors; DELETE FROM windows;")
+        .expect("forget");
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor after the crash");
+    let n = m.tick(now);
+    assert!(banned(&n).is_empty(), "the ban is already there, not written twice: {n:?}");
+    let offences: i64 = raw(&s.paths.state_db)
+        .query_row("SELECT COUNT(*) FROM offences WHERE ip = '203.0.113.95'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(offences, 1, "the offence is recorded once, from the re-read lines");
+    let state = warden::store::StateDb::open(&s.paths.state_db).expect("state");
+    assert_eq!(state.offence_counts().expect("counts").get(&"203.0.113.95".parse().expect("ip")), Some(&1));
+}
+
+#[test]
+fn lines_from_an_earlier_minute_do_not_invent_a_burst() {
+    let s = setup();
+    let now = warden::time::now();
+    let t0 = now - Duration::minutes(30);
+    // Two vhost logs interleaved badly: a later minute first, then many older lines.
+    let mut text = line("203.0.113.96", t0 + Duration::minutes(5), "/auth/login", 200);
+    for i in 0..30 {
+        text.push_str(&line("203.0.113.96", t0 + Duration::seconds(i * 10), "/auth/login", 200));
+    }
+    append(&s.log, &text);
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let n = m.tick(now);
+    assert!(n.iter().all(|n| !matches!(n, Notice::Burst { .. })), "{n:?}");
 }

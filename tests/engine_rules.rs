@@ -331,7 +331,7 @@ fn a_held_ban_survives_a_sync_so_a_failed_write_cannot_escalate_the_offence() {
 fn a_ban_on_one_spelling_does_not_hide_a_tracker_under_another() {
     let now = t("2026-11-21 12:00:00");
     let mut e = engine();
-    e.sync_bans([("2001:db8::bad:3", None)]);
+    e.sync_bans([("2001:db8::bad:3", None, None)]);
     assert!(e.is_banned("2001:db8::bad:3".parse().unwrap(), now));
     let v = e.observe_tracker(&reading("2001:DB8::BAD:3", Rule::NotFound, 20, "2026-11-21 11:00:00"), now);
     assert!(

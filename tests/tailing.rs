@@ -52,16 +52,73 @@ fn rename_and_create_rotation_reads_the_rest_of_the_old_file_first() {
 }
 
 #[test]
-fn copytruncate_restarts_at_the_beginning() {
+fn copytruncate_reads_the_unread_tail_from_the_copy_then_restarts_at_the_beginning() {
     let dir = tempfile::tempdir().expect("tempdir");
     let log = dir.path().join("access.log");
     append(&log, &["one", "two", "three"]);
     let mut t = Tailer::new(&log, None);
     assert_eq!(poll(&mut t).len(), 3);
+    // Written after Warden's last read, just before logrotate copies and truncates.
+    append(&log, &["late-1", "late-2"]);
     fs::copy(&log, dir.path().join("access.log.1")).expect("copy");
     OpenOptions::new().write(true).open(&log).expect("open").set_len(0).expect("truncate");
     append(&log, &["four"]);
-    assert_eq!(poll(&mut t), ["four"]);
+    assert_eq!(poll(&mut t), ["late-1", "late-2", "four"]);
+}
+
+#[test]
+fn lines_nginx_writes_to_the_renamed_file_after_the_switch_are_still_read() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    let old = dir.path().join("access.log.1");
+    append(&log, &["1"]);
+    let mut t = Tailer::new(&log, None);
+    assert_eq!(poll(&mut t), ["1"]);
+    fs::rename(&log, &old).expect("rename");
+    append(&log, &["new-1"]);
+    assert_eq!(poll(&mut t), ["new-1"], "switched to the new file");
+    // nginx has not reopened its logs yet, and flushes its buffer into the old file.
+    append(&old, &["old-late"]);
+    append(&log, &["new-2"]);
+    assert_eq!(poll(&mut t), ["old-late", "new-2"]);
+}
+
+#[test]
+fn a_restart_across_copytruncate_reads_the_rest_from_the_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    append(&log, &["a-first-line-long-enough", "b"]);
+    let mut t = Tailer::new(&log, None);
+    assert_eq!(poll(&mut t).len(), 2);
+    let saved = t.position();
+    drop(t);
+    append(&log, &["c", "d"]);
+    fs::copy(&log, dir.path().join("access.log.1")).expect("copy");
+    OpenOptions::new().write(true).open(&log).expect("open").set_len(0).expect("truncate");
+    append(&log, &["e"]);
+    let mut t = Tailer::new(&log, saved);
+    assert_eq!(poll(&mut t), ["c", "d", "e"]);
+}
+
+#[test]
+fn a_restart_across_rotation_and_compression_reads_the_rest_from_the_gz() {
+    use std::io::Write as _;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    append(&log, &["first", "second"]);
+    let mut t = Tailer::new(&log, None);
+    assert_eq!(poll(&mut t).len(), 2);
+    let saved = t.position();
+    drop(t);
+    append(&log, &["third"]);
+    // logrotate with `compress` and no `delaycompress`: access.log.1.gz, a new inode.
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&fs::read(&log).expect("read")).expect("gzip");
+    fs::write(dir.path().join("access.log.1.gz"), gz.finish().expect("gzip")).expect("write");
+    fs::remove_file(&log).expect("remove");
+    append(&log, &["fourth"]);
+    let mut t = Tailer::new(&log, saved);
+    assert_eq!(poll(&mut t), ["third", "fourth"]);
 }
 
 #[test]

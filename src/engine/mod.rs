@@ -70,10 +70,12 @@ pub struct Engine {
     /// Bans ordered but not yet written (logs.db locked or read-only): kept across
     /// [`Engine::sync_bans`] so that a failed write cannot produce a second order.
     held: HashMap<IpAddr, Option<Timestamp>>,
+    /// When each client's ban began: a request logged before that (a line re-read after a
+    /// crash, a backfill) is judged as the unbanned request it was.
+    since: HashMap<IpAddr, Timestamp, RandomState>,
     offences: HashMap<IpAddr, u32>,
     /// Keys of notices already given, with the time after which the key can be forgotten.
     alerted: HashMap<String, Timestamp>,
-    rate: RateCounter,
 }
 
 impl Engine {
@@ -91,9 +93,9 @@ impl Engine {
             bans: HashMap::default(),
             banned_raw: HashMap::new(),
             held: HashMap::new(),
+            since: HashMap::default(),
             offences: HashMap::new(),
             alerted: HashMap::new(),
-            rate: RateCounter::default(),
         }
     }
 
@@ -112,15 +114,21 @@ impl Engine {
         near_at(self.near_fraction, threshold)
     }
 
-    /// Replaces the known bans with what `logs.db` holds now: `(raw ip, until)` where `None` is
-    /// permanent. Rows whose address is not an IP still count for their exact string.
-    pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>)>) {
+    /// Replaces the known bans with what `logs.db` holds now: `(raw ip, banned_at, until)` where
+    /// `until` is `None` for permanent. Rows whose address is not an IP still count for their
+    /// exact string.
+    pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>, Option<Timestamp>)>) {
         self.bans.clear();
         self.banned_raw.clear();
-        for (raw, until) in rows {
+        self.since.clear();
+        for (raw, since, until) in rows {
             merge(self.banned_raw.entry(raw.to_string()).or_insert(until), until);
             if let Ok(ip) = canonicalize(raw) {
                 merge(self.bans.entry(ip).or_insert(until), until);
+                if let Some(since) = since {
+                    let s = self.since.entry(ip).or_insert(since);
+                    *s = (*s).min(since);
+                }
             }
         }
         for (ip, until) in &self.held {
@@ -141,7 +149,7 @@ impl Engine {
 
     /// Whether `ip` is banned at `at`.
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        !self.bans.is_empty() && active(self.bans.get(&ip), at)
+        !self.bans.is_empty() && active(self.bans.get(&ip), at) && self.since.get(&ip).is_none_or(|since| at > *since)
     }
 
     /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.
@@ -192,6 +200,25 @@ impl Engine {
         }
     }
 
+    /// Takes back a ban that was ordered but will not be written because it has already run out
+    /// (from a backfill of old lines): it was no offence Warden acted on.
+    pub fn forget_ban(&mut self, order: &BanOrder) {
+        if !order.alias {
+            if let Some(n) = self.offences.get_mut(&order.ip) {
+                *n = n.saturating_sub(1);
+            }
+        }
+        self.bans.remove(&order.ip);
+        self.since.remove(&order.ip);
+    }
+
+    /// Marks counters as changed again (their checkpoint failed).
+    pub fn restore_dirty(&mut self, keys: impl IntoIterator<Item = (IpAddr, Rule)>) {
+        if self.track_dirty {
+            self.dirty.extend(keys);
+        }
+    }
+
     /// Stops remembering which counters changed (for a replay, which saves none).
     pub fn without_change_tracking(mut self) -> Self {
         self.track_dirty = false;
@@ -235,6 +262,8 @@ impl Engine {
         self.key_seen.retain(|_, at| now < later(*at, SAME_KEY_GAP));
         self.alerted.retain(|_, until| *until > now);
         self.bans.retain(|_, until| until.is_none_or(|u| u > now));
+        let bans = &self.bans;
+        self.since.retain(|ip, _| bans.contains_key(ip));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
     }
 
@@ -400,20 +429,25 @@ impl Engine {
         };
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
         self.bans.insert(ip, order.expires_at());
+        self.since.insert(ip, order.at);
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);
-        self.drop_window(ip, rule);
+        if rule != Rule::Rate {
+            // The counter is cleared, as OpenAlgo does (rate has per-minute buckets, not one).
+            self.drop_window(ip, rule);
+        }
         vec![Verdict::Ban(order)]
     }
 
-    /// Counts one request for rate detection, pushing any verdict onto `out`.
-    pub fn count_request(&mut self, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
+    /// Counts one request for rate detection in `rate` (each source keeps its own counter, since
+    /// buckets follow one log's time), pushing any verdict onto `out`.
+    pub fn count_request(&mut self, rate: &mut RateCounter, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
         let Request { ip, raw, path, at, source } = *hit;
         if self.is_banned(ip, at) {
             return;
         }
-        let Some(burst) = self.rate.hit(&self.thresholds.rate, ip, path, at) else { return };
+        let Some(burst) = rate.hit(&self.thresholds.rate, ip, path, at) else { return };
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {
             // Health checks and the proxy itself are busy all day: one report a day is enough.
@@ -432,11 +466,6 @@ impl Engine {
         };
         let raw = String::from_utf8_lossy(raw);
         out.extend(self.order_ban(ip, &raw, Rule::Rate, burst.count, burst.limit, reason, source, now));
-    }
-
-    /// Addresses counted for rate detection in the current minute.
-    pub fn rate_tracked(&self) -> usize {
-        self.rate.tracked()
     }
 
     fn not_an_ip(&mut self, raw: &str, rule: Rule, source: Source, at: Timestamp) -> Option<Verdict> {

@@ -55,6 +55,11 @@ impl RateCounter {
             IpAddr::V6(v6) => u128::from(v6),
         };
         let minute = at.timestamp().div_euclid(60);
+        if minute < self.minute {
+            // A line from an earlier minute (out of order, or an older file): counting it in
+            // the current bucket would invent a burst, so it is not counted.
+            return None;
+        }
         if minute > self.minute {
             reset(&mut self.all);
             reset(&mut self.paths);

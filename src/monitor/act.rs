@@ -12,7 +12,7 @@ impl Monitor {
     pub(super) fn act(&mut self, verdict: Verdict, now: Timestamp, out: &mut Vec<Notice>) {
         match verdict {
             // A ban from history (a first-start backfill) that has already run out.
-            Verdict::Ban(order) if order.expires_at().is_some_and(|end| end <= now) => {}
+            Verdict::Ban(order) if order.expires_at().is_some_and(|end| end <= now) => self.engine.forget_ban(&order),
             Verdict::Ban(order) => self.write_ban(order, out),
             Verdict::Near(n) => {
                 let key = alert_key("near", n.ip, n.rule, n.window_start);
@@ -78,7 +78,24 @@ impl Monitor {
                     at: order.at,
                 });
             }
-            Ok(BanWrite::AlreadyStronger) => self.engine.release(order.ip),
+            Ok(BanWrite::AlreadyStronger) => {
+                self.engine.release(order.ip);
+                // Usually this very ban, written before a crash and ordered again from the
+                // re-read lines: its offence (keyed by the request's time) is recorded once.
+                if !order.alias {
+                    let offence = Offence {
+                        ip: canonical,
+                        rule: order.rule.as_str().into(),
+                        at: order.at,
+                        until: order.expires_at(),
+                        source: "warden".into(),
+                        reason: Some(order.reason.clone()),
+                    };
+                    if let Err(e) = self.state.record_offence(&offence) {
+                        out.push(self.state_failing(&e));
+                    }
+                }
+            }
             Err(e) => self.postpone(order, e.to_string(), out),
         }
     }

@@ -206,11 +206,14 @@ impl Monitor {
             for verdict in verdicts {
                 self.act(verdict, now, out);
             }
-            let dirty = self.engine.take_dirty();
+            // Counters are saved only together with a position; with no position yet (the file
+            // is missing) or a failed save they stay marked and go with the next checkpoint.
             let cursor = self.access[i].position().and_then(|p| serde_json::to_string(&p).ok());
             if let Some(cursor) = cursor {
+                let dirty = self.engine.take_dirty();
                 let key = self.access[i].key().to_string();
                 if let Err(e) = self.state.checkpoint(&key, &cursor, &dirty) {
+                    self.engine.restore_dirty(dirty.iter().map(|(ip, rule, _)| (*ip, *rule)));
                     out.push(self.state_failing(&e));
                 }
             }
@@ -226,7 +229,9 @@ impl Monitor {
     }
 
     fn apply(&mut self, changes: Changes, now: Timestamp, out: &mut Vec<Notice>) {
-        self.engine.sync_bans(changes.bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), until))));
+        self.engine.sync_bans(
+            changes.bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), r.banned_at, until))),
+        );
         self.import_openalgo_bans(&changes.bans, now, out);
         for reading in &changes.readings {
             for verdict in self.engine.observe_tracker(reading, now) {

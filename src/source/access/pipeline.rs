@@ -162,6 +162,7 @@ pub struct LineReader {
     pub offenders: HashMap<IpAddr, Offender, RandomState>,
     /// Lines older than this are counted as lines but not judged (a first-start backfill).
     pub not_before: Option<Timestamp>,
+    rate: crate::engine::RateCounter,
     ips: IpCache,
 }
 
@@ -174,6 +175,7 @@ impl LineReader {
             stats: LineStats::default(),
             offenders: HashMap::default(),
             not_before: None,
+            rate: Default::default(),
             ips: IpCache::new(),
         }
     }
@@ -186,6 +188,7 @@ impl LineReader {
         let offenders = &mut self.offenders;
         let ips = &mut self.ips;
         let not_before = self.not_before;
+        let rate = &mut self.rate;
         let parsed = self.parser.parse_with(line, |req| {
             let at = req.at;
             if not_before.is_some_and(|nb| at < nb) {
@@ -215,7 +218,7 @@ impl LineReader {
                 return;
             };
             let hit = crate::engine::Request { ip, raw: req.ip, path: req.path(), at, source: Source::Proxy };
-            engine.count_request(&hit, now, out);
+            engine.count_request(rate, &hit, now, out);
             if let Some(what) = what {
                 let raw = String::from_utf8_lossy(req.ip);
                 if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {

@@ -71,7 +71,23 @@ pub struct Tailer {
     partial: Vec<u8>,
     skipping: bool,
     buf: Vec<u8>,
+    /// The file the path named before the last rotation. nginx keeps writing it until it
+    /// reopens its logs (logrotate's postrotate), and flushes its buffer into it then; it is read
+    /// on every poll until it has been quiet for [`ROTATED_GRACE`].
+    old: Option<Rotated>,
 }
+
+/// A rotated-away file still being drained.
+#[derive(Debug)]
+struct Rotated {
+    file: File,
+    partial: Vec<u8>,
+    skipping: bool,
+    quiet_since: std::time::Instant,
+}
+
+/// How long a rotated-away file must stay unchanged before Warden stops reading it.
+pub const ROTATED_GRACE: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl Tailer {
     /// A tailer for `path`, resuming at `saved` if given (otherwise from the start of the file).
@@ -83,6 +99,7 @@ impl Tailer {
             partial: Vec::new(),
             skipping: false,
             buf: vec![0; 1 << 16],
+            old: None,
         }
     }
 
@@ -98,6 +115,7 @@ impl Tailer {
 
     /// Reads everything new and calls `f` for each complete line, following rotations.
     pub fn poll(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<TailState> {
+        self.drain_rotated(f);
         if self.file.is_none() && !self.open(f)? {
             return Ok(TailState::Missing);
         }
@@ -105,6 +123,10 @@ impl Tailer {
         if let (Some(file), Some(pos)) = (self.file.as_ref(), self.pos) {
             let meta = file.metadata()?;
             if meta.len() < pos.offset || self.rewritten(&meta)? {
+                // copytruncate: what was written after the last read is in the copy.
+                if let Some(read_to) = self.position() {
+                    self.finish_rotated(read_to, f)?;
+                }
                 self.partial.clear();
                 self.skipping = false;
                 if let Some(file) = self.file.as_mut() {
@@ -119,9 +141,17 @@ impl Tailer {
             Ok(meta) => {
                 let moved = self.pos.is_none_or(|pos| meta.dev() != pos.dev || meta.ino() != pos.ino);
                 if moved {
-                    // Rotated: the old file was read to its end just now; the new one from 0.
-                    self.flush_partial(f);
-                    self.file = None;
+                    // Rotated: the old file was read to its end just now, and is kept open for
+                    // what nginx still writes to it; the new one is read from 0.
+                    if let Some(file) = self.file.take() {
+                        self.flush_rotated(f);
+                        self.old = Some(Rotated {
+                            file,
+                            partial: std::mem::take(&mut self.partial),
+                            skipping: std::mem::take(&mut self.skipping),
+                            quiet_since: std::time::Instant::now(),
+                        });
+                    }
                     self.pos = None;
                     if self.open(f)? {
                         self.drain(f)?;
@@ -147,14 +177,16 @@ impl Tailer {
         let meta = file.metadata()?;
         let mut start = 0;
         if let Some(saved) = self.pos {
-            if saved.dev == meta.dev() && saved.ino == meta.ino() {
-                let same = saved.offset <= meta.len()
-                    && fingerprint(&file, saved.fp_len.min(meta.len()))?.0 == saved.fingerprint;
-                if same {
-                    start = saved.offset;
-                }
+            let intact = saved.dev == meta.dev()
+                && saved.ino == meta.ino()
+                && saved.offset <= meta.len()
+                && saved.fp_len <= meta.len()
+                && fingerprint(&file, saved.fp_len)?.0 == saved.fingerprint;
+            if intact {
+                start = saved.offset;
             } else {
-                // The saved file was rotated away while Warden was stopped: finish it first.
+                // The saved file was rotated away (renamed, copied and truncated, or compressed)
+                // while Warden was stopped: finish it first, from wherever it is now.
                 self.finish_rotated(saved, f)?;
             }
         }
@@ -168,20 +200,25 @@ impl Tailer {
         Ok(true)
     }
 
-    /// Reads the rest of the file a saved position names, found under a rotated name.
+    /// Reads the rest of the file a saved position names, found under a rotated name: the same
+    /// inode (renamed), or the same first bytes (copied by copytruncate, or compressed). Streams,
+    /// so a large remainder costs no memory.
     fn finish_rotated(&mut self, saved: Position, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-        let Some(old) = rotated_candidates(&self.path).into_iter().find_map(|p| {
-            let file = File::open(&p).ok()?;
-            let meta = file.metadata().ok()?;
-            (meta.dev() == saved.dev && meta.ino() == saved.ino && meta.len() >= saved.offset).then_some(file)
-        }) else {
+        for candidate in rotated_candidates(&self.path) {
+            let same_inode = std::fs::metadata(&candidate).is_ok_and(|m| m.dev() == saved.dev && m.ino() == saved.ino);
+            let Ok(mut stream) = crate::replay::Input::File(candidate).open() else { continue };
+            let mut head = vec![0u8; saved.fp_len as usize];
+            if stream.read_exact(&mut head).is_err() || (!same_inode && hash(&head) != saved.fingerprint) {
+                continue;
+            }
+            // `head` holds the first fp_len bytes; the lines to hand over start at `offset`.
+            let skip_in_head = (saved.offset as usize).min(head.len());
+            let mut rest = io::Read::chain(io::Cursor::new(head.split_off(skip_in_head)), stream);
+            let beyond = saved.offset.saturating_sub(saved.fp_len);
+            io::copy(&mut (&mut rest).take(beyond), &mut io::sink())?;
+            super::lines::for_each_line(rest, |line| f(line))?;
             return Ok(());
-        };
-        let mut old = old;
-        old.seek(SeekFrom::Start(saved.offset))?;
-        let mut rest = Vec::new();
-        old.take(u64::MAX).read_to_end(&mut rest)?;
-        super::lines::for_each_line(&rest[..], |line| f(line))?;
+        }
         Ok(())
     }
 
@@ -197,39 +234,12 @@ impl Tailer {
     fn drain(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
         let Some(file) = self.file.as_mut() else { return Ok(()) };
         loop {
-            let n = match file.read(&mut self.buf) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
-            let chunk = &self.buf[..n];
-            let mut start = 0;
-            while let Some(i) = memchr::memchr(b'\n', &chunk[start..]) {
-                let end = start + i;
-                if self.skipping {
-                    self.skipping = false;
-                } else if self.partial.is_empty() {
-                    f(&chunk[start..end.min(start + MAX_LINE)]);
-                } else {
-                    let room = MAX_LINE.saturating_sub(self.partial.len());
-                    self.partial.extend_from_slice(&chunk[start..end.min(start + room)]);
-                    f(&self.partial);
-                    self.partial.clear();
-                }
-                start = end + 1;
-            }
-            if start < n && !self.skipping {
-                let room = MAX_LINE.saturating_sub(self.partial.len());
-                self.partial.extend_from_slice(&chunk[start..n.min(start + room)]);
-                if self.partial.len() >= MAX_LINE {
-                    f(&self.partial);
-                    self.partial.clear();
-                    self.skipping = true;
-                }
+            let n = pump(file, &mut self.buf, &mut self.partial, &mut self.skipping, f)?;
+            if n == 0 {
+                break;
             }
             if let Some(pos) = self.pos.as_mut() {
-                // Complete lines only: the partial tail is read again after a restart.
+                // Complete lines only: `position()` subtracts the partial tail.
                 pos.offset += n as u64;
                 if pos.fp_len < FINGERPRINT_BYTES {
                     let len = file.metadata()?.len();
@@ -242,14 +252,75 @@ impl Tailer {
         Ok(())
     }
 
-    fn flush_partial(&mut self, f: &mut dyn FnMut(&[u8])) {
-        // A rotated file that ends without a newline: its last line is complete.
-        if !self.partial.is_empty() && !self.skipping {
-            f(&self.partial);
+    /// Reads what nginx still wrote to the rotated-away file; lets it go once it stayed quiet.
+    fn drain_rotated(&mut self, f: &mut dyn FnMut(&[u8])) {
+        let Some(old) = self.old.as_mut() else { return };
+        let mut got = 0;
+        while let Ok(n) = pump(&mut old.file, &mut self.buf, &mut old.partial, &mut old.skipping, f) {
+            if n == 0 {
+                break;
+            }
+            got += n;
         }
-        self.partial.clear();
-        self.skipping = false;
+        if got > 0 {
+            old.quiet_since = std::time::Instant::now();
+        } else if old.quiet_since.elapsed() >= ROTATED_GRACE {
+            self.flush_rotated(f);
+        }
     }
+
+    fn flush_rotated(&mut self, f: &mut dyn FnMut(&[u8])) {
+        if let Some(old) = self.old.take() {
+            // A rotated file that ends without a newline: its last line is complete.
+            if !old.partial.is_empty() && !old.skipping {
+                f(&old.partial);
+            }
+        }
+    }
+}
+
+/// Reads once from `file` and hands over the complete lines, keeping a partial tail (capped at
+/// [`MAX_LINE`]) in `partial`. Returns the bytes read (0 at the end of the file).
+fn pump(
+    file: &mut File,
+    buf: &mut [u8],
+    partial: &mut Vec<u8>,
+    skipping: &mut bool,
+    f: &mut dyn FnMut(&[u8]),
+) -> io::Result<usize> {
+    let n = loop {
+        match file.read(buf) {
+            Ok(n) => break n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    let chunk = &buf[..n];
+    let mut start = 0;
+    while let Some(i) = memchr::memchr(b'\n', &chunk[start..]) {
+        let end = start + i;
+        if *skipping {
+            *skipping = false;
+        } else if partial.is_empty() {
+            f(&chunk[start..end.min(start + MAX_LINE)]);
+        } else {
+            let room = MAX_LINE.saturating_sub(partial.len());
+            partial.extend_from_slice(&chunk[start..end.min(start + room)]);
+            f(partial);
+            partial.clear();
+        }
+        start = end + 1;
+    }
+    if start < n && !*skipping {
+        let room = MAX_LINE.saturating_sub(partial.len());
+        partial.extend_from_slice(&chunk[start..n.min(start + room)]);
+        if partial.len() >= MAX_LINE {
+            f(partial);
+            partial.clear();
+            *skipping = true;
+        }
+    }
+    Ok(n)
 }
 
 /// Rotated siblings of a log, newest first: `access.log.1`, `access.log.2.gz`, … up to `.20`,
