@@ -269,10 +269,12 @@ pub fn apply(
             BanWrite::Written { .. } => {
                 written += 1;
                 let until = b.length.expires_at(now);
+                // Keyed by the time of the request that earned it, so applying the same replay
+                // twice (or a log the live monitor already read) records the offence once.
                 state.record_offence(&Offence {
                     ip: b.ip.clone(),
                     rule: b.rule.as_str().into(),
-                    at: now,
+                    at: b.at,
                     until,
                     source: "warden".into(),
                     reason: Some(b.reason.clone()),

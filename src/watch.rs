@@ -48,6 +48,16 @@ impl DirWatcher {
     /// the files or its `-wal` changes. Directories that do not exist are skipped (the fallback
     /// poll covers them); the error names a directory only when none could be watched.
     pub fn new(files: &[PathBuf], tx: Sender<Wake>) -> Result<Self> {
+        // A symlinked log is written through its target: watch that too.
+        let mut files: Vec<PathBuf> = files.to_vec();
+        for f in files.clone() {
+            if let Ok(target) = std::fs::canonicalize(&f) {
+                if target != f && std::fs::symlink_metadata(&f).is_ok_and(|m| m.file_type().is_symlink()) {
+                    files.push(target);
+                }
+            }
+        }
+        let files = &files[..];
         let mut names: BTreeSet<OsString> = BTreeSet::new();
         for f in files {
             if let Some(name) = f.file_name() {

@@ -227,6 +227,18 @@ fn replay_reports_bans_near_misses_top_offenders_and_bad_lines() {
     assert_eq!(row.0, "warden:404");
     let until = warden::time::parse_db_time(row.1.as_deref().expect("expiry")).expect("time");
     assert!(until > warden::time::now() + Duration::hours(23), "starts now, not in 2025");
+    // Applying the same replay twice more does not make it a repeat offender.
+    for _ in 0..2 {
+        assert!(warden_replay(&["--apply", s.log.to_str().expect("utf8")], s.dir.path()).status.success());
+    }
+    let offences: i64 = raw(&s.dir.path().join("state.db"))
+        .query_row("SELECT COUNT(*) FROM offences WHERE ip = '203.0.113.5'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(offences, 1);
+    let permanent: i64 = raw(&s.paths.logs_db)
+        .query_row("SELECT is_permanent FROM ip_bans WHERE ip_address = '203.0.113.5'", [], |r| r.get(0))
+        .expect("row");
+    assert_eq!(permanent, 0, "still a first offence");
 }
 
 #[test]

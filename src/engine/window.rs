@@ -31,27 +31,45 @@ pub fn later(t: Timestamp, d: Duration) -> Timestamp {
     t.checked_add_signed(d).unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
 
-/// Most distinct strings interned; past that, new paths are counted but not remembered.
+/// Most distinct strings interned, and most bytes in all; past either, new paths are counted
+/// but not remembered. An attacker can send any number of distinct paths.
 const MAX_INTERNED: usize = 200_000;
+const MAX_INTERNED_BYTES: usize = 32 << 20;
+
+/// Longest item remembered; a longer path is cut (on a character boundary) and marked `…`.
+pub const MAX_ITEM_BYTES: usize = 256;
 
 /// Interned strings (paths, key hashes), and the overflow lists of windows with more than two.
 #[derive(Debug, Default)]
 pub struct Interner {
     ids: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
     strings: Vec<Box<str>>,
+    bytes: usize,
     lists: Vec<Vec<u32>>,
     free: Vec<u32>,
 }
 
 impl Interner {
     fn id(&mut self, s: &str) -> Option<u32> {
+        let cut;
+        let s = if s.len() > MAX_ITEM_BYTES {
+            let mut end = MAX_ITEM_BYTES;
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            cut = format!("{}…", &s[..end]);
+            cut.as_str()
+        } else {
+            s
+        };
         if let Some(id) = self.ids.get(s) {
             return Some(*id);
         }
-        if self.strings.len() >= MAX_INTERNED {
+        if self.strings.len() >= MAX_INTERNED || self.bytes >= MAX_INTERNED_BYTES {
             return None;
         }
         let id = u32::try_from(self.strings.len()).ok()?;
+        self.bytes += 2 * s.len();
         self.strings.push(s.into());
         self.ids.insert(s.into(), id);
         Some(id)

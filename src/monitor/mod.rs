@@ -271,6 +271,10 @@ impl Monitor {
                 }
             }
             let Some(at) = row.banned_at else { continue };
+            if self.imported.len() > 100_000 {
+                // The set only saves repeated inserts; the state file de-duplicates anyway.
+                self.imported.clear();
+            }
             if !self.imported.insert((ip.to_string(), at.timestamp_micros())) {
                 continue;
             }

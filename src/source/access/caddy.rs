@@ -30,6 +30,7 @@ struct Line<'a> {
 #[derive(Deserialize)]
 #[serde(untagged)]
 enum Ts<'a> {
+    Integer(u64),
     Number(f64),
     #[serde(borrow)]
     Text(Cow<'a, str>),
@@ -53,13 +54,41 @@ struct Req<'a> {
 
 fn time(ts: &Ts<'_>) -> Option<Timestamp> {
     match ts {
-        Ts::Number(secs) if secs.is_finite() && *secs >= 0.0 && *secs < 1e11 => {
+        // Integers are scaled exactly (unix_nano would lose its last digits as a float).
+        Ts::Integer(n) => {
+            let nanos: u128 = if *n >= 100_000_000_000_000_000 {
+                u128::from(*n)
+            } else if *n >= 100_000_000_000_000 {
+                u128::from(*n) * 1_000
+            } else if *n >= 100_000_000_000 {
+                u128::from(*n) * 1_000_000
+            } else {
+                u128::from(*n) * 1_000_000_000
+            };
+            DateTime::from_timestamp(i64::try_from(nanos / 1_000_000_000).ok()?, (nanos % 1_000_000_000) as u32)
+        }
+        Ts::Number(n) if n.is_finite() && *n >= 0.0 => {
+            // Caddy's time_format: unix_seconds_float (default), unix_milli_float or unix_nano.
+            let secs = if *n >= 1e17 {
+                n / 1e9
+            } else if *n >= 1e14 {
+                n / 1e6
+            } else if *n >= 1e11 {
+                n / 1e3
+            } else {
+                *n
+            };
             let whole = secs.trunc() as i64;
             let nanos = ((secs - secs.trunc()) * 1e9) as u32;
             DateTime::from_timestamp(whole, nanos.min(999_999_999))
         }
         Ts::Number(_) => None,
-        Ts::Text(s) => DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&Utc)),
+        // rfc3339 / iso8601 (with or without a colon in the offset) / common_log.
+        Ts::Text(s) => DateTime::parse_from_rfc3339(s)
+            .or_else(|_| DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f%z"))
+            .or_else(|_| DateTime::parse_from_str(s, "%d/%b/%Y:%H:%M:%S %z"))
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
     }
 }
 
@@ -121,6 +150,16 @@ mod tests {
             (&b"203.0.113.7"[..], &b"/wp-login.php"[..], 404, 1_736_743_915_250)
         );
         assert_eq!(ua, br#"Mozilla/5.0 "evil""#);
+        for (ts, want) in [
+            ("1736743915250.0", 1_736_743_915_250i64),
+            ("1736743915250000000", 1_736_743_915_250),
+            ("\"2025-01-13T10:21:55.25+0530\"", 1_736_743_915_250),
+            ("\"13/Jan/2025:10:21:55 +0530\"", 1_736_743_915_000),
+        ] {
+            let line = format!(r#"{{"ts":{ts},"request":{{"remote_ip":"203.0.113.7","uri":"/"}},"status":200}}"#);
+            let got = parse_with(line.as_bytes(), |r| r.at.timestamp_millis()).expect("parses");
+            assert_eq!(got, want, "{ts}");
+        }
         for bad in [
             &b"{}"[..],
             b"not json",
