@@ -295,7 +295,8 @@ fn lines_from_an_earlier_minute_do_not_invent_a_burst() {
     let s = setup();
     let now = warden::time::now();
     let t0 = now - Duration::minutes(30);
-    // Two vhost logs interleaved badly: a later minute first, then many older lines.
+    let t0 = t0 - Duration::seconds(t0.timestamp().rem_euclid(60)); // on a minute boundary
+                                                                    // Two vhost logs interleaved badly: a later minute first, then many older lines.
     let mut text = line("203.0.113.96", t0 + Duration::minutes(5), "/auth/login", 200);
     for i in 0..30 {
         text.push_str(&line("203.0.113.96", t0 + Duration::seconds(i * 10), "/auth/login", 200));

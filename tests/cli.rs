@@ -238,9 +238,9 @@ fn json_lines(out: &Output) -> Vec<Value> {
 fn the_demo_detects_warns_and_bans_within_its_first_minute() {
     let dir = tempfile::tempdir().expect("tempdir");
     let ws_dir = dir.path().join("demo");
-    // Ten times faster than real time: six seconds here are the demo's first minute.
+    // Ten times faster than real time: nine seconds here are the demo's first 90 s.
     let out = Command::new(env!("CARGO_BIN_EXE_warden"))
-        .args(["demo", "--json", "--seconds", "6", "--speed", "10", "--dir"])
+        .args(["demo", "--json", "--seconds", "9", "--speed", "10", "--dir"])
         .arg(&ws_dir)
         .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
         .output()

@@ -63,16 +63,13 @@ pub struct Engine {
     /// Whether to keep `dirty` (a replay saves nothing, so it does not).
     track_dirty: bool,
     /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
-    bans: HashMap<IpAddr, Option<Timestamp>, RandomState>,
+    bans: HashMap<IpAddr, Span, RandomState>,
     /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
     /// tracker row under a spelling that is not banned is still counting.
     banned_raw: HashMap<String, Option<Timestamp>>,
     /// Bans ordered but not yet written (logs.db locked or read-only): kept across
     /// [`Engine::sync_bans`] so that a failed write cannot produce a second order.
     held: HashMap<IpAddr, Option<Timestamp>>,
-    /// When each client's ban began: a request logged before that (a line re-read after a
-    /// crash, a backfill) is judged as the unbanned request it was.
-    since: HashMap<IpAddr, Timestamp, RandomState>,
     offences: HashMap<IpAddr, u32>,
     /// Keys of notices already given, with the time after which the key can be forgotten.
     alerted: HashMap<String, Timestamp>,
@@ -93,7 +90,6 @@ impl Engine {
             bans: HashMap::default(),
             banned_raw: HashMap::new(),
             held: HashMap::new(),
-            since: HashMap::default(),
             offences: HashMap::new(),
             alerted: HashMap::new(),
         }
@@ -120,19 +116,20 @@ impl Engine {
     pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>, Option<Timestamp>)>) {
         self.bans.clear();
         self.banned_raw.clear();
-        self.since.clear();
         for (raw, since, until) in rows {
             merge(self.banned_raw.entry(raw.to_string()).or_insert(until), until);
             if let Ok(ip) = canonicalize(raw) {
-                merge(self.bans.entry(ip).or_insert(until), until);
-                if let Some(since) = since {
-                    let s = self.since.entry(ip).or_insert(since);
-                    *s = (*s).min(since);
-                }
+                let span = self.bans.entry(ip).or_insert(Span { until, since });
+                merge(&mut span.until, until);
+                span.since = match (span.since, since) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
             }
         }
         for (ip, until) in &self.held {
-            merge(self.bans.entry(*ip).or_insert(*until), *until);
+            let span = self.bans.entry(*ip).or_insert(Span { until: *until, since: None });
+            merge(&mut span.until, *until);
         }
     }
 
@@ -149,7 +146,11 @@ impl Engine {
 
     /// Whether `ip` is banned at `at`.
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        !self.bans.is_empty() && active(self.bans.get(&ip), at) && self.since.get(&ip).is_none_or(|since| at > *since)
+        !self.bans.is_empty()
+            && self
+                .bans
+                .get(&ip)
+                .is_some_and(|span| active(Some(&span.until), at) && span.since.is_none_or(|since| at > since))
     }
 
     /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.
@@ -209,7 +210,6 @@ impl Engine {
             }
         }
         self.bans.remove(&order.ip);
-        self.since.remove(&order.ip);
     }
 
     /// Marks counters as changed again (their checkpoint failed).
@@ -261,9 +261,7 @@ impl Engine {
         });
         self.key_seen.retain(|_, at| now < later(*at, SAME_KEY_GAP));
         self.alerted.retain(|_, until| *until > now);
-        self.bans.retain(|_, until| until.is_none_or(|u| u > now));
-        let bans = &self.bans;
-        self.since.retain(|ip, _| bans.contains_key(ip));
+        self.bans.retain(|_, span| span.until.is_none_or(|u| u > now));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
     }
 
@@ -336,7 +334,7 @@ impl Engine {
         }
         // The client is banned under another spelling, and OpenAlgo is still counting this one:
         // it is the same ban, so extend it to this spelling now, whatever the count.
-        if let Some(until) = self.bans.get(&ip).copied().filter(|u| u.is_none_or(|u| now < u)) {
+        if let Some(until) = self.bans.get(&ip).map(|s| s.until).filter(|u| u.is_none_or(|u| now < u)) {
             let raw = r.raw_ip.trim().to_string();
             self.banned_raw.insert(raw.clone(), until);
             let offence = self.offences(ip).max(1);
@@ -428,8 +426,7 @@ impl Engine {
             alias: false,
         };
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
-        self.bans.insert(ip, order.expires_at());
-        self.since.insert(ip, order.at);
+        self.bans.insert(ip, Span { until: order.expires_at(), since: Some(order.at) });
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);
@@ -494,6 +491,16 @@ fn active(ban: Option<&Option<Timestamp>>, at: Timestamp) -> bool {
         Some(Some(until)) => at < *until,
         None => false,
     }
+}
+
+/// A client's ban as the engine knows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    /// When it ends; `None` for permanent.
+    until: Option<Timestamp>,
+    /// When it began: a request logged before that (a line re-read after a crash, a backfill)
+    /// is judged as the unbanned request it was.
+    since: Option<Timestamp>,
 }
 
 /// Two bans of one client: the longer wins.
