@@ -44,7 +44,7 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "PATH")]
     pub state_db: Option<PathBuf>,
     /// An access log to follow in nginx's combined format (repeatable; more, with other formats,
-    /// in the configuration's [[access_log]] tables).
+    /// in the configuration's `[[access_log]]` tables).
     #[arg(long = "access-log", global = true, value_name = "PATH")]
     pub access_log: Vec<PathBuf>,
 }

@@ -12,6 +12,9 @@
 //!   counted, so the engine only compares the count with the threshold. This makes Warden the
 //!   auto-ban of an OpenAlgo whose own auto-ban is off, its shipped default.
 
+mod bans;
+
+use bans::Span;
 mod rate;
 mod thresholds;
 mod verdict;
@@ -110,54 +113,6 @@ impl Engine {
         near_at(self.near_fraction, threshold)
     }
 
-    /// Replaces the known bans with what `logs.db` holds now: `(raw ip, banned_at, until)` where
-    /// `until` is `None` for permanent. Rows whose address is not an IP still count for their
-    /// exact string.
-    pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>, Option<Timestamp>)>) {
-        self.bans.clear();
-        self.banned_raw.clear();
-        for (raw, since, until) in rows {
-            merge(self.banned_raw.entry(raw.to_string()).or_insert(until), until);
-            if let Ok(ip) = canonicalize(raw) {
-                let span = self.bans.entry(ip).or_insert(Span { until, since });
-                merge(&mut span.until, until);
-                span.since = match (span.since, since) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
-            }
-        }
-        for (ip, until) in &self.held {
-            let span = self.bans.entry(*ip).or_insert(Span { until: *until, since: None });
-            merge(&mut span.until, *until);
-        }
-    }
-
-    /// Keeps an ordered ban in force in the engine until [`Engine::release`] (its write failed
-    /// and will be retried).
-    pub fn hold(&mut self, ip: IpAddr, until: Option<Timestamp>) {
-        self.held.insert(ip, until);
-    }
-
-    /// Forgets a held ban (it was written, or given up).
-    pub fn release(&mut self, ip: IpAddr) {
-        self.held.remove(&ip);
-    }
-
-    /// Whether `ip` is banned at `at`.
-    pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        !self.bans.is_empty()
-            && self
-                .bans
-                .get(&ip)
-                .is_some_and(|span| active(Some(&span.until), at) && span.since.is_none_or(|since| at > since))
-    }
-
-    /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.
-    pub fn is_banned_raw(&self, raw: &str, at: Timestamp) -> bool {
-        active(self.banned_raw.get(raw), at) || canonicalize(raw).is_ok_and(|ip| active(self.held.get(&ip), at))
-    }
-
     /// Replaces the offence counts with Warden's history.
     pub fn set_offences(&mut self, offences: HashMap<IpAddr, u32>) {
         self.offences = offences;
@@ -199,17 +154,6 @@ impl Engine {
         if self.track_dirty {
             self.dirty.insert((ip, rule));
         }
-    }
-
-    /// Takes back a ban that was ordered but will not be written because it has already run out
-    /// (from a backfill of old lines): it was no offence Warden acted on.
-    pub fn forget_ban(&mut self, order: &BanOrder) {
-        if !order.alias {
-            if let Some(n) = self.offences.get_mut(&order.ip) {
-                *n = n.saturating_sub(1);
-            }
-        }
-        self.bans.remove(&order.ip);
     }
 
     /// Marks counters as changed again (their checkpoint failed).
@@ -483,32 +427,6 @@ impl Engine {
         self.alerted.insert(key, later(window_start, WINDOW));
         true
     }
-}
-
-fn active(ban: Option<&Option<Timestamp>>, at: Timestamp) -> bool {
-    match ban {
-        Some(None) => true,
-        Some(Some(until)) => at < *until,
-        None => false,
-    }
-}
-
-/// A client's ban as the engine knows it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    /// When it ends; `None` for permanent.
-    until: Option<Timestamp>,
-    /// When it began: a request logged before that (a line re-read after a crash, a backfill)
-    /// is judged as the unbanned request it was.
-    since: Option<Timestamp>,
-}
-
-/// Two bans of one client: the longer wins.
-fn merge(entry: &mut Option<Timestamp>, until: Option<Timestamp>) {
-    *entry = match (*entry, until) {
-        (None, _) | (_, None) => None,
-        (Some(a), Some(b)) => Some(a.max(b)),
-    };
 }
 
 /// The count at which a near-threshold notice fires: `ceil(fraction × threshold)`, at least 1.

@@ -4,7 +4,7 @@
 //! nginx sees every client with its true address, including requests it answers itself and
 //! clients OpenAlgo attributes wrongly (`TRUST_PROXY_HEADERS` off, Docker gateways).
 //!
-//! - [`format`]: `log_format` strings compiled once, and presets.
+//! - [`format`](mod@format): `log_format` strings compiled once, and presets.
 //! - [`parse`]: one line into a borrowed [`parse::Request`], without allocating.
 //! - [`caddy`]: Caddy's JSON lines.
 //! - [`classify`]: which requests count for which rule.
