@@ -176,10 +176,10 @@ pub fn replay(inputs: &[Input], format: &str, cfg: &Config, offences: HashMap<Ip
             reader.feed(line, &mut engine, None, &mut verdicts);
             // Forget windows that are over, once per hour of log time: memory follows the
             // active addresses, not every address ever seen.
-            if let Some(at) = reader.stats.last_at {
-                let hour = at.timestamp() / 3600;
-                if hour > last_evict {
-                    last_evict = hour;
+            let hour = reader.stats.last_secs / 3600;
+            if hour > last_evict {
+                last_evict = hour;
+                if let Some(at) = reader.stats.last_at {
                     engine.evict(at);
                 }
             }

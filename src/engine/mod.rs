@@ -45,6 +45,8 @@ pub struct Request<'a> {
     pub path: &'a [u8],
     /// When.
     pub at: Timestamp,
+    /// The same, as Unix seconds.
+    pub secs: i64,
     /// Where it was seen.
     pub source: Source,
 }
@@ -233,16 +235,31 @@ impl Engine {
         source: Source,
         now: Timestamp,
     ) -> Vec<Verdict> {
-        let rule = what.rule();
         let item = match what {
             What::NotFound { path } => Some(path.as_str()),
             What::InvalidApiKey { key_hash } => key_hash.as_deref(),
             What::FailedLogin => None,
         };
+        self.observe_item(ip, raw, what.rule(), item, at, source, now)
+    }
+
+    /// [`Engine::observe_ip`] with the item (a path, a key hash) borrowed: no allocation for
+    /// the hot loop.
+    #[allow(clippy::too_many_arguments)]
+    pub fn observe_item(
+        &mut self,
+        ip: IpAddr,
+        raw: &str,
+        rule: Rule,
+        item: Option<&str>,
+        at: Timestamp,
+        source: Source,
+        now: Timestamp,
+    ) -> Vec<Verdict> {
         if self.is_banned(ip, at) {
             return Vec::new();
         }
-        if let (What::InvalidApiKey { key_hash: Some(hash) }, Some(w)) = (what, self.windows.get(ip, rule)) {
+        if let (Rule::InvalidApiKey, Some(hash), Some(w)) = (rule, item, self.windows.get(ip, rule)) {
             // The same invalid key within five minutes counts once (OpenAlgo's key cache).
             if !w.is_over(at) {
                 let id = self.interner.lookup(hash);
@@ -384,11 +401,11 @@ impl Engine {
     /// Counts one request for rate detection in `rate` (each source keeps its own counter, since
     /// buckets follow one log's time), pushing any verdict onto `out`.
     pub fn count_request(&mut self, rate: &mut RateCounter, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
-        let Request { ip, raw, path, at, source } = *hit;
+        let Request { ip, raw, path, at, secs, source } = *hit;
         if self.is_banned(ip, at) {
             return;
         }
-        let Some(burst) = rate.hit(&self.thresholds.rate, ip, path, at) else { return };
+        let Some(burst) = rate.hit(&self.thresholds.rate, ip, path, secs) else { return };
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {
             // Health checks and the proxy itself are busy all day: one report a day is enough.

@@ -11,7 +11,6 @@ use std::net::IpAddr;
 use foldhash::fast::RandomState;
 
 use super::thresholds::RateLimits;
-use crate::time::Timestamp;
 
 /// An address that went over a per-minute limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,14 +46,14 @@ fn reset<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32, RandomState>) {
 impl RateCounter {
     /// Counts one request from `ip` for `path` at `at`; returns a burst when this request is the
     /// first one over a limit in its minute.
-    pub fn hit(&mut self, limits: &RateLimits, ip: IpAddr, path: &[u8], at: Timestamp) -> Option<Burst> {
+    pub fn hit(&mut self, limits: &RateLimits, ip: IpAddr, path: &[u8], secs: i64) -> Option<Burst> {
         // One integer per address hashes faster than the enum; IPv4 takes its mapped form,
         // which no canonical IPv6 key can have.
         let ip = match ip {
             IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
             IpAddr::V6(v6) => u128::from(v6),
         };
-        let minute = at.timestamp().div_euclid(60);
+        let minute = secs.div_euclid(60);
         if minute < self.minute {
             // A line from an earlier minute (out of order, or an older file): counting it in
             // the current bucket would invent a burst, so it is not counted.

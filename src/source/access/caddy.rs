@@ -119,6 +119,7 @@ pub fn parse_with<R>(line: &[u8], f: impl FnOnce(&Request<'_>) -> R) -> Result<R
     let req = Request {
         ip: ip.as_bytes(),
         at,
+        secs: at.timestamp(),
         method: r.method.as_bytes(),
         target: r.uri.as_bytes(),
         path: r.uri.as_bytes().split(|c| *c == b'?').next().unwrap_or_default(),

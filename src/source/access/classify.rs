@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::parse::Request;
-use crate::event::{What, SAFE_404_PREFIXES};
+use crate::event::{Rule, What, SAFE_404_PREFIXES};
 
 /// Which requests count for which rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -74,8 +74,9 @@ impl Classify {
 }
 
 impl Classifier {
-    /// What `req` counts for, if anything. Most requests count for nothing but traffic and rate.
-    pub fn what(&self, req: &Request<'_>) -> Option<What> {
+    /// The rule `req` counts for and the item it carries (the path of a 404), without
+    /// allocating. Most requests count for nothing but traffic and rate.
+    pub fn rule_of<'a>(&self, req: &Request<'a>) -> Option<(Rule, Option<&'a [u8]>)> {
         let flags = self.by_status.get(usize::from(req.status)).copied().unwrap_or(0);
         if flags == 0 {
             return None;
@@ -85,15 +86,24 @@ impl Classifier {
             if self.safe.iter().any(|p| path.starts_with(p)) {
                 return None;
             }
-            return Some(What::NotFound { path: String::from_utf8_lossy(path).into_owned() });
+            return Some((Rule::NotFound, Some(path)));
         }
         if flags & BAD_KEY != 0 && path.starts_with(&self.key_prefix) {
             // nginx never sees the key, only OpenAlgo's 403: no hash to keep.
-            return Some(What::InvalidApiKey { key_hash: None });
+            return Some((Rule::InvalidApiKey, None));
         }
         if flags & BAD_LOGIN != 0 && path == self.login_path.as_slice() {
-            return Some(What::FailedLogin);
+            return Some((Rule::FailedLogin, None));
         }
         None
+    }
+
+    /// [`Classifier::rule_of`] as an owned [`What`].
+    pub fn what(&self, req: &Request<'_>) -> Option<What> {
+        self.rule_of(req).map(|(rule, item)| match rule {
+            Rule::NotFound => What::NotFound { path: String::from_utf8_lossy(item.unwrap_or_default()).into_owned() },
+            Rule::InvalidApiKey => What::InvalidApiKey { key_hash: None },
+            _ => What::FailedLogin,
+        })
     }
 }

@@ -21,6 +21,8 @@ pub struct Request<'a> {
     pub ip: &'a [u8],
     /// When nginx logged it, in UTC.
     pub at: Timestamp,
+    /// The same, as Unix seconds (cheap to compare and bucket).
+    pub secs: i64,
     /// HTTP method (empty when the request line was garbage).
     pub method: &'a [u8],
     /// Request target: path and query string, as sent.
@@ -45,6 +47,7 @@ impl<'a> Request<'a> {
         Request {
             ip: b"",
             at: DateTime::<Utc>::UNIX_EPOCH,
+            secs: 0,
             method: b"",
             target: b"",
             path: b"",
@@ -101,7 +104,7 @@ impl fmt::Display for ParseError {
 struct TimeCache {
     raw: [u8; 32],
     len: usize,
-    value: Option<Timestamp>,
+    value: Option<(Timestamp, i64)>,
     /// `time_local` with the seconds blanked, and the value of that minute's first second.
     minute: Option<([u8; 26], Timestamp)>,
 }
@@ -203,7 +206,7 @@ impl Parser {
                     match field {
                         Field::RemoteAddr => req.ip = value,
                         Field::TimeLocal | Field::TimeIso8601 | Field::Msec => {
-                            req.at = self.cache.get(*field, value)?;
+                            (req.at, req.secs) = self.cache.get(*field, value)?;
                             have_time = true;
                         }
                         Field::Request => split_request(value, req),
@@ -241,7 +244,7 @@ impl Parser {
         if !short_eq(line.get(lb + 27..lb + 30), b"] \"") {
             return None;
         }
-        let at = self.cache.get(Field::TimeLocal, time).ok()?;
+        let (at, secs) = self.cache.get(Field::TimeLocal, time).ok()?;
         let req_start = lb + 30;
         let req_len = find_end(&line[req_start..], b"\" ", true)?;
         let rest = &line[req_start + req_len + 2..];
@@ -249,6 +252,7 @@ impl Parser {
         let after = &rest[3..];
         req.ip = ip;
         req.at = at;
+        req.secs = secs;
         req.status = status;
         split_request(&line[req_start..req_start + req_len], req);
         if !(after.is_empty() || after[0] == b' ') {
@@ -270,7 +274,7 @@ impl Parser {
 }
 
 impl TimeCache {
-    fn get(&mut self, field: Field, raw: &[u8]) -> Result<Timestamp, ParseError> {
+    fn get(&mut self, field: Field, raw: &[u8]) -> Result<(Timestamp, i64), ParseError> {
         // `time_local` is always 26 bytes: compare as fixed-size arrays, which compile to a few
         // word compares instead of a library call.
         if let (Ok(a), Some(b)) = (<&[u8; 26]>::try_from(raw), self.raw.first_chunk::<26>()) {
@@ -284,8 +288,9 @@ impl TimeCache {
             if raw[..18] == key[..18] && raw[20..] == key[20..] {
                 if let Some(secs) = digits(&raw[18..20]).filter(|s| *s < 60) {
                     let t = *base + chrono::Duration::seconds(i64::from(secs));
-                    self.remember(raw, Some(t));
-                    return Ok(t);
+                    let value = (t, t.timestamp());
+                    self.remember(raw, Some(value));
+                    return Ok(value);
                 }
             }
         }
@@ -301,11 +306,12 @@ impl TimeCache {
             let secs = digits(&raw[18..20]).unwrap_or(0);
             self.minute = Some((key, t - chrono::Duration::seconds(i64::from(secs))));
         }
+        let value = value.map(|t| (t, t.timestamp()));
         self.remember(raw, value);
         value.ok_or(ParseError::Time)
     }
 
-    fn remember(&mut self, raw: &[u8], value: Option<Timestamp>) {
+    fn remember(&mut self, raw: &[u8], value: Option<(Timestamp, i64)>) {
         if raw.len() <= self.raw.len() {
             self.raw[..raw.len()].copy_from_slice(raw);
             self.len = raw.len();

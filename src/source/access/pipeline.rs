@@ -76,6 +76,9 @@ pub struct LineStats {
     /// The latest event time seen.
     #[serde(with = "crate::time::serde_rfc3339::option")]
     pub last_at: Option<Timestamp>,
+    /// The same, as Unix seconds.
+    #[serde(skip)]
+    pub last_secs: i64,
 }
 
 /// Per-address counts of requests that a rule counted (the top offenders).
@@ -195,16 +198,19 @@ impl LineReader {
                 return;
             }
             let now = now.unwrap_or(at);
-            stats.last_at = Some(stats.last_at.map_or(at, |l| l.max(at)));
+            if req.secs >= stats.last_secs || stats.last_at.is_none() {
+                stats.last_secs = req.secs;
+                stats.last_at = Some(at);
+            }
             match req.status {
                 404 => stats.not_found += 1,
                 401 | 403 => stats.denied += 1,
                 500..=599 => stats.errors += 1,
                 _ => {}
             }
-            let what = classify.what(req);
+            let counted = classify.rule_of(req);
             let Some(ip) = ips.get(req.ip) else {
-                if let Some(what) = what {
+                if let Some(what) = counted.and_then(|_| classify.what(req)) {
                     // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
                     // reported once by the engine.
                     let ev = crate::event::Event {
@@ -217,20 +223,22 @@ impl LineReader {
                 }
                 return;
             };
-            let hit = crate::engine::Request { ip, raw: req.ip, path: req.path(), at, source: Source::Proxy };
+            let hit =
+                crate::engine::Request { ip, raw: req.ip, path: req.path(), at, secs: req.secs, source: Source::Proxy };
             engine.count_request(rate, &hit, now, out);
-            if let Some(what) = what {
+            if let Some((rule, item)) = counted {
                 let raw = String::from_utf8_lossy(req.ip);
+                let item = item.map(String::from_utf8_lossy);
                 if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
                     shrink_offenders(offenders);
                 }
                 let o = offenders.entry(ip).or_default();
-                match what.rule() {
+                match rule {
                     Rule::NotFound => o.not_found = o.not_found.saturating_add(1),
                     Rule::InvalidApiKey => o.invalid_keys = o.invalid_keys.saturating_add(1),
                     _ => o.failed_logins = o.failed_logins.saturating_add(1),
                 }
-                out.extend(engine.observe_ip(ip, &raw, &what, at, Source::Proxy, now));
+                out.extend(engine.observe_item(ip, &raw, rule, item.as_deref(), at, Source::Proxy, now));
             }
         });
         if let Err(e) = parsed {
