@@ -8,7 +8,9 @@ use std::collections::HashSet;
 
 use serde::Serialize;
 
-use crate::engine::{later, near_at, Thresholds, WINDOW};
+use std::net::IpAddr;
+
+use crate::engine::{later, near_at, Thresholds, WindowRecord, WINDOW};
 use crate::error::Result;
 use crate::event::{Rule, Source, Tracker};
 use crate::ip::canonicalize;
@@ -105,9 +107,36 @@ pub fn bans(logs: &LogsDb, now: Timestamp) -> Result<Vec<BanView>> {
     Ok(out)
 }
 
-/// Live tracker entries (windows not yet over), highest share of the threshold first.
-pub fn trackers(logs: &LogsDb, thresholds: &Thresholds, now: Timestamp) -> Result<Vec<TrackerView>> {
+/// Live tracker entries (windows not yet over), highest share of the threshold first: OpenAlgo's
+/// own trackers from `logs.db`, and Warden's counters from the access logs (`proxy`, as saved in
+/// Warden's state).
+pub fn trackers(
+    logs: &LogsDb,
+    proxy: &[(IpAddr, Rule, WindowRecord)],
+    thresholds: &Thresholds,
+    now: Timestamp,
+) -> Result<Vec<TrackerView>> {
     let mut out = Vec::new();
+    for (ip, rule, w) in proxy {
+        if now >= later(w.first_at, WINDOW) || !matches!(rule, Rule::NotFound | Rule::InvalidApiKey) {
+            continue;
+        }
+        let (paths, key_hashes) = match rule {
+            Rule::NotFound => (Some(w.items.clone()), None),
+            _ => (None, Some(w.items.clone())),
+        };
+        out.push(TrackerView {
+            ip: ip.to_string(),
+            kind: *rule,
+            count: w.count,
+            threshold: thresholds.limits(*rule).threshold,
+            first_at: Some(w.first_at),
+            last_at: Some(w.last_at),
+            paths,
+            key_hashes,
+            source: Source::Proxy,
+        });
+    }
     for tracker in Tracker::ALL {
         let rule = tracker.rule();
         let threshold = thresholds.limits(rule).threshold;
@@ -140,7 +169,13 @@ pub fn trackers(logs: &LogsDb, thresholds: &Thresholds, now: Timestamp) -> Resul
 }
 
 /// The headline numbers at `now`.
-pub fn status(logs: &LogsDb, thresholds: &Thresholds, near_fraction: f64, now: Timestamp) -> Result<Status> {
+pub fn status(
+    logs: &LogsDb,
+    proxy: &[(IpAddr, Rule, WindowRecord)],
+    thresholds: &Thresholds,
+    near_fraction: f64,
+    now: Timestamp,
+) -> Result<Status> {
     // One client may have rows in several spellings (`2001:DB8::1` and `2001:db8::1`); count
     // clients, not rows.
     let bans = bans(logs, now)?;
@@ -148,7 +183,7 @@ pub fn status(logs: &LogsDb, thresholds: &Thresholds, near_fraction: f64, now: T
     let permanent: HashSet<String> = bans.iter().filter(|b| b.permanent).map(|b| key(&b.ip)).collect();
     let mut suspicious = HashSet::new();
     let mut near = HashSet::new();
-    for t in trackers(logs, thresholds, now)? {
+    for t in trackers(logs, proxy, thresholds, now)? {
         let k = key(&t.ip);
         if banned.contains(&k) {
             continue;

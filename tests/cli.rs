@@ -293,3 +293,32 @@ fn the_configuration_shown_in_the_readme_is_valid_and_is_the_default() {
     let cfg = warden::config::Config::parse(block, "README.md").unwrap_or_else(|e| panic!("README config: {e}"));
     assert_eq!(cfg, warden::config::Config::default(), "the README documents the defaults");
 }
+
+#[test]
+fn trackers_and_status_include_the_access_log_counters_the_monitor_saved() {
+    let ws = ws_with(None);
+    let log = ws.dir.path().join("access.log");
+    let now = warden::time::now();
+    let lines: String = (0..17)
+        .map(|i| {
+            let at = now - chrono::Duration::seconds(60 - i);
+            format!(
+                "203.0.113.44 - - [{}] \"GET /probe-{i} HTTP/1.1\" 404 1 \"-\" \"-\"\n",
+                at.format("%d/%b/%Y:%H:%M:%S +0000")
+            )
+        })
+        .collect();
+    std::fs::write(&log, lines).expect("write log");
+    let out = warden(&ws, &["--access-log", log.to_str().expect("utf8"), "watch", "--json", "--seconds", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let trackers = ok_json(&ws, &["trackers", "--json"]);
+    let t = trackers.as_array().expect("array");
+    let proxy: Vec<&Value> = t.iter().filter(|t| t["source"] == "proxy").collect();
+    assert_eq!(proxy.len(), 1, "{trackers}");
+    assert_eq!(
+        (proxy[0]["ip"].as_str(), proxy[0]["count"].as_u64(), proxy[0]["kind"].as_str()),
+        (Some("203.0.113.44"), Some(17), Some("404"))
+    );
+    assert_eq!(proxy[0]["paths"].as_array().map(Vec::len), Some(17));
+    assert_eq!(ok_json(&ws, &["status", "--json"])["near_threshold"], 1);
+}

@@ -224,7 +224,8 @@ fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Status { json } => {
             let logs = LogsDb::open(&paths.logs_db)?;
-            let s = report::status(&logs, &thresholds(&cfg, &paths)?, cfg.near_fraction, now)?;
+            let s =
+                report::status(&logs, &proxy_counters(&paths)?, &thresholds(&cfg, &paths)?, cfg.near_fraction, now)?;
             output::print(json, &s, output::status_text)
         }
         Command::Bans { json } => {
@@ -233,7 +234,12 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Trackers { json } => {
             let logs = LogsDb::open(&paths.logs_db)?;
-            output::print(json, &report::trackers(&logs, &thresholds(&cfg, &paths)?, now)?, output::trackers_text)
+            let proxy = proxy_counters(&paths)?;
+            output::print(
+                json,
+                &report::trackers(&logs, &proxy, &thresholds(&cfg, &paths)?, now)?,
+                output::trackers_text,
+            )
         }
         Command::Ban { ip, duration, reason } => {
             let length = duration.parse::<actions::Duration>()?.0;
@@ -332,6 +338,15 @@ fn config(cfg: &Config, paths: &Paths, init: Option<PathBuf>) -> Result<()> {
     }
     Config::default().save(&target)?;
     output::line(&format!("wrote {} (mode 0600); edit it, then run `warden watch`", target.display()))
+}
+
+/// Warden's own counters from the access logs, as the monitor last saved them (none before the
+/// first `watch`).
+fn proxy_counters(paths: &Paths) -> Result<Vec<(std::net::IpAddr, crate::event::Rule, crate::engine::WindowRecord)>> {
+    if !paths.state_db.exists() {
+        return Ok(Vec::new());
+    }
+    StateDb::open(&paths.state_db)?.windows()
 }
 
 /// The thresholds in force: Warden's own, or OpenAlgo's settings row when following it.
