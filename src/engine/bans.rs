@@ -17,7 +17,7 @@ impl Engine {
         for (raw, since, until) in rows {
             merge(self.banned_raw.entry(raw.to_string()).or_insert(until), until);
             if let Ok(ip) = canonicalize(raw) {
-                let span = self.bans.entry(ip).or_insert(Span { until, since });
+                let span = self.bans.entry(ip_key(ip)).or_insert(Span { until, since });
                 merge(&mut span.until, until);
                 span.since = match (span.since, since) {
                     (Some(a), Some(b)) => Some(a.min(b)),
@@ -26,7 +26,7 @@ impl Engine {
             }
         }
         for (ip, until) in &self.held {
-            let span = self.bans.entry(*ip).or_insert(Span { until: *until, since: None });
+            let span = self.bans.entry(ip_key(*ip)).or_insert(Span { until: *until, since: None });
             merge(&mut span.until, *until);
         }
     }
@@ -47,7 +47,7 @@ impl Engine {
         !self.bans.is_empty()
             && self
                 .bans
-                .get(&ip)
+                .get(&ip_key(ip))
                 .is_some_and(|span| active(Some(&span.until), at) && span.since.is_none_or(|since| at > since))
     }
 
@@ -64,7 +64,7 @@ impl Engine {
                 *n = n.saturating_sub(1);
             }
         }
-        self.bans.remove(&order.ip);
+        self.bans.remove(&ip_key(order.ip));
     }
 }
 
@@ -92,4 +92,13 @@ pub(super) fn merge(entry: &mut Option<Timestamp>, until: Option<Timestamp>) {
         (None, _) | (_, None) => None,
         (Some(a), Some(b)) => Some(a.max(b)),
     };
+}
+
+/// One integer per address, cheaper to hash than the enum; IPv4 takes its mapped form, which no
+/// canonical IPv6 address has.
+pub(super) fn ip_key(ip: IpAddr) -> u128 {
+    match ip {
+        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+        IpAddr::V6(v6) => u128::from(v6),
+    }
 }

@@ -68,7 +68,7 @@ pub struct Engine {
     /// Whether to keep `dirty` (a replay saves nothing, so it does not).
     track_dirty: bool,
     /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
-    bans: HashMap<IpAddr, Span, RandomState>,
+    bans: HashMap<u128, Span, RandomState>,
     /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
     /// tracker row under a spelling that is not banned is still counting.
     banned_raw: HashMap<String, Option<Timestamp>>,
@@ -295,7 +295,7 @@ impl Engine {
         }
         // The client is banned under another spelling, and OpenAlgo is still counting this one:
         // it is the same ban, so extend it to this spelling now, whatever the count.
-        if let Some(until) = self.bans.get(&ip).map(|s| s.until).filter(|u| u.is_none_or(|u| now < u)) {
+        if let Some(until) = self.bans.get(&bans::ip_key(ip)).map(|s| s.until).filter(|u| u.is_none_or(|u| now < u)) {
             let raw = r.raw_ip.trim().to_string();
             self.banned_raw.insert(raw.clone(), until);
             let offence = self.offences(ip).max(1);
@@ -387,7 +387,7 @@ impl Engine {
             alias: false,
         };
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
-        self.bans.insert(ip, Span { until: order.expires_at(), since: Some(order.at) });
+        self.bans.insert(bans::ip_key(ip), Span { until: order.expires_at(), since: Some(order.at) });
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);

@@ -166,12 +166,12 @@ impl Parser {
     }
 
     /// [`Parser::parse`] into a request the caller owns, so the hot loop moves no structs.
+    /// `req` must start as [`Request::empty`].
     pub fn parse_into<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Result<(), ParseError> {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.is_empty() {
             return Err(ParseError::Empty);
         }
-        *req = Request::empty();
         if self.format.is_combined_like() {
             if self.parse_combined(line, req) {
                 return Ok(());

@@ -140,6 +140,15 @@ impl IpCache {
     }
 }
 
+/// Text from log bytes: borrowed when it is valid UTF-8 (nearly always; checked with the fast
+/// ASCII path), replaced characters otherwise.
+fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
+    match std::str::from_utf8(b) {
+        Ok(s) => std::borrow::Cow::Borrowed(s),
+        Err(_) => String::from_utf8_lossy(b),
+    }
+}
+
 /// Most addresses kept for the top-offender list.
 const MAX_OFFENDERS: usize = 50_000;
 
@@ -227,8 +236,8 @@ impl LineReader {
                 crate::engine::Request { ip, raw: req.ip, path: req.path(), at, secs: req.secs, source: Source::Proxy };
             engine.count_request(rate, &hit, now, out);
             if let Some((rule, item)) = counted {
-                let raw = String::from_utf8_lossy(req.ip);
-                let item = item.map(String::from_utf8_lossy);
+                let raw = lossy(req.ip);
+                let item = item.map(lossy);
                 if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
                     shrink_offenders(offenders);
                 }
