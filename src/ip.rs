@@ -69,6 +69,7 @@ pub fn canonicalize_bytes(raw: &[u8]) -> Option<IpAddr> {
 
 /// Dotted-quad IPv4 without leading zeros, the form every web server logs: a quick path for the
 /// access-log hot loop. Anything else returns `None` and goes through the full parser.
+#[inline]
 fn fast_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
     let digit = |i: usize| b.get(i).map(|c| c.wrapping_sub(b'0')).filter(|d| *d <= 9);
     let mut octets = [0u8; 4];
@@ -100,6 +101,7 @@ fn fast_ipv4(b: &[u8]) -> Option<Ipv4Addr> {
 }
 
 /// The quick IPv4 parser alone, for callers that keep their own cache for the other forms.
+#[inline]
 pub fn quick_ipv4(raw: &[u8]) -> Option<IpAddr> {
     fast_ipv4(raw).map(IpAddr::V4)
 }
