@@ -118,6 +118,7 @@ pub fn parse_with<R>(line: &[u8], f: impl FnOnce(&Request<'_>) -> R) -> Result<R
     }
     let req = Request {
         ip: ip.as_bytes(),
+        addr: None,
         at,
         secs: at.timestamp(),
         method: r.method.as_bytes(),

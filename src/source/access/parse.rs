@@ -19,6 +19,8 @@ use crate::time::Timestamp;
 pub struct Request<'a> {
     /// Client address as written (`$remote_addr`).
     pub ip: &'a [u8],
+    /// The address, when the parser already read it as a plain IPv4 (the quick path does).
+    pub addr: Option<std::net::IpAddr>,
     /// When nginx logged it, in UTC.
     pub at: Timestamp,
     /// The same, as Unix seconds (cheap to compare and bucket).
@@ -46,6 +48,7 @@ impl<'a> Request<'a> {
     pub fn empty() -> Self {
         Request {
             ip: b"",
+            addr: None,
             at: DateTime::<Utc>::UNIX_EPOCH,
             secs: 0,
             method: b"",
@@ -235,8 +238,15 @@ impl Parser {
     }
 
     fn combined<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Option<()> {
-        // Short scans: a byte loop beats a vectorised search over a few bytes.
-        let sp = line[..line.len().min(48)].iter().position(|c| *c == b' ')?;
+        // The address and its end in one pass when it is a dotted quad (nearly always); short
+        // scans otherwise: a byte loop beats a vectorised search over a few bytes.
+        let sp = match crate::ip::leading_ipv4(line) {
+            Some((v4, len)) => {
+                req.addr = Some(std::net::IpAddr::V4(v4));
+                len
+            }
+            None => line[..line.len().min(48)].iter().position(|c| *c == b' ')?,
+        };
         let ip = &line[..sp];
         let after_ip = &line[sp..];
         let lb = sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?;

@@ -218,7 +218,7 @@ impl LineReader {
                 _ => {}
             }
             let counted = classify.rule_of(req);
-            let Some(ip) = ips.get(req.ip) else {
+            let Some(ip) = req.addr.or_else(|| ips.get(req.ip)) else {
                 if let Some(what) = counted.and_then(|_| classify.what(req)) {
                     // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
                     // reported once by the engine.
