@@ -202,9 +202,10 @@ impl Config {
         check_range("rate.per_minute", self.rate.per_minute, 0, 1_000_000)?;
         check_range("rate.ban_hours", self.rate.ban_hours, 1, 87_600)?;
         for p in &self.rate.paths {
-            if !p.prefix.starts_with('/') {
+            // No '?': a prefix is checked against the request target (path and query).
+            if !p.prefix.starts_with('/') || p.prefix.contains(['?', ' ']) {
                 return Err(format!(
-                    "rate.paths prefix must start with '/', not '{}'",
+                    "rate.paths prefix must start with '/' and hold no '?' or space, not '{}'",
                     crate::ip::display_raw(&p.prefix)
                 ));
             }

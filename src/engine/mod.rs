@@ -41,7 +41,8 @@ pub struct Request<'a> {
     pub ip: IpAddr,
     /// The address as the log spelled it.
     pub raw: &'a [u8],
-    /// The path (no query string).
+    /// The request target. Only prefix checks are made on it, and a path prefix (which has no
+    /// `?`) matches the target exactly when it matches the path.
     pub path: &'a [u8],
     /// When.
     pub at: Timestamp,

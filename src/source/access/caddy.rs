@@ -123,7 +123,6 @@ pub fn parse_with<R>(line: &[u8], f: impl FnOnce(&Request<'_>) -> R) -> Result<R
         secs: at.timestamp(),
         method: r.method.as_bytes(),
         target: r.uri.as_bytes(),
-        path: r.uri.as_bytes().split(|c| *c == b'?').next().unwrap_or_default(),
         status: parsed.status,
         referer: header(&r.headers, "Referer"),
         user_agent: header(&r.headers, "User-Agent"),

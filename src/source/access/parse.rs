@@ -29,8 +29,6 @@ pub struct Request<'a> {
     pub method: &'a [u8],
     /// Request target: path and query string, as sent.
     pub target: &'a [u8],
-    /// The target without its query string (what OpenAlgo matches routes against).
-    pub path: &'a [u8],
     /// Response status (0 if the format has none).
     pub status: u16,
     /// `Referer` header, `-` when absent.
@@ -53,7 +51,6 @@ impl<'a> Request<'a> {
             secs: 0,
             method: b"",
             target: b"",
-            path: b"",
             status: 0,
             referer: b"-",
             user_agent: b"-",
@@ -62,17 +59,17 @@ impl<'a> Request<'a> {
         }
     }
 
-    /// The path without its query string (what OpenAlgo matches routes against).
+    /// The path without its query string (what OpenAlgo matches routes against). Worked out
+    /// on demand: most requests never need it (a prefix check can use the target).
     pub fn path(&self) -> &'a [u8] {
-        self.path
+        match memchr(b'?', self.target) {
+            Some(q) => &self.target[..q],
+            None => self.target,
+        }
     }
 
     fn set_target(&mut self, target: &'a [u8]) {
         self.target = target;
-        self.path = match memchr(b'?', target) {
-            Some(q) => &target[..q],
-            None => target,
-        };
     }
 }
 

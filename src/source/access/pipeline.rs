@@ -233,7 +233,7 @@ impl LineReader {
                 return;
             };
             let hit =
-                crate::engine::Request { ip, raw: req.ip, path: req.path(), at, secs: req.secs, source: Source::Proxy };
+                crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
             engine.count_request(rate, &hit, now, out);
             if let Some((rule, item)) = counted {
                 let raw = lossy(req.ip);
