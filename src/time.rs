@@ -92,6 +92,14 @@ pub mod serde_rfc3339 {
         s.serialize_str(&super::rfc3339(*t))
     }
 
+    /// Reads an RFC 3339 timestamp back.
+    pub fn deserialize<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Timestamp, D::Error> {
+        let s: std::borrow::Cow<'de, str> = serde::Deserialize::deserialize(d)?;
+        chrono::DateTime::parse_from_rfc3339(&s)
+            .map(|t| t.with_timezone(&chrono::Utc))
+            .map_err(serde::de::Error::custom)
+    }
+
     /// Serializes an optional timestamp as a string or `null`.
     pub mod option {
         use super::Timestamp;

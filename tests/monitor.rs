@@ -334,3 +334,27 @@ fn hostile_tracker_rows_are_reported_and_never_crash_the_monitor() {
     assert_eq!(n.iter().filter(|n| matches!(n, Notice::Unreadable { .. })).count(), 2, "{n:?}");
     assert!(banned(&n).is_empty(), "{n:?}");
 }
+
+#[test]
+fn a_ban_still_pending_at_a_stop_is_written_after_the_restart() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    raw(&s.logs)
+        .execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
+        )
+        .expect("trigger");
+    let start = t("2026-11-21 10:00:00");
+    let at = scan(&s.logs, "203.0.113.91", start, 20);
+    let n = m.tick(at);
+    assert_eq!(n.iter().filter(|n| matches!(n, Notice::BanPending { .. })).count(), 1, "{n:?}");
+    drop(m);
+    // OpenAlgo went on counting and deleted nothing; the tracker row is gone only after a ban.
+    raw(&s.logs).execute_batch("DROP TRIGGER refuse").expect("drop trigger");
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor after the stop");
+    let n = m.tick(at + Duration::seconds(5));
+    assert_eq!(banned(&n), vec![("203.0.113.91".into(), false, 1)], "written after the restart, once: {n:?}");
+    let left: i64 =
+        raw(&s.paths.state_db).query_row("SELECT COUNT(*) FROM pending_bans", [], |r| r.get(0)).expect("count");
+    assert_eq!(left, 0, "no longer pending");
+}

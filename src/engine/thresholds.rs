@@ -7,7 +7,7 @@ use crate::event::Rule;
 use crate::time::Timestamp;
 
 /// How long a ban lasts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BanLength {
     /// This many hours from the moment of the ban.
@@ -15,7 +15,7 @@ pub enum BanLength {
     /// Until someone unbans it.
     Permanent,
     /// Until a given time (the rest of a ban extended to another spelling of the same client).
-    Until(Timestamp),
+    Until(#[serde(with = "crate::time::serde_rfc3339")] Timestamp),
 }
 
 impl BanLength {

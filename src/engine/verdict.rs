@@ -24,7 +24,7 @@ pub struct TrackerReading {
 }
 
 /// An order to ban, with everything needed to write the row and explain it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct BanOrder {
     /// The canonical address.
     pub ip: IpAddr,

@@ -45,13 +45,13 @@ impl Monitor {
         };
         match db.write_ban(&ban) {
             Ok(BanWrite::Written { ban_count }) => {
-                self.engine.release(order.ip);
                 if let (Source::Openalgo, Some(tracker)) = (order.source, Tracker::of(order.rule)) {
                     // OpenAlgo clears its tracker after a ban; so does Warden.
                     for ip in &ips {
                         let _ = db.clear_tracker(tracker, ip);
                     }
                 }
+                self.settled(order.ip, out);
                 let offence = (!order.alias).then(|| Offence {
                     ip: canonical.clone(),
                     rule: order.rule.as_str().into(),
@@ -79,7 +79,7 @@ impl Monitor {
                 });
             }
             Ok(BanWrite::AlreadyStronger) => {
-                self.engine.release(order.ip);
+                self.settled(order.ip, out);
                 // Usually this very ban, written before a crash and ordered again from the
                 // re-read lines: its offence (keyed by the request's time) is recorded once.
                 if !order.alias {
@@ -107,7 +107,20 @@ impl Monitor {
             out.push(Notice::BanPending { ip: order.ip.to_string(), error });
         }
         self.engine.hold(order.ip, order.expires_at());
+        if let Err(e) = self.state.save_pending(&order) {
+            out.push(self.state_failing(&e));
+        }
         self.pending.insert(order.ip, order);
+    }
+
+    /// A ban is settled (written, or a stronger one was there): it no longer waits.
+    fn settled(&mut self, ip: std::net::IpAddr, out: &mut Vec<Notice>) {
+        self.engine.release(ip);
+        if self.was_pending.remove(&ip) {
+            if let Err(e) = self.state.drop_pending(ip) {
+                out.push(self.state_failing(&e));
+            }
+        }
     }
 
     pub(super) fn retry_pending(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
@@ -115,7 +128,8 @@ impl Monitor {
             return;
         }
         self.retrying = true;
-        for (_, mut order) in std::mem::take(&mut self.pending) {
+        for (ip, mut order) in std::mem::take(&mut self.pending) {
+            self.was_pending.insert(ip);
             // A ban that waited still lasts its full length from when it is written.
             order.at = now;
             self.write_ban(order, out);

@@ -54,6 +54,8 @@ pub struct Monitor {
     pending: HashMap<IpAddr, BanOrder>,
     /// Set while pending bans are retried, so a failure is not announced twice.
     retrying: bool,
+    /// Addresses whose ban is being retried (their saved copy goes once it is written).
+    was_pending: HashSet<IpAddr>,
     imported: HashSet<(String, i64)>,
     state_version: Option<i64>,
     minute: Minute,
@@ -80,6 +82,12 @@ impl Monitor {
         for (ip, rule, window) in state.windows()? {
             engine.load_window(ip, rule, &window);
         }
+        // Bans that could not be written before a stop: held, and retried on the first tick.
+        let mut pending = HashMap::new();
+        for order in state.pending()? {
+            engine.hold(order.ip, order.expires_at());
+            pending.insert(order.ip, order);
+        }
         Ok(Self {
             engine,
             own_thresholds,
@@ -87,8 +95,9 @@ impl Monitor {
             logs: OpenAlgoSource::new(&paths.logs_db, cursor),
             access,
             follower,
-            pending: HashMap::new(),
+            pending,
             retrying: false,
+            was_pending: HashSet::new(),
             imported: HashSet::new(),
             state_version: None,
             minute: Minute::default(),

@@ -57,6 +57,10 @@ CREATE TABLE IF NOT EXISTS windows (
     window TEXT NOT NULL,
     PRIMARY KEY (ip, rule)
 );
+CREATE TABLE IF NOT EXISTS pending_bans (
+    ip TEXT PRIMARY KEY,
+    ban TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS alerts (
     key TEXT PRIMARY KEY,
     at TEXT NOT NULL,
@@ -385,6 +389,43 @@ impl StateDb {
             };
             if let (Ok(ip), Ok(w)) = (ip.parse(), serde_json::from_str::<WindowRecord>(&json)) {
                 out.push((ip, rule, w));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Keeps a ban that could not be written to logs.db yet, so a restart still writes it.
+    pub fn save_pending(&self, order: &crate::engine::BanOrder) -> Result<()> {
+        let json = serde_json::to_string(order).unwrap_or_default();
+        self.conn
+            .execute(
+                "INSERT INTO pending_bans (ip, ban) VALUES (?1, ?2) ON CONFLICT(ip) DO UPDATE SET ban = excluded.ban",
+                params![order.ip.to_string(), json],
+            )
+            .map_err(|e| self.err("keeping a pending ban", e))?;
+        Ok(())
+    }
+
+    /// Forgets a pending ban (written, or no longer needed).
+    pub fn drop_pending(&self, ip: IpAddr) -> Result<()> {
+        self.conn
+            .execute("DELETE FROM pending_bans WHERE ip = ?1", params![ip.to_string()])
+            .map_err(|e| self.err("forgetting a pending ban", e))?;
+        Ok(())
+    }
+
+    /// The bans waiting to be written.
+    pub fn pending(&self) -> Result<Vec<crate::engine::BanOrder>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT ban FROM pending_bans")
+            .map_err(|e| self.err("reading pending bans", e))?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0)).map_err(|e| self.err("reading pending bans", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let json = row.map_err(|e| self.err("reading pending bans", e))?;
+            if let Ok(order) = serde_json::from_str(&json) {
+                out.push(order);
             }
         }
         Ok(out)
