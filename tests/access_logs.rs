@@ -306,3 +306,36 @@ fn lines_from_an_earlier_minute_do_not_invent_a_burst() {
     let n = m.tick(now);
     assert!(n.iter().all(|n| !matches!(n, Notice::Burst { .. })), "{n:?}");
 }
+
+#[test]
+fn a_retargeted_symlinked_log_is_still_followed_live_through_notifications() {
+    let s = setup();
+    let a = s.dir.path().join("a");
+    let b = s.dir.path().join("b");
+    std::fs::create_dir_all(&a).expect("mkdir");
+    std::fs::create_dir_all(&b).expect("mkdir");
+    std::fs::write(a.join("access.log"), "").expect("create");
+    std::os::unix::fs::symlink(a.join("access.log"), &s.log).expect("symlink");
+    // A one-hour poll: only a file-system notification can wake the monitor in time.
+    let cfg = Config { poll_seconds: 3600, history_hours: 0, ..Config::default() };
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = Monitor::open(&cfg, &s.paths).expect("monitor").spawn(move |n| {
+        let _ = tx.send(n);
+    });
+    let handle = handle.expect("spawn");
+    crate::common::wait_for(std::time::Duration::from_secs(10), "the access log to be read", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::Source { name, .. } if name == "access log"))
+    });
+    // logrotate-like retarget into another directory, then writes there.
+    std::fs::write(b.join("access.log"), "").expect("create");
+    std::fs::remove_file(&s.log).expect("unlink");
+    std::os::unix::fs::symlink(b.join("access.log"), &s.log).expect("symlink");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let now = warden::time::now();
+    append(&b.join("access.log"), &scan("203.0.113.97", now - Duration::seconds(30), 20));
+    let n = crate::common::wait_for(std::time::Duration::from_secs(10), "a ban from the new target", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::Banned { .. }))
+    });
+    assert!(matches!(n, Notice::Banned { ref ip, .. } if ip == "203.0.113.97"), "{n:?}");
+    handle.stop();
+}

@@ -8,6 +8,14 @@ use super::{Monitor, Notice};
 use crate::source::openalgo::Health;
 use crate::watch::{DirWatcher, Wake};
 
+/// What the watched files resolve to (symlinks followed), and which of their directories exist.
+fn resolve(files: &[std::path::PathBuf]) -> Vec<(Option<std::path::PathBuf>, bool)> {
+    files
+        .iter()
+        .map(|f| (std::fs::canonicalize(f).ok(), f.parent().is_some_and(|d| d.as_os_str().is_empty() || d.exists())))
+        .collect()
+}
+
 /// Owns a running monitor. Drop it (or call [`MonitorHandle::stop`]) to stop.
 #[derive(Debug)]
 pub struct MonitorHandle {
@@ -26,8 +34,11 @@ impl MonitorHandle {
             .name("warden-monitor".into())
             .spawn(move || {
                 let files = monitor.watched_files();
-                // NOTE: the watcher lives on this thread so that it stops with the loop.
-                let _watcher = match DirWatcher::new(&files, watcher_tx) {
+                // NOTE: the watcher lives on this thread so that it stops with the loop. It is
+                // rebuilt when what the files resolve to changes: a symlinked log retargeted, or a
+                // directory that did not exist at start created since.
+                let mut layout = resolve(&files);
+                let mut watcher = match DirWatcher::new(&files, watcher_tx.clone()) {
                     Ok(w) => Some(w),
                     Err(e) => {
                         on_notice(Notice::Source {
@@ -40,6 +51,13 @@ impl MonitorHandle {
                 };
                 let poll = Duration::from_secs(monitor.poll_seconds());
                 loop {
+                    // A few stat calls per wake-up; a retarget itself wakes the loop, because the
+                    // link's directory is watched.
+                    let now_layout = resolve(&files);
+                    if now_layout != layout {
+                        layout = now_layout;
+                        watcher = DirWatcher::new(&files, watcher_tx.clone()).ok().or(watcher);
+                    }
                     for notice in monitor.tick(crate::time::now()) {
                         on_notice(notice);
                     }
