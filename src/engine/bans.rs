@@ -14,9 +14,11 @@ impl Engine {
     pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>, Option<Timestamp>)>) {
         self.bans.clear();
         self.banned_raw.clear();
+        self.ban_filter.clear();
         for (raw, since, until) in rows {
             merge(self.banned_raw.entry(raw.to_string()).or_insert(until), until);
             if let Ok(ip) = canonicalize(raw) {
+                self.ban_filter.insert(ip_key(ip));
                 let span = self.bans.entry(ip_key(ip)).or_insert(Span { until, since });
                 merge(&mut span.until, until);
                 span.since = match (span.since, since) {
@@ -26,6 +28,7 @@ impl Engine {
             }
         }
         for (ip, until) in &self.held {
+            self.ban_filter.insert(ip_key(*ip));
             let span = self.bans.entry(ip_key(*ip)).or_insert(Span { until: *until, since: None });
             merge(&mut span.until, *until);
         }
@@ -44,11 +47,14 @@ impl Engine {
 
     /// Whether `ip` is banned at `at`.
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        !self.bans.is_empty()
-            && self
-                .bans
-                .get(&ip_key(ip))
-                .is_some_and(|span| active(Some(&span.until), at) && span.since.is_none_or(|since| at > since))
+        let key = ip_key(ip);
+        // Most addresses are not banned: a bit in a small filter says so without a map lookup.
+        if self.bans.is_empty() || !self.ban_filter.contains(key) {
+            return false;
+        }
+        self.bans
+            .get(&key)
+            .is_some_and(|span| active(Some(&span.until), at) && span.since.is_none_or(|since| at > since))
     }
 
     /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.
@@ -100,5 +106,37 @@ pub(super) fn ip_key(ip: IpAddr) -> u128 {
     match ip {
         IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
         IpAddr::V6(v6) => u128::from(v6),
+    }
+}
+
+/// A 64 Ki-bit filter of banned addresses (8 KiB, stays in the CPU cache): a clear bit proves an
+/// address is not banned; a set bit means "look in the map". Bits are only cleared all at once.
+#[derive(Debug, Clone)]
+pub(super) struct BanFilter(Vec<u64>);
+
+impl Default for BanFilter {
+    fn default() -> Self {
+        Self(vec![0; 1024])
+    }
+}
+
+impl BanFilter {
+    fn bit(key: u128) -> usize {
+        let folded = (key as u64) ^ ((key >> 64) as u64);
+        (folded.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 48) as usize
+    }
+
+    pub(super) fn insert(&mut self, key: u128) {
+        let b = Self::bit(key);
+        self.0[b / 64] |= 1 << (b % 64);
+    }
+
+    pub(super) fn contains(&self, key: u128) -> bool {
+        let b = Self::bit(key);
+        self.0[b / 64] & (1 << (b % 64)) != 0
+    }
+
+    pub(super) fn clear(&mut self) {
+        self.0.iter_mut().for_each(|w| *w = 0);
     }
 }

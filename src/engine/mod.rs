@@ -70,6 +70,8 @@ pub struct Engine {
     track_dirty: bool,
     /// Active bans per client: `None` means permanent, `Some(t)` means until `t`.
     bans: HashMap<u128, Span, RandomState>,
+    /// Which keys may be in `bans` (see [`bans::BanFilter`]).
+    ban_filter: bans::BanFilter,
     /// Active bans per stored spelling. OpenAlgo enforces a ban only on the exact string, so a
     /// tracker row under a spelling that is not banned is still counting.
     banned_raw: HashMap<String, Option<Timestamp>>,
@@ -94,6 +96,7 @@ impl Engine {
             interner: Interner::default(),
             key_seen: HashMap::default(),
             bans: HashMap::default(),
+            ban_filter: Default::default(),
             banned_raw: HashMap::new(),
             held: HashMap::new(),
             offences: HashMap::new(),
@@ -388,6 +391,7 @@ impl Engine {
             alias: false,
         };
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
+        self.ban_filter.insert(bans::ip_key(ip));
         self.bans.insert(bans::ip_key(ip), Span { until: order.expires_at(), since: Some(order.at) });
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());

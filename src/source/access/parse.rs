@@ -246,7 +246,12 @@ impl Parser {
         };
         let ip = &line[..sp];
         let after_ip = &line[sp..];
-        let lb = sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?;
+        // Nearly always ` - - [` (no ident, no user): check that before searching.
+        let lb = if after_ip.get(..5) == Some(b" - - ".as_slice()) && after_ip.get(5) == Some(&b'[') {
+            sp + 5
+        } else {
+            sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?
+        };
         let time = line.get(lb + 1..lb + 27)?;
         if !short_eq(line.get(lb + 27..lb + 30), b"] \"") {
             return None;
