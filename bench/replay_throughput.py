@@ -10,7 +10,11 @@ the same script, and peak memory.
 3. A worst case for memory: LINES lines from LINES distinct addresses, every one a 404 inside
    ten minutes, so every address gets a counter.
 
-usage: bench/replay_throughput.py [--lines 1000000] [--runs 5] [--warden target/release/warden]
+4. With --callgrind: instructions per line under valgrind's callgrind on the first 100 000 lines
+   of the reference log. Unlike CPU time on a shared machine, this count repeats exactly, so it
+   is the figure to compare two versions by.
+
+usage: bench/replay_throughput.py [--lines 1000000] [--runs 5] [--warden target/release/warden] [--callgrind]
 """
 import argparse, os, pathlib, resource, statistics, subprocess, sys
 
@@ -20,6 +24,7 @@ ap.add_argument("--lines", type=int, default=1_000_000)
 ap.add_argument("--runs", type=int, default=5)
 ap.add_argument("--warden", default=str(here.parent / "target/release/warden"))
 ap.add_argument("--dir", default="/tmp/warden-bench")
+ap.add_argument("--callgrind", action="store_true")
 args = ap.parse_args()
 
 out = pathlib.Path(args.dir)
@@ -61,3 +66,16 @@ print(f"ratio:  warden takes {w_cpu / cat_cpu:.1f}x the CPU time of cat on the s
 # Peak memory needs a fresh process tree per measurement: run it as a grandchild via `sh -c`.
 rss = subprocess.run(["/usr/bin/time", "-f", "%M"] + warden(distinct), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True).stderr.strip().splitlines()[-1]
 print(f"memory: {int(rss) / 1024:.0f} MiB peak RSS replaying {lines} lines from {lines} distinct addresses (all 404s within 10 min)")
+
+if args.callgrind:
+    sample = out / "sample-100000.log"
+    with open(ref, "rb") as src, open(sample, "wb") as dst:
+        for i, line in enumerate(src):
+            if i == 100_000:
+                break
+            dst.write(line)
+    cg = out / "callgrind.out"
+    subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={cg}"] + warden(sample),
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    total = next(int(l.split()[1]) for l in open(cg) if l.startswith("summary:") or l.startswith("totals:"))
+    print(f"callgrind: {total / 100_000:.0f} instructions per line (first 100 000 lines, start-up included)")
