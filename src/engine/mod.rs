@@ -240,11 +240,11 @@ impl Engine {
         now: Timestamp,
     ) -> Vec<Verdict> {
         let item = match what {
-            What::NotFound { path } => Some(path.as_str()),
-            What::InvalidApiKey { key_hash } => key_hash.as_deref(),
+            What::NotFound { path } => Some(path.as_bytes()),
+            What::InvalidApiKey { key_hash } => key_hash.as_deref().map(str::as_bytes),
             What::FailedLogin => None,
         };
-        self.observe_item(ip, raw, what.rule(), item, at, source, now)
+        self.observe_item(ip, raw.as_bytes(), what.rule(), item, at, source, now)
     }
 
     /// [`Engine::observe_ip`] with the item (a path, a key hash) borrowed: no allocation for
@@ -253,9 +253,9 @@ impl Engine {
     pub fn observe_item(
         &mut self,
         ip: IpAddr,
-        raw: &str,
+        raw: &[u8],
         rule: Rule,
-        item: Option<&str>,
+        item: Option<&[u8]>,
         at: Timestamp,
         source: Source,
         now: Timestamp,
@@ -320,14 +320,14 @@ impl Engine {
             })];
         }
         let defer = self.thresholds.openalgo_bans_itself();
-        self.decide(ip, &r.raw_ip, r.rule, r.count, r.first_at, Source::Openalgo, now, defer)
+        self.decide(ip, r.raw_ip.as_bytes(), r.rule, r.count, r.first_at, Source::Openalgo, now, defer)
     }
 
     #[allow(clippy::too_many_arguments)]
     fn decide(
         &mut self,
         ip: IpAddr,
-        raw: &str,
+        raw: &[u8],
         rule: Rule,
         count: u32,
         window_start: Timestamp,
@@ -360,7 +360,9 @@ impl Engine {
             }
             return Vec::new();
         }
-        self.order_ban(ip, raw, rule, count, threshold, rule.reason(count), source, now)
+        // The address text is needed only now that a ban is ordered.
+        let raw = String::from_utf8_lossy(raw);
+        self.order_ban(ip, &raw, rule, count, threshold, rule.reason(count), source, now)
     }
 
     #[allow(clippy::too_many_arguments)]

@@ -42,23 +42,24 @@ pub const MAX_ITEM_BYTES: usize = 256;
 /// Interned strings (paths, key hashes), and the overflow lists of windows with more than two.
 #[derive(Debug, Default)]
 pub struct Interner {
-    ids: std::collections::HashMap<Box<str>, u32, foldhash::fast::RandomState>,
-    strings: Vec<Box<str>>,
+    ids: std::collections::HashMap<Box<[u8]>, u32, foldhash::fast::RandomState>,
+    strings: Vec<Box<[u8]>>,
     bytes: usize,
     lists: Vec<Vec<u32>>,
     free: Vec<u32>,
 }
 
 impl Interner {
-    fn id(&mut self, s: &str) -> Option<u32> {
+    fn id(&mut self, s: &[u8]) -> Option<u32> {
         let cut;
         let s = if s.len() > MAX_ITEM_BYTES {
+            // Back off to the start of a UTF-8 character, then mark the cut.
             let mut end = MAX_ITEM_BYTES;
-            while !s.is_char_boundary(end) {
+            while end > 0 && (s[end] & 0b1100_0000) == 0b1000_0000 {
                 end -= 1;
             }
-            cut = format!("{}…", &s[..end]);
-            cut.as_str()
+            cut = [&s[..end], "…".as_bytes()].concat();
+            cut.as_slice()
         } else {
             s
         };
@@ -76,12 +77,12 @@ impl Interner {
     }
 
     /// The id of an interned string.
-    pub fn lookup(&self, s: &str) -> Option<u32> {
+    pub fn lookup(&self, s: &[u8]) -> Option<u32> {
         self.ids.get(s).copied()
     }
 
-    fn string(&self, id: u32) -> &str {
-        self.strings.get(id as usize).map_or("", |s| s)
+    fn string(&self, id: u32) -> String {
+        self.strings.get(id as usize).map_or_else(String::new, |s| String::from_utf8_lossy(s).into_owned())
     }
 
     fn new_list(&mut self, items: Vec<u32>) -> u32 {
@@ -138,7 +139,7 @@ pub struct WindowRecord {
 
 impl Window {
     /// A new window holding one event.
-    pub fn start(rule: Rule, at: Timestamp, item: Option<&str>, interner: &mut Interner) -> Self {
+    pub fn start(rule: Rule, at: Timestamp, item: Option<&[u8]>, interner: &mut Interner) -> Self {
         let mut w = Self {
             count: 1,
             first_secs: at.timestamp().clamp(0, i64::from(u32::MAX)) as u32,
@@ -170,7 +171,7 @@ impl Window {
 
     /// Counts one more event: restarts the window when it is over, otherwise adds to it.
     /// Returns whether the event was counted.
-    pub fn record(&mut self, rule: Rule, at: Timestamp, item: Option<&str>, interner: &mut Interner) -> bool {
+    pub fn record(&mut self, rule: Rule, at: Timestamp, item: Option<&[u8]>, interner: &mut Interner) -> bool {
         if self.is_over(at) {
             self.release(interner);
             *self = Self::start(rule, at, item, interner);
@@ -191,7 +192,7 @@ impl Window {
         }
     }
 
-    fn push_item(&mut self, rule: Rule, item: Option<&str>, interner: &mut Interner) {
+    fn push_item(&mut self, rule: Rule, item: Option<&[u8]>, interner: &mut Interner) {
         let Some(id) = item.and_then(|i| interner.id(i)) else { return };
         let cap = max_items(rule);
         if cap == 0 {
@@ -230,7 +231,7 @@ impl Window {
             count: self.count,
             first_at: self.first_at(),
             last_at: self.last_at(),
-            items: self.ids(interner).into_iter().map(|id| interner.string(id).to_string()).collect(),
+            items: self.ids(interner).into_iter().map(|id| interner.string(id)).collect(),
         }
     }
 
@@ -240,7 +241,7 @@ impl Window {
         w.count = r.count;
         w.last_off = (r.last_at - r.first_at).num_seconds().clamp(0, i64::from(u32::MAX)) as u32;
         for item in &r.items {
-            w.push_item(rule, Some(item), interner);
+            w.push_item(rule, Some(item.as_bytes()), interner);
         }
         w
     }
@@ -281,7 +282,7 @@ impl WindowMap {
         ip: std::net::IpAddr,
         rule: Rule,
         at: Timestamp,
-        item: Option<&str>,
+        item: Option<&[u8]>,
         interner: &mut Interner,
     ) -> &Window {
         fn go<'a, K: std::hash::Hash + Eq>(
@@ -289,7 +290,7 @@ impl WindowMap {
             key: K,
             rule: Rule,
             at: Timestamp,
-            item: Option<&str>,
+            item: Option<&[u8]>,
             interner: &mut Interner,
         ) -> &'a Window {
             map.entry(key)

@@ -140,15 +140,6 @@ impl IpCache {
     }
 }
 
-/// Text from log bytes: borrowed when it is valid UTF-8 (nearly always; checked with the fast
-/// ASCII path), replaced characters otherwise.
-fn lossy(b: &[u8]) -> std::borrow::Cow<'_, str> {
-    match std::str::from_utf8(b) {
-        Ok(s) => std::borrow::Cow::Borrowed(s),
-        Err(_) => String::from_utf8_lossy(b),
-    }
-}
-
 /// Most addresses kept for the top-offender list.
 const MAX_OFFENDERS: usize = 50_000;
 
@@ -236,8 +227,6 @@ impl LineReader {
                 crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
             engine.count_request(rate, &hit, now, out);
             if let Some((rule, item)) = counted {
-                let raw = lossy(req.ip);
-                let item = item.map(lossy);
                 if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
                     shrink_offenders(offenders);
                 }
@@ -247,7 +236,7 @@ impl LineReader {
                     Rule::InvalidApiKey => o.invalid_keys = o.invalid_keys.saturating_add(1),
                     _ => o.failed_logins = o.failed_logins.saturating_add(1),
                 }
-                out.extend(engine.observe_item(ip, &raw, rule, item.as_deref(), at, Source::Proxy, now));
+                out.extend(engine.observe_item(ip, req.ip, rule, item, at, Source::Proxy, now));
             }
         });
         if let Err(e) = parsed {
