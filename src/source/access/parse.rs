@@ -247,7 +247,7 @@ impl Parser {
         let ip = &line[..sp];
         let after_ip = &line[sp..];
         // Nearly always ` - - [` (no ident, no user): check that before searching.
-        let lb = if after_ip.get(..5) == Some(b" - - ".as_slice()) && after_ip.get(5) == Some(&b'[') {
+        let lb = if short_eq(after_ip.get(..6), b" - - [") {
             sp + 5
         } else {
             sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?
