@@ -57,6 +57,17 @@ fn near(notices: &[Notice]) -> usize {
     notices.iter().filter(|n| matches!(n, Notice::NearThreshold { .. })).count()
 }
 
+/// Makes writes to `ip_bans` fail (as on a full disk or a read-only file) while reads still work,
+/// or lifts that again.
+fn refuse_ban_writes(logs: &Path, refuse: bool) {
+    let sql = if refuse {
+        "CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;"
+    } else {
+        "DROP TRIGGER refuse"
+    };
+    raw(logs).execute_batch(sql).expect("trigger");
+}
+
 fn tracker_rows(logs: &Path, ip: &str) -> i64 {
     raw(logs)
         .query_row("SELECT COUNT(*) FROM error_404_tracker WHERE ip_address = ?1", [ip], |r| r.get(0))
@@ -234,11 +245,7 @@ fn a_ban_that_cannot_be_written_is_announced_once_held_and_written_later() {
     let s = setup();
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
     // Writes to ip_bans fail (as on a full disk or a read-only file); reads still work.
-    raw(&s.logs)
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
-        )
-        .expect("trigger");
+    refuse_ban_writes(&s.logs, true);
     let start = t("2026-11-21 10:00:00");
     let at = scan(&s.logs, "203.0.113.90", start, 20);
     let n = m.tick(at);
@@ -251,7 +258,7 @@ fn a_ban_that_cannot_be_written_is_announced_once_held_and_written_later() {
         let n = m.tick(at);
         assert!(n.iter().all(|n| !matches!(n, Notice::BanPending { .. } | Notice::Banned { .. })), "retry {i}: {n:?}");
     }
-    raw(&s.logs).execute_batch("DROP TRIGGER refuse").expect("drop trigger");
+    refuse_ban_writes(&s.logs, false);
     let n = m.tick(at + Duration::seconds(1));
     assert_eq!(banned(&n), vec![("203.0.113.90".into(), false, 1)], "written once possible, still offence 1: {n:?}");
 }
@@ -339,18 +346,14 @@ fn hostile_tracker_rows_are_reported_and_never_crash_the_monitor() {
 fn a_ban_still_pending_at_a_stop_is_written_after_the_restart() {
     let s = setup();
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
-    raw(&s.logs)
-        .execute_batch(
-            "CREATE TRIGGER refuse BEFORE INSERT ON ip_bans BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END;",
-        )
-        .expect("trigger");
+    refuse_ban_writes(&s.logs, true);
     let start = t("2026-11-21 10:00:00");
     let at = scan(&s.logs, "203.0.113.91", start, 20);
     let n = m.tick(at);
     assert_eq!(n.iter().filter(|n| matches!(n, Notice::BanPending { .. })).count(), 1, "{n:?}");
     drop(m);
     // OpenAlgo went on counting and deleted nothing; the tracker row is gone only after a ban.
-    raw(&s.logs).execute_batch("DROP TRIGGER refuse").expect("drop trigger");
+    refuse_ban_writes(&s.logs, false);
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor after the stop");
     let n = m.tick(at + Duration::seconds(5));
     assert_eq!(banned(&n), vec![("203.0.113.91".into(), false, 1)], "written after the restart, once: {n:?}");
