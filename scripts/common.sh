@@ -15,10 +15,17 @@ sudo_if_needed() {
   if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
 }
 
-# Debian packages: a C compiler for the bundled SQLite, and pkg-config.
+# Debian packages: a C compiler for the bundled SQLite, pkg-config, and for the desktop app
+# WebKitGTK 4.1, GTK 3, the tray's appindicator, librsvg and xdo (Tauri 2's Linux needs).
+# With "test", also what the end-to-end tests use: Xvfb, WebKitWebDriver and a D-Bus session bus.
 install_debian_packages() {
+  local want=(build-essential pkg-config ca-certificates curl file libssl-dev
+    libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
+  if [ "${1:-}" = "test" ]; then
+    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core)
+  fi
   local missing=()
-  for p in build-essential pkg-config ca-certificates curl; do
+  for p in "${want[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -27,6 +34,13 @@ install_debian_packages() {
   else
     echo "Debian packages already present"
   fi
+}
+
+# The web-view front end: npm packages (npm install, not npm ci: see ui/README.md), then the build
+# that the desktop binary embeds (ui/dist must exist before any cargo build of src-tauri).
+build_ui() {
+  npm --prefix ui install --no-audit --no-fund --loglevel=error
+  npm --prefix ui run build
 }
 
 # Rust 1.90 or newer. Debian 12's own rustc is too old, so rustup is used when cargo is missing.

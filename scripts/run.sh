@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Sets up a fresh Debian 12 machine and runs Warden.
+# Sets up a fresh Debian 12 machine and runs Warden's desktop app.
 #
-#   bash scripts/run.sh                      # the demo: a simulated OpenAlgo under attack
-#   bash scripts/run.sh watch --logs-db /var/python/openalgo/db/logs.db
+#   bash scripts/run.sh                                   # the app; on the demo workspace if no OpenAlgo is found
+#   bash scripts/run.sh --logs-db /var/python/openalgo/db/logs.db --access-log /var/log/nginx/access.log
+#   bash scripts/run.sh cli watch --logs-db ...           # the headless CLI instead (`warden ...`)
 #
-# Any arguments are passed to `warden`; with none, it starts `warden demo`.
+# Arguments are passed to `warden-desktop` (the CLI's global options), or after `cli` to `warden`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
 step "Debian packages" install_debian_packages
 step "Rust toolchain" install_rust
-step "build warden (release)" cargo build --release --locked --bin warden
-if [ $# -eq 0 ]; then set -- demo; fi
-exec target/release/warden "$@"
+if [ "${1:-}" = "cli" ]; then
+  shift
+  step "build warden (release)" cargo build --release --locked --bin warden
+  if [ $# -eq 0 ]; then set -- demo; fi
+  exec target/release/warden "$@"
+fi
+step "UI: install and build" build_ui
+step "build warden-desktop (release)" cargo build --release --locked -p warden-desktop --features custom-protocol
+if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
+  echo "error: no display (DISPLAY is unset); on a server use the CLI: bash scripts/run.sh cli watch --logs-db PATH" >&2
+  exit 1
+fi
+exec target/release/warden-desktop "$@"

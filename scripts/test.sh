@@ -14,12 +14,29 @@ install_nextest() {
   cargo install cargo-nextest --locked
 }
 
-step "Debian packages" install_debian_packages
+install_tauri_driver() {
+  if command -v tauri-driver >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/tauri-driver" ]; then echo "tauri-driver present"; return; fi
+  # Pinned: crates.io also serves a 3.0 alpha.
+  cargo install tauri-driver --version 2.1.0 --locked
+}
+
+install_python_test_packages() {
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium==4.51.0 pytest==9.2.0
+}
+
+export CARGO_PROFILE_DEV_DEBUG=${CARGO_PROFILE_DEV_DEBUG:-0}
+step "Debian packages" install_debian_packages test
 step "Rust toolchain" install_rust
 step "cargo-nextest" install_nextest
+step "tauri-driver" install_tauri_driver
+step "Python test packages" install_python_test_packages
+step "UI: install and build" build_ui
+step "UI: unit tests" npm --prefix ui test
 step "format check" cargo fmt --all --check
-step "clippy (warnings are errors)" cargo clippy --locked --all-targets -- -D warnings
-step "tests" cargo nextest run --locked --workspace --no-fail-fast
+step "clippy (warnings are errors)" cargo clippy --locked --workspace --all-targets -- -D warnings
+step "tests (engine, CLI, desktop shell on the mock runtime)" cargo nextest run --locked --workspace --no-fail-fast
 step "doc tests" cargo test --locked --doc
-step "docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps
+step "docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
+step "desktop app: debug build" cargo build --locked -p warden-desktop
+step "desktop app: end-to-end in WebKit under Xvfb" bash scripts/e2e.sh target/debug/warden-desktop
 echo "all tests passed"

@@ -136,6 +136,26 @@ pub struct Config {
     /// Seconds between fallback polls of the watched files (default 10). Changes are normally seen
     /// at once through file-system notifications; the poll only covers filesystems without them.
     pub poll_seconds: u64,
+    /// Which desktop alerts the app sends.
+    pub notify: NotifyConfig,
+}
+
+/// Which desktop alerts the app sends (the CLI prints everything regardless).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// An address came near a threshold (default on).
+    pub near: bool,
+    /// An address was banned (default on).
+    pub banned: bool,
+    /// A source started failing or recovered (default on).
+    pub sources: bool,
+}
+
+impl Default for NotifyConfig {
+    fn default() -> Self {
+        Self { near: true, banned: true, sources: true }
+    }
 }
 
 impl Default for Config {
@@ -153,6 +173,7 @@ impl Default for Config {
             allow: Vec::new(),
             near_fraction: 0.8,
             poll_seconds: 10,
+            notify: NotifyConfig::default(),
         }
     }
 }

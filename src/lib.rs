@@ -1,6 +1,6 @@
 //! Warden: a security monitor for a self-hosted [OpenAlgo](https://github.com/marketcalls/openalgo).
 //!
-//! Warden watches OpenAlgo's `logs.db` (and, later, the proxy's access logs), decides with the same
+//! Warden watches OpenAlgo's `logs.db` and the proxy's access logs, decides with the same
 //! threshold rules as OpenAlgo, and writes bans into `logs.db` in OpenAlgo's exact schema, so that
 //! OpenAlgo itself refuses the banned client with a 403. It keeps its own history in a separate
 //! state database, so repeat offenders are remembered even after OpenAlgo deletes an expired ban.
@@ -23,12 +23,14 @@
 //! - [`actions`]: manual ban, unban and clear, with an audit entry each (shared by CLI and GUI).
 //! - [`replay`]: old access logs through the engine in event time (`warden replay`).
 //! - [`report`]: the read-only views behind `status`, `bans` and `trackers`.
+//! - [`dashboard`]: the desktop app's views and actions, without Tauri (its commands call these).
 //! - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
 #![deny(missing_docs)]
 
 pub mod actions;
 pub mod cli;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod engine;
 pub mod error;

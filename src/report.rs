@@ -18,7 +18,7 @@ use crate::store::logs_db::{BanEffect, LogsDb};
 use crate::time::Timestamp;
 
 /// The headline numbers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Status {
     /// Banned clients (distinct addresses, whatever the spelling of their rows).
     pub total_bans: usize,

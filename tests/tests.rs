@@ -6,6 +6,7 @@ mod common;
 
 mod access_logs;
 mod cli;
+mod dashboard;
 mod engine_rules;
 mod logs_db_fixtures;
 mod logs_db_writes;

@@ -27,6 +27,7 @@ impl MonitorHandle {
     pub(super) fn spawn(
         mut monitor: Monitor,
         mut on_notice: impl FnMut(Notice) + Send + 'static,
+        mut on_round: impl FnMut(bool) + Send + 'static,
     ) -> crate::Result<Self> {
         let (tx, rx) = mpsc::channel();
         let watcher_tx = tx.clone();
@@ -50,6 +51,7 @@ impl MonitorHandle {
                     }
                 };
                 let poll = Duration::from_secs(monitor.poll_seconds());
+                let mut woken = true;
                 loop {
                     // A few stat calls per wake-up; a retarget itself wakes the loop, because the
                     // link's directory is watched.
@@ -61,11 +63,13 @@ impl MonitorHandle {
                     for notice in monitor.tick(crate::time::now()) {
                         on_notice(notice);
                     }
+                    on_round(woken);
                     // Wake on the first change or at the poll, whichever comes first; then
                     // drain the burst of events a single SQLite commit produces.
                     match rx.recv_timeout(poll) {
                         Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                        Ok(Wake::Changed) | Err(RecvTimeoutError::Timeout) => {}
+                        Ok(Wake::Changed) => woken = true,
+                        Err(RecvTimeoutError::Timeout) => woken = false,
                     }
                     while let Ok(w) = rx.try_recv() {
                         if w == Wake::Stop {

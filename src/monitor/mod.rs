@@ -346,6 +346,16 @@ impl Monitor {
     /// Runs the monitor on its own thread until the handle is dropped. `on_notice` receives every
     /// notice, in order, on that thread.
     pub fn spawn(self, on_notice: impl FnMut(Notice) + Send + 'static) -> Result<MonitorHandle> {
-        MonitorHandle::spawn(self, on_notice)
+        MonitorHandle::spawn(self, on_notice, |_| {})
+    }
+
+    /// Like [`Monitor::spawn`], and `on_round` is called after every round with `true` when a
+    /// file change woke it (the desktop app refreshes what is on screen then).
+    pub fn spawn_with_rounds(
+        self,
+        on_notice: impl FnMut(Notice) + Send + 'static,
+        on_round: impl FnMut(bool) + Send + 'static,
+    ) -> Result<MonitorHandle> {
+        MonitorHandle::spawn(self, on_notice, on_round)
     }
 }

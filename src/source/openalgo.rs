@@ -36,7 +36,8 @@ pub enum Health {
 }
 
 impl Health {
-    fn from_error(e: &Error) -> Self {
+    /// The health an error means (missing, no schema, locked, or failing).
+    pub fn from_error(e: &Error) -> Self {
         let msg = e.to_string();
         match e {
             Error::LogsDbMissing { .. } => Health::Missing(msg),

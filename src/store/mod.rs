@@ -9,6 +9,6 @@ pub mod openalgo_settings;
 pub mod state;
 pub mod value;
 
-pub use logs_db::LogsDb;
+pub use logs_db::{LogsDb, TrafficQuery, TrafficRow};
 pub use openalgo_settings::SettingsRow;
 pub use state::StateDb;

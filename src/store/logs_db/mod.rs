@@ -15,7 +15,7 @@ use rusqlite::{Connection, OpenFlags};
 
 pub use bans::{BanEffect, BanRow, BanWrite, NewBan};
 pub use trackers::TrackerRow;
-pub use traffic::TrafficRow;
+pub use traffic::{TrafficQuery, TrafficRow};
 
 use crate::error::{Error, Result};
 

@@ -30,6 +30,31 @@ pub struct TrafficRow {
     pub error: Option<String>,
 }
 
+/// What [`LogsDb::recent_traffic`] keeps. Every field is optional; `None` keeps everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrafficQuery {
+    /// Exactly this stored address.
+    pub ip: Option<String>,
+    /// Status codes in this inclusive range.
+    pub status: Option<(u16, u16)>,
+    /// A substring of the path or the Host header, compared without case.
+    pub text: Option<String>,
+}
+
+fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrafficRow> {
+    Ok(TrafficRow {
+        id: r.get(0)?,
+        at: value::time(r.get_ref(1)?),
+        ip: value::text(r.get_ref(2)?).unwrap_or_default(),
+        method: value::text(r.get_ref(3)?).unwrap_or_default(),
+        path: value::text(r.get_ref(4)?).unwrap_or_default(),
+        status: value::int(r.get_ref(5)?).and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
+        duration_ms: value::real(r.get_ref(6)?).unwrap_or(0.0),
+        host: value::text(r.get_ref(7)?),
+        error: value::text(r.get_ref(8)?),
+    })
+}
+
 impl LogsDb {
     /// Up to `limit` rows with an id above `after`, oldest first.
     pub fn traffic_after(&self, after: i64, limit: usize) -> Result<Vec<TrafficRow>> {
@@ -42,22 +67,49 @@ impl LogsDb {
             )
             .map_err(|e| self.err(ctx, e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![after, limit], |r| {
-                Ok(TrafficRow {
-                    id: r.get(0)?,
-                    at: value::time(r.get_ref(1)?),
-                    ip: value::text(r.get_ref(2)?).unwrap_or_default(),
-                    method: value::text(r.get_ref(3)?).unwrap_or_default(),
-                    path: value::text(r.get_ref(4)?).unwrap_or_default(),
-                    status: value::int(r.get_ref(5)?).and_then(|s| u16::try_from(s).ok()).unwrap_or(0),
-                    duration_ms: value::real(r.get_ref(6)?).unwrap_or(0.0),
-                    host: value::text(r.get_ref(7)?),
-                    error: value::text(r.get_ref(8)?),
-                })
-            })
-            .map_err(|e| self.err(ctx, e))?;
+        let rows = stmt.query_map(params![after, limit], decode).map_err(|e| self.err(ctx, e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
+    }
+
+    /// The newest rows first, at most `limit`, that match `filter` (all of it parameterized).
+    /// Walks the table by id from the end, so the newest rows of a 1 M-row table come at once.
+    pub fn recent_traffic(&self, filter: &TrafficQuery, limit: usize) -> Result<Vec<TrafficRow>> {
+        let ctx = "reading traffic_logs";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT id, timestamp, client_ip, method, path, status_code, duration_ms, host, error \
+                 FROM traffic_logs \
+                 WHERE (?1 IS NULL OR client_ip = ?1) \
+                   AND (?2 IS NULL OR status_code BETWEEN ?2 AND ?3) \
+                   AND (?4 IS NULL OR instr(lower(path), ?4) > 0 OR instr(lower(COALESCE(host, '')), ?4) > 0) \
+                 ORDER BY id DESC LIMIT ?5",
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (lo, hi) = filter.status.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
+        let text = filter.text.as_ref().map(|t| t.to_lowercase());
+        let rows = stmt.query_map(params![filter.ip, lo, hi, text, limit], decode).map_err(|e| self.err(ctx, e))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
+    }
+
+    /// The distinct client addresses whose requests carried the Host header `host` (lower case,
+    /// without a port), with or without a port.
+    pub fn ips_for_host(&self, host: &str) -> Result<Vec<String>> {
+        let ctx = "reading traffic_logs";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT DISTINCT client_ip FROM traffic_logs \
+                 WHERE lower(host) = ?1 OR lower(host) = ?1 || '.' OR substr(lower(host), 1, length(?1) + 1) = ?1 || ':'",
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        let rows = stmt.query_map(params![host], |r| Ok(value::text(r.get_ref(0)?))).map_err(|e| self.err(ctx, e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(r.map_err(|e| self.err(ctx, e))?);
+        }
+        Ok(out)
     }
 
     /// The highest traffic id, 0 for an empty table. A cursor above it means the table was

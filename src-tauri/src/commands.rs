@@ -1,0 +1,97 @@
+//! The commands the UI may call. Each is a one-liner into [`warden::dashboard::Desk`] (through
+//! [`Shell::call`], which runs it off the async runtime's threads); `build.rs` lists the same names
+//! so the capability file can allow exactly these.
+
+use tauri::{AppHandle, Runtime, State};
+use warden::actions::BanOutcome;
+use warden::dashboard::host::{HostBanResult, HostPreview};
+use warden::dashboard::overview::Overview;
+use warden::dashboard::settings::SettingsForm;
+use warden::dashboard::traffic::{IpDetail, TrafficFilter, TrafficLine};
+use warden::dashboard::DeskError;
+use warden::report::{BanView, TrackerView};
+use warden::store::state::AuditEntry;
+
+use crate::Shell;
+
+type Reply<T> = Result<T, DeskError>;
+
+#[tauri::command]
+pub async fn overview(shell: State<'_, Shell>) -> Reply<Overview> {
+    shell.call(|d, now| d.overview(now)).await
+}
+
+#[tauri::command]
+pub async fn bans(shell: State<'_, Shell>) -> Reply<Vec<BanView>> {
+    shell.call(|d, now| d.bans(now)).await
+}
+
+#[tauri::command]
+pub async fn trackers(shell: State<'_, Shell>) -> Reply<Vec<TrackerView>> {
+    shell.call(|d, now| d.trackers(now)).await
+}
+
+#[tauri::command]
+pub async fn traffic(shell: State<'_, Shell>, filter: TrafficFilter) -> Reply<Vec<TrafficLine>> {
+    shell.call(move |d, _| d.traffic(&filter)).await
+}
+
+#[tauri::command]
+pub async fn ip_detail(shell: State<'_, Shell>, ip: String) -> Reply<IpDetail> {
+    shell.call(move |d, now| d.ip_detail(&ip, now)).await
+}
+
+#[tauri::command]
+pub async fn ban_ip(shell: State<'_, Shell>, ip: String, reason: String, duration: String) -> Reply<BanOutcome> {
+    shell.call(move |d, now| d.ban(&ip, &reason, &duration, now)).await
+}
+
+#[tauri::command]
+pub async fn unban_ip(shell: State<'_, Shell>, ip: String) -> Reply<usize> {
+    shell.call(move |d, now| d.unban(&ip, now)).await
+}
+
+#[tauri::command]
+pub async fn clear_tracker(shell: State<'_, Shell>, ip: String, kind: String) -> Reply<usize> {
+    shell.call(move |d, now| d.clear(&ip, &kind, now)).await
+}
+
+#[tauri::command]
+pub async fn host_preview(shell: State<'_, Shell>, host: String) -> Reply<HostPreview> {
+    shell.call(move |d, _| d.host_preview(&host)).await
+}
+
+#[tauri::command]
+pub async fn ban_host(
+    shell: State<'_, Shell>,
+    host: String,
+    reason: String,
+    duration: String,
+    ips: Vec<String>,
+) -> Reply<HostBanResult> {
+    shell.call(move |d, now| d.ban_host(&host, &reason, &duration, &ips, now)).await
+}
+
+#[tauri::command]
+pub async fn settings(shell: State<'_, Shell>) -> Reply<SettingsForm> {
+    shell.call(|d, _| Ok(d.settings())).await
+}
+
+#[tauri::command]
+pub async fn save_settings<R: Runtime>(
+    app: AppHandle<R>,
+    shell: State<'_, Shell>,
+    settings: SettingsForm,
+) -> Reply<SettingsForm> {
+    shell.save_settings(&app, settings).await
+}
+
+#[tauri::command]
+pub async fn audit(shell: State<'_, Shell>, limit: usize) -> Reply<Vec<AuditEntry>> {
+    shell.call(move |d, _| d.audit(limit)).await
+}
+
+#[tauri::command]
+pub async fn choose_file<R: Runtime>(app: AppHandle<R>, title: String) -> Reply<Option<String>> {
+    crate::events::choose_file(app, title).await
+}

@@ -1,0 +1,204 @@
+//! The desktop shell on Tauri's mock runtime (no display): each command's JSON shape and errors,
+//! the monitor's notices reaching the UI as events, and the app's attack surface.
+
+#![allow(clippy::unwrap_used)]
+
+use std::path::Path;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{get_ipc_response, mock_builder, mock_context, noop_assets, MockRuntime, INVOKE_KEY};
+use tauri::webview::InvokeRequest;
+use tauri::{App, Listener, WebviewWindow, WebviewWindowBuilder};
+use warden::config::{Config, Paths};
+use warden_desktop::events::NOTICE_EVENT;
+use warden_desktop::Launch;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    logs_db: std::path::PathBuf,
+    app: App<MockRuntime>,
+    window: WebviewWindow<MockRuntime>,
+}
+
+fn start() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let logs_db = dir.path().join("logs.db");
+    warden::store::logs_db::create_openalgo_schema(&logs_db).unwrap();
+    let paths = Paths {
+        logs_db: logs_db.clone(),
+        openalgo_db: None,
+        state_db: dir.path().join("state.db"),
+        access_logs: Vec::new(),
+    };
+    let cfg = Config { poll_seconds: 1, ..Config::default() };
+    let launch = Launch::on(cfg, paths, Some(dir.path().join("config.toml")));
+    let mut app = warden_desktop::run_app(mock_builder(), launch).build(mock_context(noop_assets())).unwrap();
+    // Tauri runs the setup hook (which starts the monitor) on the event loop's first turn.
+    app.run_iteration(|_, _| {});
+    let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
+    Fixture { _dir: dir, logs_db, app, window }
+}
+
+fn call(f: &Fixture, cmd: &str, args: Value) -> Result<Value, Value> {
+    get_ipc_response(
+        &f.window,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            url: "tauri://localhost".parse().unwrap(),
+            body: InvokeBody::from(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|b| b.deserialize::<Value>().unwrap())
+}
+
+#[test]
+fn ban_command_writes_the_row_and_bans_lists_it() {
+    let f = start();
+    let out = call(&f, "ban_ip", json!({"ip": "203.0.113.7", "reason": "probing", "duration": "48h"})).unwrap();
+    assert_eq!(out["ip"], "203.0.113.7");
+    assert_eq!(out["permanent"], false);
+    let bans = call(&f, "bans", json!({})).unwrap();
+    assert_eq!(bans[0]["ip"], "203.0.113.7");
+    assert_eq!(bans[0]["created_by"], "warden:manual");
+    let n: i64 = rusqlite::Connection::open(&f.logs_db)
+        .unwrap()
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '203.0.113.7'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(n, 1);
+    assert_eq!(call(&f, "unban_ip", json!({"ip": "203.0.113.7"})).unwrap(), json!(1));
+    assert_eq!(call(&f, "bans", json!({})).unwrap(), json!([]));
+}
+
+#[test]
+fn commands_reject_with_a_kind_and_words() {
+    let f = start();
+    let e = call(&f, "ban_ip", json!({"ip": "127.0.0.1", "reason": "", "duration": "24h"})).unwrap_err();
+    assert_eq!(e["kind"], "protected", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("127.0.0.1"), "{e}");
+    let e = call(&f, "ban_ip", json!({"ip": "x", "reason": "", "duration": "24h"})).unwrap_err();
+    assert_eq!(e["kind"], "invalid_input");
+    let mut s = call(&f, "settings", json!({})).unwrap();
+    s["near_fraction"] = json!(0);
+    let e = call(&f, "save_settings", json!({"settings": s})).unwrap_err();
+    assert_eq!(e["kind"], "invalid_settings");
+    assert!(e["fields"]["near_fraction"].is_string(), "{e}");
+}
+
+#[test]
+fn every_view_answers_in_the_shape_the_ui_expects() {
+    let f = start();
+    let o = call(&f, "overview", json!({})).unwrap();
+    for k in ["status", "sources", "warnings", "per_minute", "top", "not_found_threshold", "demo"] {
+        assert!(o.get(k).is_some(), "overview lacks {k}: {o}");
+    }
+    assert_eq!(o["status"]["total_bans"], 0);
+    assert!(call(&f, "trackers", json!({})).unwrap().is_array());
+    let filter = json!({"filter": {"ip": null, "status": null, "text": null, "limit": 100}});
+    assert!(call(&f, "traffic", filter).unwrap().is_array());
+    assert_eq!(call(&f, "ip_detail", json!({"ip": "198.51.100.1"})).unwrap()["ip"], "198.51.100.1");
+    assert!(call(&f, "audit", json!({"limit": 10})).unwrap().is_array());
+    let s = call(&f, "settings", json!({})).unwrap();
+    assert_eq!(s["not_found_threshold"], 20);
+    let saved = call(&f, "save_settings", json!({"settings": s})).unwrap();
+    assert_eq!(saved["not_found_threshold"], 20);
+    let p = call(&f, "host_preview", json!({"host": "198.51.100.1"})).unwrap();
+    assert_eq!(p["candidates"][0]["ip"], "198.51.100.1");
+}
+
+#[test]
+fn a_ban_by_the_monitor_reaches_the_ui_as_an_event() {
+    let f = start();
+    use tauri::Manager;
+    assert!(f.app.state::<warden_desktop::Shell>().monitor_running(), "the monitor started with the app");
+    let (tx, rx) = mpsc::channel::<Value>();
+    f.app.listen(NOTICE_EVENT, move |e| {
+        let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
+    });
+    rusqlite::Connection::open(&f.logs_db)
+        .unwrap()
+        .execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+             VALUES ('203.0.113.9', 20, datetime('now'), datetime('now'), '[]')",
+            [],
+        )
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let n = rx.recv_timeout(left).unwrap_or_else(|e| {
+            let bans: i64 = rusqlite::Connection::open(&f.logs_db)
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0))
+                .unwrap();
+            panic!("no banned notice within 20 s ({e}); ip_bans has {bans} row(s)")
+        });
+        if n["kind"] == "banned" {
+            assert_eq!(n["ip"], "203.0.113.9");
+            assert_eq!(n["rule"], "404");
+            break;
+        }
+    }
+}
+
+fn read(rel: &str) -> String {
+    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)).unwrap()
+}
+
+/// The app's commands, as build.rs lists them.
+fn build_rs_commands() -> Vec<String> {
+    let b = read("build.rs");
+    let list = b.split("const COMMANDS: &[&str] = &[").nth(1).unwrap().split("];").next().unwrap();
+    list.split(',').map(|s| s.trim().trim_matches('"').to_string()).filter(|s| !s.is_empty()).collect()
+}
+
+#[test]
+fn the_capability_grants_exactly_the_apps_commands_to_the_main_window() {
+    let cap: Value = serde_json::from_str(&read("capabilities/main.json")).unwrap();
+    assert_eq!(cap["windows"], json!(["main"]), "main window only");
+    let mut granted: Vec<String> =
+        cap["permissions"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    granted.sort();
+    let mut expected: Vec<String> =
+        build_rs_commands().iter().map(|c| format!("allow-{}", c.replace('_', "-"))).collect();
+    expected.push("core:event:allow-listen".into());
+    expected.push("core:event:allow-unlisten".into());
+    expected.sort();
+    assert_eq!(granted, expected, "a capability was widened or a command is not granted");
+    let lib = read("src/lib.rs");
+    for c in build_rs_commands() {
+        assert!(lib.contains(&format!("commands::{c},")), "{c} is in build.rs but not registered");
+    }
+    let capabilities = std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("capabilities")).unwrap().count();
+    assert_eq!(capabilities, 1, "one capability file");
+}
+
+#[test]
+fn the_csp_stays_strict_and_the_globals_stay_off() {
+    let conf: Value = serde_json::from_str(&read("tauri.conf.json")).unwrap();
+    let sec = &conf["app"]["security"];
+    assert_eq!(sec["freezePrototype"], true);
+    assert_eq!(conf["app"]["withGlobalTauri"], false);
+    assert!(conf["build"].get("devUrl").is_none(), "no dev server in the shipped config");
+    let csp = sec["csp"].as_object().unwrap();
+    let expected = json!({
+        "default-src": "'self'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "font-src": "'self'",
+        "connect-src": "ipc: http://ipc.localhost",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'"
+    });
+    assert_eq!(&Value::Object(csp.clone()), &expected, "the CSP changed: widening it needs a reviewed test change");
+    assert!(sec.get("devCsp").is_none() && sec.get("dangerousDisableAssetCspModification").is_none());
+}

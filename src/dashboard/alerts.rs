@@ -1,0 +1,143 @@
+//! Desktop alerts from monitor notices: which notices alert, in what words, and how a storm is
+//! coalesced. Pure (time passed in), so the shell only sends what this returns.
+//!
+//! In each minute the first [`ALERTS_PER_MINUTE`] alerts of a kind go out one by one; the rest are
+//! counted and sent as one summary ("12 IPs banned in the last minute") when the minute ends. The
+//! monitor already sends a near-threshold notice only once per window, so an alert never repeats
+//! for the same window.
+
+use serde::Serialize;
+
+use crate::config::NotifyConfig;
+use crate::event::Rule;
+use crate::ip::display_raw;
+use crate::monitor::Notice;
+use crate::source::openalgo::Health;
+use crate::time::Timestamp;
+
+/// Alerts of one kind sent one by one per minute before the rest are summarized.
+pub const ALERTS_PER_MINUTE: usize = 3;
+
+/// One desktop alert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Alert {
+    /// The headline.
+    pub title: String,
+    /// The text.
+    pub body: String,
+}
+
+#[derive(Debug, Default, Clone)]
+struct Bucket {
+    start: Option<Timestamp>,
+    sent: usize,
+    held: Vec<String>,
+}
+
+/// Decides which notices become desktop alerts.
+#[derive(Debug, Clone)]
+pub struct Alerts {
+    notify: NotifyConfig,
+    banned: Bucket,
+    near: Bucket,
+}
+
+fn rule_words(rule: Rule) -> &'static str {
+    match rule {
+        Rule::NotFound => "404s",
+        Rule::InvalidApiKey => "invalid API keys",
+        Rule::FailedLogin => "failed logins",
+        Rule::Rate => "requests in a minute",
+    }
+}
+
+impl Alerts {
+    /// Alerts as `notify` asks.
+    pub fn new(notify: NotifyConfig) -> Self {
+        Self { notify, banned: Bucket::default(), near: Bucket::default() }
+    }
+
+    /// Changes which alerts are sent (from Settings).
+    pub fn set_notify(&mut self, notify: NotifyConfig) {
+        self.notify = notify;
+    }
+
+    /// The alert for `notice` at `now`, if one goes out now.
+    pub fn on_notice(&mut self, notice: &Notice, now: Timestamp) -> Option<Alert> {
+        match notice {
+            Notice::Banned { ip, rule, count, threshold, permanent, expires_at, at, .. } if self.notify.banned => {
+                let length = match (permanent, expires_at) {
+                    (false, Some(until)) => format!("for {} h", (*until - *at).num_hours().max(1)),
+                    _ => "permanently".to_string(),
+                };
+                let alert = Alert {
+                    title: format!("Banned {}", display_raw(ip)),
+                    body: format!("{count} of {threshold} {} in 24 h; banned {length}", rule_words(*rule)),
+                };
+                admit(&mut self.banned, now, ip, alert)
+            }
+            Notice::NearThreshold { ip, rule, count, threshold, .. } if self.notify.near => {
+                let alert = Alert {
+                    title: "Near the ban threshold".into(),
+                    body: format!("{}: {count} of {threshold} {} in 24 h", display_raw(ip), rule_words(*rule)),
+                };
+                admit(&mut self.near, now, ip, alert)
+            }
+            Notice::BanPending { ip, error } if self.notify.sources => Some(Alert {
+                title: format!("Could not ban {} yet", display_raw(ip)),
+                body: format!("Warden keeps retrying: {error}"),
+            }),
+            Notice::Source { name, health, .. } if self.notify.sources => Some(match health {
+                Health::Ok => {
+                    Alert { title: format!("{name} is readable again"), body: "Warden is watching it.".into() }
+                }
+                Health::Missing(m) | Health::NoSchema(m) | Health::Locked(m) | Health::Failing(m) => {
+                    Alert { title: format!("Warden cannot read {name}"), body: m.clone() }
+                }
+            }),
+            _ => None,
+        }
+    }
+
+    /// The summaries of minutes that ended by `now` (call it regularly, e.g. after every round).
+    pub fn flush(&mut self, now: Timestamp) -> Vec<Alert> {
+        let mut out = Vec::new();
+        if let Some(a) = summary(&mut self.banned, now, "banned") {
+            out.push(a);
+        }
+        if let Some(a) = summary(&mut self.near, now, "near a ban threshold") {
+            out.push(a);
+        }
+        out
+    }
+}
+
+fn admit(b: &mut Bucket, now: Timestamp, ip: &str, alert: Alert) -> Option<Alert> {
+    if b.start.is_none_or(|s| now - s >= chrono::TimeDelta::minutes(1)) && b.held.is_empty() {
+        b.start = Some(now);
+        b.sent = 0;
+    }
+    if b.sent < ALERTS_PER_MINUTE {
+        b.sent += 1;
+        Some(alert)
+    } else {
+        b.held.push(display_raw(ip));
+        None
+    }
+}
+
+fn summary(b: &mut Bucket, now: Timestamp, what: &str) -> Option<Alert> {
+    let start = b.start?;
+    if b.held.is_empty() || now - start < chrono::TimeDelta::minutes(1) {
+        return None;
+    }
+    let total = b.sent + b.held.len();
+    let mut shown: Vec<String> = b.held.iter().take(5).cloned().collect();
+    if b.held.len() > 5 {
+        shown.push(format!("and {} more", b.held.len() - 5));
+    }
+    b.held.clear();
+    b.start = None;
+    b.sent = 0;
+    Some(Alert { title: format!("{total} IPs {what} in the last minute"), body: shown.join(", ") })
+}

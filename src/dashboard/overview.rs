@@ -1,0 +1,394 @@
+//! The Overview: stat cards, source health, OpenAlgo's own settings with plain-language warnings,
+//! requests per minute by status, and the top offenders.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use chrono::{DurationRound, TimeDelta};
+use serde::Serialize;
+
+use super::{traffic, Desk, DeskResult};
+use crate::config::ThresholdSource;
+use crate::event::Rule;
+use crate::ip::canonicalize;
+use crate::report::{self, Status};
+use crate::source::openalgo::Health;
+use crate::store::openalgo_settings::OpenAlgoDb;
+use crate::store::{LogsDb, TrafficQuery};
+use crate::time::Timestamp;
+
+/// The health of one source.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SourceView {
+    /// `logs.db`, `openalgo.db`, `state.db` or `access log`.
+    pub name: String,
+    /// Its path.
+    pub path: String,
+    /// Found, missing, locked or failing.
+    pub health: Health,
+    /// For an access log: its format and size.
+    pub detail: Option<String>,
+}
+
+/// OpenAlgo's own security settings, as it would use them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct OpenAlgoSettings {
+    /// Whether OpenAlgo bans by itself.
+    pub auto_ban: Option<bool>,
+    /// Its 404 threshold.
+    pub not_found_threshold: Option<i64>,
+    /// Its 404 ban length in hours (0 = permanent).
+    pub not_found_ban_hours: Option<i64>,
+    /// Its invalid-key threshold.
+    pub api_threshold: Option<i64>,
+    /// Its invalid-key ban length in hours.
+    pub api_ban_hours: Option<i64>,
+    /// Its repeat-offender limit.
+    pub repeat_offender_limit: Option<i64>,
+    /// `TRUST_PROXY_HEADERS` from the `.env` beside openalgo.db, when found.
+    pub trust_proxy_headers: Option<bool>,
+}
+
+/// A plain-language warning for the Overview.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Warning {
+    /// A stable id.
+    pub id: &'static str,
+    /// `info`, `warn` or `danger`.
+    pub level: &'static str,
+    /// The headline.
+    pub title: String,
+    /// What it means and what to do.
+    pub text: String,
+}
+
+/// Requests in one minute, by status class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct MinuteBucket {
+    /// The start of the minute.
+    #[serde(with = "crate::time::serde_rfc3339")]
+    pub at: Timestamp,
+    /// 1xx to 3xx.
+    pub ok: u32,
+    /// 404.
+    pub not_found: u32,
+    /// 401 and 403.
+    pub denied: u32,
+    /// Other 4xx.
+    pub other_4xx: u32,
+    /// 5xx.
+    pub errors: u32,
+}
+
+/// One of the top offenders.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Offender {
+    /// The address.
+    pub ip: String,
+    /// 404s and invalid keys in the live windows.
+    pub score: u32,
+    /// 404s.
+    pub not_found: u32,
+    /// Invalid keys.
+    pub api: u32,
+    /// Whether a ban is in force.
+    pub banned: bool,
+}
+
+/// Everything on the Overview.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Overview {
+    /// The stat cards.
+    pub status: Status,
+    /// The health of each source.
+    pub sources: Vec<SourceView>,
+    /// OpenAlgo's settings, when openalgo.db is known.
+    pub openalgo: Option<OpenAlgoSettings>,
+    /// Warnings, most serious first.
+    pub warnings: Vec<Warning>,
+    /// The last 60 minutes, oldest first.
+    pub per_minute: Vec<MinuteBucket>,
+    /// Where `per_minute` was counted: `access log`, `logs.db` or `none`.
+    pub per_minute_source: &'static str,
+    /// The ten worst live offenders.
+    pub top: Vec<Offender>,
+    /// The 404 threshold in force.
+    pub not_found_threshold: u32,
+    /// The invalid-key threshold in force.
+    pub api_threshold: u32,
+    /// The near-threshold fraction.
+    pub near_fraction: f64,
+    /// The demo banner, when on the demo workspace.
+    pub demo: Option<String>,
+}
+
+/// How many traffic rows the chart reads at most (the newest; a 1 M-row table stays fast).
+const CHART_ROWS: usize = 50_000;
+
+impl Desk {
+    /// The Overview at `now`. A missing or locked logs.db is shown as a source problem, not an
+    /// error: the rest of the page still loads.
+    pub fn overview(&self, now: Timestamp) -> DeskResult<Overview> {
+        let thresholds = self.thresholds();
+        let logs = LogsDb::open(&self.paths.logs_db);
+        let proxy = self.proxy_windows().unwrap_or_default();
+        let mut sources = vec![SourceView {
+            name: "logs.db".into(),
+            path: self.paths.logs_db.display().to_string(),
+            health: match &logs {
+                Ok(_) => Health::Ok,
+                Err(e) => Health::from_error(e),
+            },
+            detail: None,
+        }];
+        let openalgo = self.openalgo_settings(&mut sources);
+        for (path, format) in &self.paths.access_logs {
+            sources.push(access_source(path, format));
+        }
+        let (status, top, chart_rows) = match &logs {
+            Ok(logs) => {
+                let status = report::status(logs, &proxy, &thresholds, self.cfg.near_fraction, now)?;
+                let top = top_offenders(&report::trackers(logs, &proxy, &thresholds, now)?, &report::bans(logs, now)?);
+                let rows = logs.recent_traffic(&TrafficQuery::default(), CHART_ROWS).unwrap_or_default();
+                (status, top, rows)
+            }
+            Err(_) => (Status::default(), Vec::new(), Vec::new()),
+        };
+        let since = now - TimeDelta::minutes(60);
+        let from_access: Vec<(Timestamp, u16)> = self
+            .paths
+            .access_logs
+            .iter()
+            .flat_map(|(p, f)| traffic::access_tail(p, f, traffic::TAIL_BYTES))
+            .filter(|r| r.at.is_some_and(|t| t >= since))
+            .filter_map(|r| Some((r.at?, r.status)))
+            .collect();
+        // nginx sees every request OpenAlgo logs (and more), so the access log wins when it has any.
+        let (per_minute_source, points) = if !from_access.is_empty() {
+            ("access log", from_access)
+        } else if !chart_rows.is_empty() {
+            ("logs.db", chart_rows.iter().filter_map(|r| Some((r.at?, r.status))).collect())
+        } else {
+            ("none", Vec::new())
+        };
+        let warnings = self.warnings(openalgo.as_ref(), &chart_rows, &sources);
+        Ok(Overview {
+            status,
+            sources,
+            openalgo,
+            warnings,
+            per_minute: per_minute(&points, now),
+            per_minute_source,
+            top,
+            not_found_threshold: thresholds.not_found.threshold,
+            api_threshold: thresholds.api.threshold,
+            near_fraction: self.cfg.near_fraction,
+            demo: self.demo.clone(),
+        })
+    }
+
+    fn openalgo_settings(&self, sources: &mut Vec<SourceView>) -> Option<OpenAlgoSettings> {
+        let path = self.paths.openalgo_db.as_ref()?;
+        let read = OpenAlgoDb::open(path).and_then(|db| db.read());
+        sources.push(SourceView {
+            name: "openalgo.db".into(),
+            path: path.display().to_string(),
+            health: match &read {
+                Ok(_) => Health::Ok,
+                Err(e) => Health::from_error(e),
+            },
+            detail: None,
+        });
+        let row = read.ok().unwrap_or_default();
+        Some(OpenAlgoSettings {
+            auto_ban: row.auto_ban_enabled,
+            not_found_threshold: row.threshold_404,
+            not_found_ban_hours: row.ban_duration_404,
+            api_threshold: row.threshold_api,
+            api_ban_hours: row.ban_duration_api,
+            repeat_offender_limit: row.repeat_offender_limit,
+            trust_proxy_headers: trust_proxy_headers(path),
+        })
+    }
+
+    fn warnings(
+        &self,
+        oa: Option<&OpenAlgoSettings>,
+        rows: &[crate::store::TrafficRow],
+        sources: &[SourceView],
+    ) -> Vec<Warning> {
+        let mut out = Vec::new();
+        for s in sources.iter().filter(|s| s.health != Health::Ok) {
+            out.push(Warning {
+                id: "source",
+                level: "danger",
+                title: format!("{} cannot be read", s.name),
+                text: match &s.health {
+                    Health::Missing(_) => format!("{} does not exist. Check the path in Settings.", s.path),
+                    Health::Locked(_) => format!("{} is locked by another program; Warden keeps retrying.", s.path),
+                    Health::NoSchema(_) => format!("{} is not OpenAlgo's logs.db (its tables are missing).", s.path),
+                    Health::Failing(m) => m.clone(),
+                    Health::Ok => String::new(),
+                },
+            });
+        }
+        if let Some(oa) = oa {
+            if oa.trust_proxy_headers == Some(false) {
+                out.push(Warning {
+                    id: "trust_proxy_headers_off",
+                    level: "warn",
+                    title: "OpenAlgo sees every client as one address".into(),
+                    text: "TRUST_PROXY_HEADERS is off, so behind nginx OpenAlgo records the proxy's address for every \
+                           request. Its own trackers cannot tell an attacker from you. Warden counts from the nginx \
+                           access log instead; set TRUST_PROXY_HEADERS=TRUE in OpenAlgo's .env to fix OpenAlgo's view."
+                        .into(),
+                });
+            }
+            if oa.auto_ban == Some(false) {
+                let following = self.cfg.thresholds == ThresholdSource::Openalgo;
+                out.push(Warning {
+                    id: "auto_ban_off",
+                    level: "info",
+                    title: "OpenAlgo's own auto-ban is off".into(),
+                    text: if following {
+                        "OpenAlgo only counts 404s and bad API keys; Warden bans for it, with OpenAlgo's numbers."
+                    } else {
+                        "OpenAlgo only counts 404s and bad API keys; Warden bans for it, with its own numbers."
+                    }
+                    .into(),
+                });
+            }
+        }
+        if oa.and_then(|o| o.trust_proxy_headers) != Some(false) && one_client(rows) {
+            out.push(Warning {
+                id: "one_client_ip",
+                level: "warn",
+                title: "All recent requests come from one address".into(),
+                text: format!(
+                    "OpenAlgo logged {} recent requests, all from {}. That is usually the proxy or a Docker gateway, \
+                     not the real clients: check TRUST_PROXY_HEADERS, and add the nginx access log in Settings.",
+                    rows.len(),
+                    crate::ip::display_raw(&rows[0].ip)
+                ),
+            });
+        }
+        if self.paths.access_logs.is_empty() {
+            out.push(Warning {
+                id: "no_access_log",
+                level: "info",
+                title: "No nginx access log is watched".into(),
+                text: "nginx sees every client with its true address, including requests it answers itself. Add its \
+                       access log (usually /var/log/nginx/access.log) in Settings."
+                    .into(),
+            });
+        }
+        out
+    }
+}
+
+/// True when at least 50 recent requests all came from one loopback or private address.
+fn one_client(rows: &[crate::store::TrafficRow]) -> bool {
+    let Some(first) = rows.first() else { return false };
+    rows.len() >= 50
+        && rows.iter().all(|r| r.ip == first.ip)
+        && canonicalize(&first.ip).is_ok_and(|ip| crate::ip::Protection::default().check(ip).is_some())
+}
+
+fn access_source(path: &Path, format: &str) -> SourceView {
+    let (health, size) = match std::fs::metadata(path) {
+        Ok(m) => match std::fs::File::open(path) {
+            Ok(_) => (Health::Ok, Some(m.len())),
+            Err(e) => (Health::Failing(format!("cannot read {}: {e}", path.display())), Some(m.len())),
+        },
+        Err(_) => {
+            (Health::Missing(format!("{} does not exist yet; Warden starts when it appears", path.display())), None)
+        }
+    };
+    SourceView {
+        name: "access log".into(),
+        path: path.display().to_string(),
+        health,
+        detail: Some(match size {
+            Some(n) => format!("{format}, {}", human_bytes(n)),
+            None => format.to_string(),
+        }),
+    }
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1024 => format!("{n} B"),
+        1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// `TRUST_PROXY_HEADERS` from OpenAlgo's `.env`: beside openalgo.db, or one level up (the
+/// installers keep the database in `db/`).
+pub fn trust_proxy_headers(openalgo_db: &Path) -> Option<bool> {
+    let dir = openalgo_db.parent()?;
+    let text = [dir.join(".env"), dir.parent()?.join(".env")].iter().find_map(|p| std::fs::read_to_string(p).ok())?;
+    let mut value = None;
+    for line in text.lines() {
+        let line = line.trim();
+        let Some(rest) = line.strip_prefix("TRUST_PROXY_HEADERS") else { continue };
+        let Some(v) = rest.trim_start().strip_prefix('=') else { continue };
+        let v = v.split('#').next().unwrap_or("").trim().trim_matches(['\'', '"']).to_ascii_lowercase();
+        // OpenAlgo's own test: one of true, 1, yes, t.
+        value = Some(matches!(v.as_str(), "true" | "1" | "yes" | "t"));
+    }
+    Some(value.unwrap_or(false))
+}
+
+/// Buckets `points` into the 60 minutes before `now`, oldest first, empty minutes included.
+pub fn per_minute(points: &[(Timestamp, u16)], now: Timestamp) -> Vec<MinuteBucket> {
+    let end = now.duration_trunc(TimeDelta::minutes(1)).unwrap_or(now);
+    let start = end - TimeDelta::minutes(59);
+    let mut out: Vec<MinuteBucket> = (0..60)
+        .map(|i| MinuteBucket {
+            at: start + TimeDelta::minutes(i),
+            ok: 0,
+            not_found: 0,
+            denied: 0,
+            other_4xx: 0,
+            errors: 0,
+        })
+        .collect();
+    for &(at, status) in points {
+        if at < start || at >= end + TimeDelta::minutes(1) {
+            continue;
+        }
+        let i = ((at - start).num_seconds() / 60) as usize;
+        let b = &mut out[i.min(59)];
+        match status {
+            404 => b.not_found += 1,
+            401 | 403 => b.denied += 1,
+            400..=499 => b.other_4xx += 1,
+            500..=599 => b.errors += 1,
+            _ => b.ok += 1,
+        }
+    }
+    out
+}
+
+/// The ten addresses with the most 404s and invalid keys in their live windows.
+pub fn top_offenders(trackers: &[crate::report::TrackerView], bans: &[crate::report::BanView]) -> Vec<Offender> {
+    let key = |raw: &str| canonicalize(raw).map(|i| i.to_string()).unwrap_or_else(|_| raw.to_string());
+    let banned: std::collections::HashSet<String> = bans.iter().map(|b| key(&b.ip)).collect();
+    let mut by_ip: HashMap<String, (u32, u32)> = HashMap::new();
+    for t in trackers {
+        let e = by_ip.entry(key(&t.ip)).or_default();
+        match t.kind {
+            Rule::NotFound => e.0 = e.0.max(t.count),
+            Rule::InvalidApiKey => e.1 = e.1.max(t.count),
+            _ => {}
+        }
+    }
+    let mut out: Vec<Offender> = by_ip
+        .into_iter()
+        .map(|(ip, (nf, api))| Offender { banned: banned.contains(&ip), ip, score: nf + api, not_found: nf, api })
+        .collect();
+    out.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.ip.cmp(&b.ip)));
+    out.truncate(10);
+    out
+}

@@ -1,0 +1,323 @@
+//! The desktop app's views and actions (`warden::dashboard`), on real files, without Tauri.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use chrono::TimeDelta;
+use warden::config::{Config, NotifyConfig, Paths};
+use warden::dashboard::alerts::Alerts;
+use warden::dashboard::settings::SettingsForm;
+use warden::dashboard::traffic::TrafficFilter;
+use warden::dashboard::Desk;
+use warden::event::{Rule, Source};
+use warden::monitor::Notice;
+use warden::time::format_db_time;
+
+use crate::common::{fresh_logs_db, raw, t};
+
+const NOW: &str = "2026-11-22 10:30:30.000000";
+
+fn desk(dir: &Path) -> Desk {
+    let logs_db = fresh_logs_db(dir);
+    let cfg = Config::default();
+    let paths = Paths { logs_db, openalgo_db: None, state_db: dir.join("state.db"), access_logs: Vec::new() };
+    Desk { cfg, paths, config_path: Some(dir.join("cfg/config.toml")), demo: None }
+}
+
+fn request(db: &Path, at: &str, ip: &str, path: &str, status: u16, host: &str) {
+    raw(db)
+        .execute(
+            "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) \
+             VALUES (?1, ?2, 'GET', ?3, ?4, 1.5, ?5)",
+            rusqlite::params![at, ip, path, status, host],
+        )
+        .unwrap();
+}
+
+#[test]
+fn overview_counts_requests_per_minute_by_status_and_ranks_offenders() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    let db = &d.paths.logs_db;
+    request(db, "2026-11-22 10:29:05.000000", "203.0.113.7", "/wp-login.php", 404, "x");
+    request(db, "2026-11-22 10:29:06.000000", "203.0.113.7", "/api/v1/funds", 403, "x");
+    request(db, "2026-11-22 10:30:01.000000", "198.51.100.2", "/", 200, "x");
+    request(db, "2026-11-22 10:30:02.000000", "198.51.100.2", "/boom", 500, "x");
+    request(db, "2026-11-22 08:00:00.000000", "198.51.100.2", "/old", 200, "x");
+    raw(db)
+        .execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+             VALUES ('203.0.113.7', 17, '2026-11-22 10:00:00', '2026-11-22 10:29:05', '[\"/a\"]')",
+            [],
+        )
+        .unwrap();
+    let o = d.overview(t(NOW)).unwrap();
+    assert_eq!(o.per_minute.len(), 60, "an hour of minutes");
+    assert_eq!(o.per_minute_source, "logs.db");
+    let last = o.per_minute[59];
+    let prev = o.per_minute[58];
+    assert_eq!(last.at, t("2026-11-22 10:30:00"), "the newest bucket is the current minute");
+    assert_eq!((last.ok, last.errors), (1, 1), "10:30 had a 200 and a 500");
+    assert_eq!((prev.not_found, prev.denied), (1, 1), "10:29 had a 404 and a 403");
+    let total: u32 = o.per_minute.iter().map(|b| b.ok + b.not_found + b.denied + b.other_4xx + b.errors).sum();
+    assert_eq!(total, 4, "the 08:00 request is outside the hour");
+    assert_eq!(o.status.near_threshold, 1, "17 of 20 is near at 80 %");
+    assert_eq!(o.top[0].ip, "203.0.113.7");
+    assert_eq!(o.top[0].not_found, 17);
+    assert!(o.warnings.iter().any(|w| w.id == "no_access_log"), "{:?}", o.warnings);
+}
+
+#[test]
+fn overview_reports_a_missing_logs_db_as_a_source_problem_not_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    d.paths.logs_db = dir.path().join("nope/logs.db");
+    let o = d.overview(t(NOW)).expect("the overview still loads");
+    assert_eq!(o.sources[0].name, "logs.db");
+    assert!(matches!(o.sources[0].health, warden::source::openalgo::Health::Missing(_)), "{:?}", o.sources[0]);
+    assert!(o.warnings.iter().any(|w| w.id == "source" && w.level == "danger"), "{:?}", o.warnings);
+}
+
+#[test]
+fn overview_warns_when_openalgo_trusts_no_proxy_headers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    let oa_dir = dir.path().join("openalgo/db");
+    std::fs::create_dir_all(&oa_dir).unwrap();
+    std::fs::copy(crate::common::fixture("openalgo_settings_only.db"), oa_dir.join("openalgo.db")).unwrap();
+    std::fs::write(dir.path().join("openalgo/.env"), "FLASK_PORT=5000\nTRUST_PROXY_HEADERS = 'FALSE' # default\n")
+        .unwrap();
+    d.paths.openalgo_db = Some(oa_dir.join("openalgo.db"));
+    let o = d.overview(t(NOW)).unwrap();
+    assert_eq!(o.openalgo.as_ref().unwrap().trust_proxy_headers, Some(false));
+    assert!(o.warnings.iter().any(|w| w.id == "trust_proxy_headers_off"), "{:?}", o.warnings);
+    std::fs::write(dir.path().join("openalgo/.env"), "TRUST_PROXY_HEADERS=TRUE\n").unwrap();
+    let o = d.overview(t(NOW)).unwrap();
+    assert_eq!(o.openalgo.unwrap().trust_proxy_headers, Some(true));
+}
+
+#[test]
+fn overview_warns_when_every_request_comes_from_one_private_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    for i in 0..60 {
+        request(&d.paths.logs_db, &format!("2026-11-22 10:{:02}:00", i % 30), "172.17.0.1", "/", 200, "h");
+    }
+    let o = d.overview(t(NOW)).unwrap();
+    assert!(o.warnings.iter().any(|w| w.id == "one_client_ip"), "{:?}", o.warnings);
+}
+
+#[test]
+fn traffic_filters_by_address_status_and_text_across_logs_db_and_access_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    request(&d.paths.logs_db, "2026-11-22 10:00:00", "203.0.113.7", "/.env", 404, "evil.example");
+    request(&d.paths.logs_db, "2026-11-22 10:00:01", "198.51.100.2", "/", 200, "openalgo.example");
+    let log = dir.path().join("access.log");
+    std::fs::write(
+        &log,
+        "203.0.113.7 - - [22/Nov/2026:10:00:02 +0000] \"GET /phpmyadmin HTTP/1.1\" 404 9 \"-\" \"<script>alert(1)</script>\"\n\
+         garbage line\n\
+         198.51.100.2 - - [22/Nov/2026:10:00:03 +0000] \"GET / HTTP/1.1\" 200 9 \"-\" \"Mozilla\"\n",
+    )
+    .unwrap();
+    d.paths.access_logs = vec![(log, "combined".into())];
+    let all = d.traffic(&TrafficFilter { limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(all.len(), 4, "two rows from logs.db, two parsed lines from the access log: {all:?}");
+    assert_eq!(all[0].path, "/", "newest first");
+    assert_eq!(all[0].source, "access.log");
+    let mine = d.traffic(&TrafficFilter { ip: Some("203.0.113.7".into()), limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(mine.len(), 2);
+    assert_eq!(mine[0].user_agent.as_deref(), Some("<script>alert(1)</script>"), "kept as data");
+    let nf = d.traffic(&TrafficFilter { status: Some("404".into()), limit: 100, ..Default::default() }).unwrap();
+    assert!(nf.iter().all(|r| r.status == 404) && nf.len() == 2);
+    let text = d.traffic(&TrafficFilter { text: Some("EVIL".into()), limit: 100, ..Default::default() }).unwrap();
+    assert_eq!(text.len(), 1, "matches the Host header without case");
+    let err = d.traffic(&TrafficFilter { status: Some("teapot".into()), limit: 10, ..Default::default() }).unwrap_err();
+    assert_eq!(err.kind, "invalid_input");
+    let limited = d.traffic(&TrafficFilter { limit: 1, ..Default::default() }).unwrap();
+    assert_eq!(limited.len(), 1);
+}
+
+#[test]
+fn ip_detail_puts_bans_trackers_audit_and_requests_on_one_timeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    request(&d.paths.logs_db, "2026-11-22 10:00:00", "203.0.113.7", "/.env", 404, "h");
+    d.ban("203.0.113.7", "probing", "48h", t(NOW)).unwrap();
+    let detail = d.ip_detail(" 203.0.113.7 ", t(NOW)).unwrap();
+    assert_eq!(detail.ip, "203.0.113.7");
+    assert_eq!(detail.protected, None);
+    assert_eq!(detail.bans.len(), 1);
+    assert_eq!(detail.offences, 1);
+    let kinds: Vec<&str> = detail.timeline.iter().map(|i| i.kind).collect();
+    for k in ["ban", "offence", "audit", "request"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
+    assert!(detail.timeline.windows(2).all(|w| w[0].at >= w[1].at), "newest first");
+    let local = d.ip_detail("127.0.0.1", t(NOW)).unwrap();
+    assert!(local.protected.is_some(), "loopback says why it is never banned");
+    assert_eq!(d.ip_detail("not-an-ip", t(NOW)).unwrap_err().kind, "invalid_input");
+}
+
+#[test]
+fn manual_ban_offers_exactly_the_four_durations_and_names_each_refusal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    let done = d.ban("198.51.100.9", "", "1w", t(NOW)).unwrap();
+    assert_eq!(done.expires_at, Some(t(NOW) + TimeDelta::hours(168)));
+    let row: String = raw(&d.paths.logs_db)
+        .query_row("SELECT ban_reason FROM ip_bans WHERE ip_address = '198.51.100.9'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(row, "Manual ban", "an empty reason gets OpenAlgo's default");
+    assert_eq!(d.ban("198.51.100.10", "x", "72h", t(NOW)).unwrap_err().kind, "invalid_input");
+    assert_eq!(d.ban("127.0.0.1", "x", "24h", t(NOW)).unwrap_err().kind, "protected");
+    assert_eq!(d.ban("<b>", "x", "24h", t(NOW)).unwrap_err().kind, "invalid_input");
+    assert_eq!(d.unban("198.51.100.9", t(NOW)).unwrap(), 1);
+    assert_eq!(d.clear("198.51.100.9", "rate", t(NOW)).unwrap_err().kind, "invalid_input");
+    let audit = d.audit(10).unwrap();
+    assert_eq!(audit.len(), 2, "ban and unban are audited: {audit:?}");
+    assert!(audit.iter().all(|a| a.actor == "gui"));
+}
+
+#[test]
+fn host_ban_shows_distinct_addresses_then_bans_each_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    for i in 0..5 {
+        request(&d.paths.logs_db, &format!("2026-11-22 10:00:0{i}"), "203.0.113.7", "/", 200, "Evil.Example:443");
+    }
+    request(&d.paths.logs_db, "2026-11-22 10:00:06", "198.51.100.3", "/", 200, "evil.example");
+    request(&d.paths.logs_db, "2026-11-22 10:00:07", "192.168.1.5", "/", 200, "evil.example");
+    request(&d.paths.logs_db, "2026-11-22 10:00:08", "198.51.100.4", "/", 200, "notevil.example");
+    let p = d.host_preview("evil.example.").unwrap();
+    assert_eq!(p.host, "evil.example");
+    let ips: Vec<&str> = p.candidates.iter().map(|c| c.ip.as_str()).collect();
+    assert_eq!(ips.len(), 3, "distinct addresses with that Host header only: {ips:?}");
+    assert!(!ips.contains(&"198.51.100.4"), "a longer name is another host");
+    let lan = p.candidates.iter().find(|c| c.ip == "192.168.1.5").unwrap();
+    assert!(lan.protected.is_some(), "a private address is shown as protected");
+    let all: Vec<String> = p.candidates.iter().map(|c| c.ip.clone()).collect();
+    let r = d.ban_host("evil.example", "scanner farm", "24h", &all, t(NOW)).unwrap();
+    assert_eq!(r.banned.len(), 2);
+    assert_eq!(r.skipped.len(), 1, "{:?}", r.skipped);
+    assert!(r.banned.iter().all(|b| b.ban_count == 1 && !b.permanent), "one ban per address, never escalated");
+    let reason: String = raw(&d.paths.logs_db)
+        .query_row("SELECT ban_reason FROM ip_bans WHERE ip_address = '203.0.113.7'", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(reason, "Host ban: evil.example - scanner farm");
+    assert_eq!(d.host_preview("bad host!").unwrap_err().kind, "invalid_input");
+    let local = d.host_preview("localhost").unwrap();
+    assert!(local.candidates.iter().all(|c| c.protected.is_some()), "{local:?}");
+}
+
+fn form(d: &Desk) -> SettingsForm {
+    d.settings()
+}
+
+#[test]
+fn settings_put_each_problem_next_to_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    let mut f = form(&d);
+    f.not_found_threshold = 0;
+    f.api_ban_hours = -1;
+    f.allow = vec!["10.0.0.0/8".into(), "my laptop".into()];
+    f.near_fraction = 1.5;
+    f.logs_db = "relative/logs.db".into();
+    f.thresholds = "both".into();
+    let e = d.save_settings(&f).unwrap_err();
+    assert_eq!(e.kind, "invalid_settings");
+    let fields = e.fields.unwrap();
+    for k in ["not_found_threshold", "api_ban_hours", "allow", "near_fraction", "logs_db", "thresholds"] {
+        assert!(fields.contains_key(k), "{k} missing from {fields:?}");
+    }
+    assert!(fields["allow"].contains("my laptop"), "{}", fields["allow"]);
+    assert!(!dir.path().join("cfg/config.toml").exists(), "nothing saved");
+}
+
+#[test]
+fn settings_save_with_mode_0600_and_come_back_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    let mut f = form(&d);
+    f.not_found_threshold = 30;
+    f.allow = vec!["203.0.113.0/24".into()];
+    f.notify_near = false;
+    f.access_logs = vec![warden::dashboard::settings::AccessLogSetting {
+        path: "/var/log/nginx/access.log".into(),
+        format: "".into(),
+    }];
+    let next = d.save_settings(&f).unwrap();
+    let path = dir.path().join("cfg/config.toml");
+    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let loaded = Config::load(Some(&path)).unwrap();
+    assert_eq!(loaded.rules.not_found_threshold, 30);
+    assert_eq!(loaded.notify, NotifyConfig { near: false, banned: true, sources: true });
+    assert_eq!(loaded.access_log[0].format, "combined", "an empty format means combined");
+    assert_eq!(next.paths.state_db, d.paths.state_db, "the state database never moves");
+    assert_eq!(next.settings().not_found_threshold, 30);
+}
+
+fn banned(ip: &str, at: &str) -> Notice {
+    Notice::Banned {
+        ip: ip.into(),
+        rows: vec![ip.into()],
+        rule: Rule::NotFound,
+        reason: "r".into(),
+        count: 20,
+        threshold: 20,
+        offence: 1,
+        ban_count: 1,
+        permanent: false,
+        expires_at: Some(t(at) + TimeDelta::hours(24)),
+        source: Source::Proxy,
+        at: t(at),
+    }
+}
+
+#[test]
+fn alerts_say_the_count_and_coalesce_a_storm_into_one_summary() {
+    let mut a = Alerts::new(NotifyConfig::default());
+    let near = Notice::NearThreshold {
+        ip: "203.0.113.7".into(),
+        rule: Rule::NotFound,
+        count: 16,
+        threshold: 20,
+        source: Source::Proxy,
+        window_start: t(NOW),
+    };
+    let n = a.on_notice(&near, t(NOW)).unwrap();
+    assert_eq!(n.body, "203.0.113.7: 16 of 20 404s in 24 h");
+    let mut sent = Vec::new();
+    for i in 0..12 {
+        let at = format_db_time(t(NOW) + TimeDelta::seconds(i));
+        sent.extend(a.on_notice(&banned(&format!("198.51.100.{i}"), &at), t(&at)));
+    }
+    assert_eq!(sent.len(), 3, "the first three go out one by one");
+    assert_eq!(sent[0].title, "Banned 198.51.100.0");
+    assert_eq!(sent[0].body, "20 of 20 404s in 24 h; banned for 24 h");
+    assert!(a.flush(t(NOW) + TimeDelta::seconds(30)).is_empty(), "no summary before the minute ends");
+    let summary = a.flush(t(NOW) + TimeDelta::seconds(61));
+    assert_eq!(summary.len(), 1);
+    assert_eq!(summary[0].title, "12 IPs banned in the last minute");
+    assert!(summary[0].body.contains("and 4 more"), "{}", summary[0].body);
+    assert!(a.flush(t(NOW) + TimeDelta::seconds(200)).is_empty(), "said once");
+    let later = format_db_time(t(NOW) + TimeDelta::seconds(300));
+    assert!(a.on_notice(&banned("198.51.100.99", &later), t(&later)).is_some(), "a new minute starts afresh");
+}
+
+#[test]
+fn alerts_follow_the_notification_settings() {
+    let mut a = Alerts::new(NotifyConfig { near: true, banned: false, sources: false });
+    assert!(a.on_notice(&banned("198.51.100.1", NOW), t(NOW)).is_none());
+    let failing = Notice::Source {
+        name: "logs.db".into(),
+        path: "/x".into(),
+        health: warden::source::openalgo::Health::Locked("locked".into()),
+    };
+    assert!(a.on_notice(&failing, t(NOW)).is_none());
+    a.set_notify(NotifyConfig::default());
+    assert_eq!(a.on_notice(&failing, t(NOW)).unwrap().title, "Warden cannot read logs.db");
+}

@@ -1,0 +1,275 @@
+// The only module that talks to Rust. Views import the functions and types below; the string
+// `invoke("…")` appears nowhere else. The types mirror the Rust structs in `src/dashboard/` (the
+// engine crate) and `src-tauri/src/commands.rs`; the desktop crate's tests check every command's
+// JSON shape against these names.
+
+import { invoke } from "@tauri-apps/api/core";
+import { listen, type UnlistenFn } from "@tauri-apps/api/event";
+
+/** RFC 3339 UTC, e.g. "2026-11-22T02:14:41Z". */
+export type Time = string;
+
+/** `404`, `api`, `login` or `rate`. */
+export type Rule = "404" | "api" | "login" | "rate";
+
+/** Where an observation came from. */
+export type Source = "openalgo" | "proxy";
+
+/** The state of a source. */
+export type Health =
+  | { state: "ok" }
+  | { state: "missing" | "no_schema" | "locked" | "failing"; detail: string };
+
+/** The error every command rejects with. `fields` is set for `invalid_settings`. */
+export interface CommandError {
+  kind: "invalid_input" | "protected" | "not_found" | "invalid_settings" | "failed";
+  message: string;
+  fields?: Record<string, string>;
+}
+
+export interface Status {
+  total_bans: number;
+  permanent_bans: number;
+  temporary_bans: number;
+  suspicious_ips: number;
+  near_threshold: number;
+}
+
+export interface SourceView {
+  /** "logs.db", "openalgo.db", "state.db" or "access log". */
+  name: string;
+  path: string;
+  health: Health;
+  /** For access logs: the format, and the bytes read so far. */
+  detail: string | null;
+}
+
+export interface Warning {
+  /** Stable id, e.g. "auto_ban_off", "one_client_ip". */
+  id: string;
+  /** "info" | "warn" | "danger". */
+  level: "info" | "warn" | "danger";
+  title: string;
+  text: string;
+}
+
+export interface OpenAlgoSettings {
+  /** Whether OpenAlgo bans by itself; null when openalgo.db could not be read. */
+  auto_ban: boolean | null;
+  not_found_threshold: number | null;
+  not_found_ban_hours: number | null;
+  api_threshold: number | null;
+  api_ban_hours: number | null;
+  repeat_offender_limit: number | null;
+  /** Value of TRUST_PROXY_HEADERS from OpenAlgo's .env beside openalgo.db; null if unknown. */
+  trust_proxy_headers: boolean | null;
+}
+
+export interface MinuteBucket {
+  /** Start of the minute. */
+  at: Time;
+  ok: number; // 1xx-3xx
+  not_found: number; // 404
+  denied: number; // 401, 403
+  other_4xx: number;
+  errors: number; // 5xx
+}
+
+export interface Offender {
+  ip: string;
+  /** 404s + invalid keys in the live windows. */
+  score: number;
+  not_found: number;
+  api: number;
+  banned: boolean;
+}
+
+export interface Overview {
+  status: Status;
+  sources: SourceView[];
+  openalgo: OpenAlgoSettings | null;
+  warnings: Warning[];
+  /** The last 60 minutes, oldest first, one bucket per minute (empty minutes included). */
+  per_minute: MinuteBucket[];
+  top: Offender[];
+  /** Thresholds in force, for "16 of 20" displays. */
+  not_found_threshold: number;
+  api_threshold: number;
+  near_fraction: number;
+  /** Set when the app runs on the demo workspace: the banner text. */
+  demo: string | null;
+}
+
+export interface BanView {
+  ip: string;
+  reason: string | null;
+  banned_at: Time | null;
+  expires_at: Time | null;
+  permanent: boolean;
+  ban_count: number | null;
+  created_by: string | null;
+}
+
+export interface TrackerView {
+  ip: string;
+  kind: Rule;
+  count: number;
+  threshold: number;
+  first_at: Time | null;
+  last_at: Time | null;
+  /** 404 entries only: paths tried (attacker-controlled text). */
+  paths?: string[];
+  /** API entries only: hashes of the keys tried. */
+  key_hashes?: string[];
+  source: Source;
+}
+
+export interface TrafficFilter {
+  /** Exact address, or null. */
+  ip: string | null;
+  /** "2xx" | "3xx" | "4xx" | "404" | "5xx" | a number as text, or null. */
+  status: string | null;
+  /** Substring of the path, host or user agent, or null. */
+  text: string | null;
+  /** At most this many rows, newest first (the app caps it at 100 000). */
+  limit: number;
+}
+
+export interface TrafficRow {
+  at: Time | null;
+  ip: string;
+  method: string;
+  path: string;
+  status: number;
+  host: string | null;
+  user_agent: string | null;
+  /** "logs.db" or the access log's file name. */
+  source: string;
+}
+
+export interface TimelineItem {
+  at: Time | null;
+  /** "request" | "ban" | "tracker" | "offence" | "audit". */
+  kind: string;
+  text: string;
+}
+
+export interface IpDetail {
+  ip: string;
+  /** Why this address can never be banned, in words; null if it can. */
+  protected: string | null;
+  bans: BanView[];
+  trackers: TrackerView[];
+  offences: number;
+  timeline: TimelineItem[];
+}
+
+export type DurationChoice = "24h" | "48h" | "1w" | "permanent";
+
+export interface BanOutcome {
+  ip: string;
+  rows: string[];
+  permanent: boolean;
+  expires_at: Time | null;
+  ban_count: number;
+}
+
+export interface HostCandidate {
+  ip: string;
+  /** "dns", "traffic" or both. */
+  from: string[];
+  /** Why it will be skipped, or null. */
+  protected: string | null;
+}
+
+export interface HostPreview {
+  host: string;
+  candidates: HostCandidate[];
+  /** DNS failure in words, if any (traffic matches may still exist). */
+  dns_error: string | null;
+}
+
+export interface HostBanResult {
+  banned: BanOutcome[];
+  /** ip and why it was not banned. */
+  skipped: { ip: string; why: string }[];
+}
+
+export interface AccessLogSetting {
+  path: string;
+  format: string;
+}
+
+export interface Settings {
+  logs_db: string;
+  openalgo_db: string;
+  access_logs: AccessLogSetting[];
+  /** "warden" (the numbers below) or "openalgo" (follow OpenAlgo's settings). */
+  thresholds: "warden" | "openalgo";
+  not_found_threshold: number;
+  not_found_ban_hours: number;
+  api_threshold: number;
+  api_ban_hours: number;
+  repeat_offender_limit: number;
+  allow: string[];
+  near_fraction: number;
+  notify_near: boolean;
+  notify_banned: boolean;
+  notify_sources: boolean;
+  /** Read-only: where these settings are saved. */
+  config_path: string | null;
+}
+
+export interface AuditEntry {
+  at: Time;
+  actor: string;
+  user: string | null;
+  action: string;
+  ip: string | null;
+  detail: string | null;
+  reason: string | null;
+}
+
+/** What the monitor reports (see `warden::monitor::Notice`); `kind` discriminates. */
+export type Notice =
+  | { kind: "banned"; ip: string; rule: Rule; reason: string; count: number; threshold: number; permanent: boolean; expires_at: Time | null; at: Time; source: Source }
+  | { kind: "near_threshold"; ip: string; rule: Rule; count: number; threshold: number; source: Source; window_start: Time }
+  | { kind: "source"; name: string; path: string; health: Health }
+  | { kind: "ban_pending"; ip: string; error: string }
+  | { kind: "burst"; ip: string; scope: string | null; count: number; limit: number }
+  | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic"; [k: string]: unknown };
+
+export const api = {
+  overview: () => invoke<Overview>("overview"),
+  bans: () => invoke<BanView[]>("bans"),
+  trackers: () => invoke<TrackerView[]>("trackers"),
+  traffic: (filter: TrafficFilter) => invoke<TrafficRow[]>("traffic", { filter }),
+  ipDetail: (ip: string) => invoke<IpDetail>("ip_detail", { ip }),
+  ban: (ip: string, reason: string, duration: DurationChoice) => invoke<BanOutcome>("ban_ip", { ip, reason, duration }),
+  unban: (ip: string) => invoke<number>("unban_ip", { ip }),
+  clearTracker: (ip: string, kind: "404" | "api") => invoke<number>("clear_tracker", { ip, kind }),
+  hostPreview: (host: string) => invoke<HostPreview>("host_preview", { host }),
+  banHost: (host: string, reason: string, duration: DurationChoice, ips: string[]) =>
+    invoke<HostBanResult>("ban_host", { host, reason, duration, ips }),
+  settings: () => invoke<Settings>("settings"),
+  saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
+  audit: (limit: number) => invoke<AuditEntry[]>("audit", { limit }),
+  /** Opens the system file chooser (from Rust); null when cancelled. */
+  chooseFile: (title: string) => invoke<string | null>("choose_file", { title }),
+};
+
+/** Every monitor notice, as it happens. */
+export function onNotice(handler: (n: Notice) => void): Promise<UnlistenFn> {
+  return listen<Notice>("warden://notice", (e) => handler(e.payload));
+}
+
+/** Something in logs.db or an access log changed: refresh what is on screen. At most ~4 per second. */
+export function onChanged(handler: () => void): Promise<UnlistenFn> {
+  return listen<null>("warden://changed", () => handler());
+}
+
+/** Turns whatever a command rejected with into a CommandError. */
+export function asError(e: unknown): CommandError {
+  if (e && typeof e === "object" && "kind" in e && "message" in e) return e as CommandError;
+  return { kind: "failed", message: String(e) };
+}
