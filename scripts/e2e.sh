@@ -3,7 +3,7 @@
 # private D-Bus session with dbus-monitor recording every Notify call, tauri-driver in front of
 # WebKitWebDriver, and pytest + selenium driving it. Screenshots go to target/e2e-shots/.
 #
-#   bash scripts/e2e.sh [path/to/warden-desktop]     (default: target/debug/warden-desktop)
+#   bash scripts/e2e.sh [path/to/warden-desktop [pytest args...]]   (default: target/debug/warden-desktop)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,8 +12,10 @@ if [ "${1:-}" != "--inner" ]; then
   [ -x "$app" ] || { echo "error: $app is not built; run cargo build -p warden-desktop" >&2; exit 1; }
   export WARDEN_APP=$app
   export WARDEN_SHOTS=${WARDEN_SHOTS:-$PWD/target/e2e-shots}
-  exec xvfb-run -a -s "-screen 0 1280x820x24 -nolisten tcp" dbus-run-session -- bash "$0" --inner
+  shift || true
+  exec xvfb-run -a -s "-screen 0 1280x820x24 -nolisten tcp" dbus-run-session -- bash "$0" --inner "$@"
 fi
+shift
 
 export WARDEN_DBUS_LOG=$PWD/target/e2e-dbus.log
 rm -f "$WARDEN_DBUS_LOG"
@@ -27,4 +29,5 @@ for _ in $(seq 1 100); do
   (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
   sleep 0.1
 done
-python3 -m pytest -q -p no:cacheprovider tests/e2e "${PYTEST_ARGS[@]:-}"
+# Extra arguments go to pytest, e.g. -k near.
+python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"

@@ -319,5 +319,10 @@ fn alerts_follow_the_notification_settings() {
     };
     assert!(a.on_notice(&failing, t(NOW)).is_none());
     a.set_notify(NotifyConfig::default());
-    assert_eq!(a.on_notice(&failing, t(NOW)).unwrap().title, "Warden cannot read logs.db");
+    let ok = Notice::Source { name: "logs.db".into(), path: "/x".into(), health: warden::source::openalgo::Health::Ok };
+    let mut b = Alerts::new(NotifyConfig::default());
+    assert!(b.on_notice(&ok, t(NOW)).is_none(), "a source that is fine at start-up is no news");
+    assert_eq!(b.on_notice(&failing, t(NOW)).unwrap().title, "Warden cannot read logs.db");
+    assert!(b.on_notice(&failing, t(NOW)).is_none(), "said once while it stays failing");
+    assert_eq!(b.on_notice(&ok, t(NOW)).unwrap().title, "logs.db is readable again");
 }

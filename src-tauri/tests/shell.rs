@@ -36,7 +36,9 @@ fn start() -> Fixture {
     let cfg = Config { poll_seconds: 1, ..Config::default() };
     let launch = Launch::on(cfg, paths, Some(dir.path().join("config.toml")));
     let mut app = warden_desktop::run_app(mock_builder(), launch).build(mock_context(noop_assets())).unwrap();
-    // Tauri runs the setup hook (which starts the monitor) on the event loop's first turn.
+    // Tauri runs the setup hook (which starts the monitor) on the event loop's first turn. One
+    // turn, not a loop, so the busy-loop that deprecated `run_iteration` warns of cannot happen.
+    #[allow(deprecated)]
     app.run_iteration(|_, _| {});
     let window = WebviewWindowBuilder::new(&app, "main", Default::default()).build().unwrap();
     Fixture { _dir: dir, logs_db, app, window }

@@ -40,6 +40,9 @@ pub struct Alerts {
     notify: NotifyConfig,
     banned: Bucket,
     near: Bucket,
+    /// Sources last seen failing, by name. A source that is fine at start-up says nothing; one
+    /// that recovers says so once.
+    failing: std::collections::HashMap<String, bool>,
 }
 
 fn rule_words(rule: Rule) -> &'static str {
@@ -54,7 +57,7 @@ fn rule_words(rule: Rule) -> &'static str {
 impl Alerts {
     /// Alerts as `notify` asks.
     pub fn new(notify: NotifyConfig) -> Self {
-        Self { notify, banned: Bucket::default(), near: Bucket::default() }
+        Self { notify, banned: Bucket::default(), near: Bucket::default(), failing: Default::default() }
     }
 
     /// Changes which alerts are sent (from Settings).
@@ -87,14 +90,21 @@ impl Alerts {
                 title: format!("Could not ban {} yet", display_raw(ip)),
                 body: format!("Warden keeps retrying: {error}"),
             }),
-            Notice::Source { name, health, .. } if self.notify.sources => Some(match health {
-                Health::Ok => {
-                    Alert { title: format!("{name} is readable again"), body: "Warden is watching it.".into() }
+            Notice::Source { name, health, .. } => {
+                let now_failing = *health != Health::Ok;
+                let was_failing = self.failing.insert(name.clone(), now_failing).unwrap_or(false);
+                if !self.notify.sources || now_failing == was_failing {
+                    return None;
                 }
-                Health::Missing(m) | Health::NoSchema(m) | Health::Locked(m) | Health::Failing(m) => {
-                    Alert { title: format!("Warden cannot read {name}"), body: m.clone() }
-                }
-            }),
+                Some(match health {
+                    Health::Ok => {
+                        Alert { title: format!("{name} is readable again"), body: "Warden is watching it.".into() }
+                    }
+                    Health::Missing(m) | Health::NoSchema(m) | Health::Locked(m) | Health::Failing(m) => {
+                        Alert { title: format!("Warden cannot read {name}"), body: m.clone() }
+                    }
+                })
+            }
             _ => None,
         }
     }

@@ -184,7 +184,7 @@ impl Desk {
             });
             out.extend(lines.take(limit));
         }
-        out.sort_by(|a, b| b.at.cmp(&a.at));
+        out.sort_by_key(|l| std::cmp::Reverse(l.at));
         out.truncate(limit);
         Ok(out)
     }
@@ -254,7 +254,7 @@ impl Desk {
                 text: format!("{} {} → {} ({})", r.method, r.path, r.status, r.source),
             });
         }
-        timeline.sort_by(|a, b| b.at.cmp(&a.at));
+        timeline.sort_by_key(|i| std::cmp::Reverse(i.at));
         Ok(IpDetail { ip: key, protected, bans, trackers, offences: offences.len(), timeline })
     }
 }

@@ -69,7 +69,20 @@ class App:
         self.d = driver
 
     def wait(self, cond, timeout=15, what="condition"):
-        return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(lambda _: cond(), message=what)
+        try:
+            return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(lambda _: cond(), message=what)
+        except Exception:
+            self.shot("FAILED-" + "".join(c if c.isalnum() else "-" for c in what)[:60])
+            raise
+
+    def text(self, testid):
+        """The text of an element, as the DOM holds it (WebKitWebDriver's visible-text rules
+        skip text inside buttons)."""
+        return self.d.execute_script("return arguments[0].textContent", self.tid(testid)).strip()
+
+    def page_text(self):
+        """All text in the page, including cells cut short by an ellipsis."""
+        return self.d.execute_script("return document.body.textContent")
 
     def tid(self, testid):
         return self.d.find_element(By.CSS_SELECTOR, f'[data-testid="{testid}"]')

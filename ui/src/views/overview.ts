@@ -28,7 +28,7 @@ function sourceRow(src: SourceView): HTMLElement {
 }
 
 function openAlgoCard(oa: OpenAlgoSettings | null): HTMLElement {
-  if (!oa) return card("OpenAlgo's own protection", h("p", { class: "muted" }, "Could not read openalgo.db, so OpenAlgo's settings are unknown."));
+  if (!oa) return card("OpenAlgo's own protection", h("p", { class: "muted" }, "openalgo.db was not found beside logs.db, so OpenAlgo's own ban settings are not shown. Set its path in Settings."));
   const rows: [string, Child][] = [
     ["Bans by itself", yesNo(oa.auto_ban)],
     ["Pages not found before a ban", oa.not_found_threshold === null ? "—" : num(oa.not_found_threshold)],

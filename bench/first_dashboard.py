@@ -1,0 +1,84 @@
+#!/usr/bin/env python3
+"""Time to the first dashboard: from launching the real desktop app (through tauri-driver, in
+the real WebKit webview) to the stat cards showing numbers, on a logs.db with N traffic rows,
+against an empty logs.db as the baseline measured in the same run.
+
+Run it inside the e2e environment (Xvfb, a D-Bus session, tauri-driver on port 4444):
+
+    xvfb-run -a dbus-run-session -- bash -c 'tauri-driver --port 4444 & sleep 1; \
+        python3 bench/first_dashboard.py --app target/debug/warden-desktop -n 1000000 --runs 5'
+
+The time includes the app's process start, the window, the UI's first render, the first
+`overview` command (stat cards, source health, the chart read from traffic_logs and the top
+offenders) and painting its numbers.
+"""
+import argparse, os, random, shutil, sqlite3, statistics, subprocess, tempfile, time
+from pathlib import Path
+
+from selenium import webdriver
+from selenium.webdriver.common.options import ArgOptions
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--app", default="target/debug/warden-desktop")
+ap.add_argument("-n", type=int, default=1_000_000)
+ap.add_argument("--runs", type=int, default=5)
+args = ap.parse_args()
+app = str(Path(args.app).resolve())
+fixtures = Path(__file__).resolve().parents[2] / "shared/spec/fixtures"
+
+
+def make_db(path: Path, rows: int):
+    shutil.copy(fixtures / "logs.db", path)
+    c = sqlite3.connect(path)
+    for t in ("ip_bans", "error_404_tracker", "invalid_api_key_tracker", "traffic_logs"):
+        c.execute(f"DELETE FROM {t}")
+    rnd = random.Random(7)
+    now = time.time()
+    def gen():
+        for i in range(rows):
+            ts = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(now - (rows - i) * 86400 / max(rows, 1)))
+            status = rnd.choice((200, 200, 200, 200, 404, 403, 500, 302))
+            yield (ts + ".000000", f"203.0.{rnd.randrange(256)}.{rnd.randrange(256)}", "GET", f"/p/{i % 5000}", status, 1.0, "openalgo.example")
+    c.executemany("INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) VALUES (?,?,?,?,?,?,?)", gen())
+    for i in range(500):
+        c.execute("INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) VALUES (?, ?, datetime('now'), datetime('now'), '[\"/x\"]')", (f"198.51.100.{i % 250}" if i < 250 else f"2001:db8::{i:x}", 1 + i % 19))
+    c.commit()
+    c.close()
+
+
+def first_dashboard(ws: Path) -> float:
+    subprocess.run(["pkill", "-f", app], check=False)
+    time.sleep(0.3)
+    cfg = ws / "config.toml"
+    cfg.write_text("")
+    opts = ArgOptions()
+    opts.set_capability("browserName", "wry")
+    opts.set_capability("tauri:options", {"application": app, "args": ["--config", str(cfg), "--logs-db", str(ws / "logs.db"), "--state-db", str(ws / "state.db")]})
+    t0 = time.perf_counter()
+    d = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
+    try:
+        while True:
+            v = d.execute_script("const e = document.querySelector('[data-testid=\"stat-suspicious\"]'); return e ? e.textContent : null")
+            if v and v.strip().isdigit():
+                return time.perf_counter() - t0
+            if time.perf_counter() - t0 > 60:
+                raise SystemExit("no dashboard within 60 s")
+            time.sleep(0.005)
+    finally:
+        d.quit()
+
+
+for label, rows in (("empty logs.db (baseline)", 0), (f"{args.n:,} traffic rows", args.n)):
+    ws = Path(tempfile.mkdtemp(prefix="warden-first-"))
+    t = time.perf_counter()
+    make_db(ws / "logs.db", rows)
+    built = time.perf_counter() - t
+    times = [first_dashboard(ws) for _ in range(args.runs)]
+    print(f"{label}: first dashboard median {statistics.median(times)*1000:.0f} ms, "
+          f"min {min(times)*1000:.0f}, max {max(times)*1000:.0f} over {args.runs} launches "
+          f"(db {os.path.getsize(ws / 'logs.db') / 1e6:.0f} MB, built in {built:.1f} s)", flush=True)
+    if rows == 0:
+        base = statistics.median(times)
+    else:
+        print(f"ratio to the empty baseline: {statistics.median(times) / base:.2f}x")
+    shutil.rmtree(ws)
