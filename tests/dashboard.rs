@@ -326,3 +326,30 @@ fn alerts_follow_the_notification_settings() {
     assert!(b.on_notice(&failing, t(NOW)).is_none(), "said once while it stays failing");
     assert_eq!(b.on_notice(&ok, t(NOW)).unwrap().title, "logs.db is readable again");
 }
+
+#[test]
+fn tracker_rows_say_which_addresses_are_banned_and_which_can_never_be() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = desk(dir.path());
+    let c = raw(&d.paths.logs_db);
+    for (ip, n) in [("127.0.0.1", 22), ("203.0.113.7", 5), ("", 3), ("198.51.100.1", 4)] {
+        c.execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+             VALUES (?1, ?2, '2026-11-22 10:00:00', '2026-11-22 10:01:00', '[]')",
+            rusqlite::params![ip, n],
+        )
+        .unwrap();
+    }
+    d.ban("198.51.100.1", "", "24h", t(NOW)).unwrap();
+    let rows = d.tracker_rows(t(NOW)).unwrap();
+    let get = |ip: &str| rows.iter().find(|r| r.view.ip == ip).unwrap();
+    assert!(get("127.0.0.1").protected.as_deref().unwrap().contains("loopback"), "{:?}", get("127.0.0.1"));
+    assert!(get("").protected.is_some(), "an empty address is never offered a ban");
+    assert_eq!(get("203.0.113.7").protected, None);
+    assert!(!get("203.0.113.7").banned);
+    assert!(get("198.51.100.1").banned);
+    let json = serde_json::to_value(get("203.0.113.7")).unwrap();
+    assert_eq!(json["count"], 5, "the entry's fields are flattened: {json}");
+    let top = d.overview(t(NOW)).unwrap().top;
+    assert!(top.iter().find(|o| o.ip == "127.0.0.1").unwrap().protected.is_some());
+}

@@ -8,8 +8,8 @@ use warden::dashboard::host::{HostBanResult, HostPreview};
 use warden::dashboard::overview::Overview;
 use warden::dashboard::settings::SettingsForm;
 use warden::dashboard::traffic::{IpDetail, TrafficFilter, TrafficLine};
-use warden::dashboard::DeskError;
-use warden::report::{BanView, TrackerView};
+use warden::dashboard::{DeskError, TrackerRow};
+use warden::report::BanView;
 use warden::store::state::AuditEntry;
 
 use crate::Shell;
@@ -27,8 +27,8 @@ pub async fn bans(shell: State<'_, Shell>) -> Reply<Vec<BanView>> {
 }
 
 #[tauri::command]
-pub async fn trackers(shell: State<'_, Shell>) -> Reply<Vec<TrackerView>> {
-    shell.call(|d, now| d.trackers(now)).await
+pub async fn trackers(shell: State<'_, Shell>) -> Reply<Vec<TrackerRow>> {
+    shell.call(|d, now| d.tracker_rows(now)).await
 }
 
 #[tauri::command]

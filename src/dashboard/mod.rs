@@ -62,6 +62,23 @@ impl From<Error> for DeskError {
     }
 }
 
+/// One tracker entry as the app lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TrackerRow {
+    /// The entry.
+    #[serde(flatten)]
+    pub view: TrackerView,
+    /// Whether a ban of this address is in force.
+    pub banned: bool,
+    /// Why this address can never be banned, in words; `None` if it can.
+    pub protected: Option<String>,
+}
+
+/// One key per client: the canonical address, or the raw string when it is not an IP.
+pub(crate) fn key(raw: &str) -> String {
+    crate::ip::canonicalize(raw).map(|ip| ip.to_string()).unwrap_or_else(|_| raw.to_string())
+}
+
 /// The result type of every desk method.
 pub type DeskResult<T> = std::result::Result<T, DeskError>;
 
@@ -118,6 +135,26 @@ impl Desk {
     /// Live trackers of both kinds, from logs.db and the access logs.
     pub fn trackers(&self, now: Timestamp) -> DeskResult<Vec<TrackerView>> {
         Ok(report::trackers(&self.logs()?, &self.proxy_windows()?, &self.thresholds(), now)?)
+    }
+
+    /// Live trackers as the app lists them: each says whether the address is banned already, and
+    /// why it can never be banned (loopback, private, allow-list, not an IP), so the trader is
+    /// not offered a ban that would be refused.
+    pub fn tracker_rows(&self, now: Timestamp) -> DeskResult<Vec<TrackerRow>> {
+        let logs = self.logs()?;
+        let banned: std::collections::HashSet<String> = report::bans(&logs, now)?.iter().map(|b| key(&b.ip)).collect();
+        let protection = self.cfg.protection()?;
+        let rows = report::trackers(&logs, &self.proxy_windows()?, &self.thresholds(), now)?;
+        Ok(rows
+            .into_iter()
+            .map(|view| {
+                let protected = match crate::ip::canonicalize(&view.ip) {
+                    Ok(ip) => protection.check(ip).map(|k| k.to_string()),
+                    Err(_) => Some("not an IP address: counted, but there is nothing to ban".into()),
+                };
+                TrackerRow { banned: banned.contains(&key(&view.ip)), protected, view }
+            })
+            .collect())
     }
 
     /// Bans `ip` by hand from the app.

@@ -93,6 +93,8 @@ pub struct Offender {
     pub api: u32,
     /// Whether a ban is in force.
     pub banned: bool,
+    /// Why it can never be banned, in words; `None` if it can.
+    pub protected: Option<String>,
 }
 
 /// Everything on the Overview.
@@ -148,7 +150,15 @@ impl Desk {
         let (status, top, chart_rows) = match &logs {
             Ok(logs) => {
                 let status = report::status(logs, &proxy, &thresholds, self.cfg.near_fraction, now)?;
-                let top = top_offenders(&report::trackers(logs, &proxy, &thresholds, now)?, &report::bans(logs, now)?);
+                let mut top =
+                    top_offenders(&report::trackers(logs, &proxy, &thresholds, now)?, &report::bans(logs, now)?);
+                let protection = self.cfg.protection()?;
+                for o in &mut top {
+                    o.protected = match canonicalize(&o.ip) {
+                        Ok(ip) => protection.check(ip).map(|k| k.to_string()),
+                        Err(_) => Some("not an IP address".into()),
+                    };
+                }
                 let rows = logs.recent_traffic(&TrafficQuery::default(), CHART_ROWS).unwrap_or_default();
                 (status, top, rows)
             }
@@ -386,7 +396,14 @@ pub fn top_offenders(trackers: &[crate::report::TrackerView], bans: &[crate::rep
     }
     let mut out: Vec<Offender> = by_ip
         .into_iter()
-        .map(|(ip, (nf, api))| Offender { banned: banned.contains(&ip), ip, score: nf + api, not_found: nf, api })
+        .map(|(ip, (nf, api))| Offender {
+            banned: banned.contains(&ip),
+            ip,
+            score: nf + api,
+            not_found: nf,
+            api,
+            protected: None,
+        })
         .collect();
     out.sort_by(|a, b| b.score.cmp(&a.score).then_with(|| a.ip.cmp(&b.ip)));
     out.truncate(10);

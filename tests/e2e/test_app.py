@@ -150,3 +150,90 @@ def test_every_view_renders_and_is_captured(ws, launch):
     app.wait_tid("tracker-api-table")
     app.nav("404")
     app.wait_tid("tracker-404-table")
+
+
+def test_with_no_openalgo_the_app_opens_the_demo_and_says_so(tmp_path, launch):
+    # No --logs-db and an empty configuration: the app must open on the demo workspace.
+    cfg = tmp_path / "config.toml"
+    cfg.write_text("")
+    os.chmod(cfg, 0o600)
+    app = launch(["--demo", "--config", str(cfg), "--state-db", str(tmp_path / "state.db")])
+    app.wait_tid("demo-banner")
+    app.wait(lambda: "Demo workspace" in app.text("demo-banner"), what="the demo banner's words")
+    # The simulator's scanners reach the threshold about 30 s in (README, "Demo").
+    app.wait(lambda: app.text("stat-total-bans") not in ("", "–", "0"), timeout=75, what="a ban in the demo")
+    assert app.tid("demo-banner").is_displayed(), "the banner stays on every view"
+    app.nav("overview")
+    time.sleep(1.5)
+    app.shot("demo-overview")
+    for view in ["bans", "404", "api", "traffic", "audit"]:
+        app.nav(view)
+        time.sleep(0.8)
+        app.shot(f"demo-{view}")
+    app.nav("traffic")
+    app.wait(lambda: "access.log" in app.page_text(), what="access-log traffic in the demo")
+
+
+def test_host_ban_lists_distinct_addresses_then_bans_each_once(ws, launch):
+    with ws.db() as c:
+        for ip in ["203.0.113.40", "203.0.113.40", "203.0.113.40", "203.0.113.41"]:
+            c.execute(
+                "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) "
+                "VALUES (?, ?, 'GET', '/', 200, 1.0, 'scanner.example:443')",
+                (now_db(), ip),
+            )
+    app = launch(ws.args())
+    app.nav("ban")
+    app.wait_tid("host-input").send_keys("scanner.example")
+    app.tid("host-preview").click()
+    cands = app.wait_tid("host-candidates")
+    app.wait(lambda: "203.0.113.41" in cands.get_attribute("textContent"), what="the candidates")
+    text = cands.get_attribute("textContent")
+    assert text.count("203.0.113.40") == 1, "one line per distinct address"
+    app.shot("manual-ban-host-preview")
+    app.wait(lambda: app.tid("host-submit").is_enabled(), what="the ban button enabled")
+    app.tid("host-submit").click()
+    app.wait_tid("confirm-ok").click()
+    app.wait(lambda: ws.ban_rows("203.0.113.40") and ws.ban_rows("203.0.113.41"), what="both bans written")
+    with ws.db() as c:
+        counts = c.execute("SELECT ban_count, is_permanent FROM ip_bans WHERE ip_address = '203.0.113.40'").fetchall()
+    assert counts == [(1, 0)], "three traffic rows make one ban, not a permanent one"
+
+
+def test_settings_refuse_bad_input_with_the_reason_next_to_the_field(ws, launch):
+    app = launch(ws.args())
+    app.nav("settings")
+    form = app.wait_tid("settings-form")
+    field = form.find_element(By.CSS_SELECTOR, 'input[name="not_found_threshold"]')
+    field.clear()
+    field.send_keys("0")
+    app.tid("settings-save").click()
+    err = form.find_element(By.CSS_SELECTOR, '[data-error-for="not_found_threshold"]')
+    app.wait(lambda: err.get_attribute("textContent").strip() != "", what="the field's error")
+    app.shot("settings-refused")
+    assert "not_found_threshold = 0" not in ws.config.read_text(), "nothing saved"
+
+
+def test_ip_detail_shows_one_timeline_across_sources(ws, launch):
+    with ws.db() as c:
+        c.execute(
+            "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) "
+            "VALUES (?, '203.0.113.50', 'GET', '/.env', 404, 1.0, 'h')",
+            (now_db(),),
+        )
+        c.execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) "
+            "VALUES ('203.0.113.50', 9, ?, ?, '[\"/.env\"]')",
+            (now_db(), now_db()),
+        )
+    app = launch(ws.args())
+    app.nav("404")
+    app.wait_tid("tracker-404-table")
+    # Clicked in the page: the table re-renders on live refreshes, so a held element can go stale.
+    click = """for (const b of document.querySelectorAll('[data-testid="tracker-404-table"] button, [data-testid="tracker-404-table"] a'))
+                 if (b.textContent.trim() === arguments[0]) { b.click(); return true; }
+               return false;"""
+    app.wait(lambda: app.d.execute_script(click, "203.0.113.50"), what="the address link")
+    view = app.wait_tid("view-ip")
+    app.wait(lambda: "/.env" in view.get_attribute("textContent"), what="the request on the timeline")
+    app.shot("ip-detail")

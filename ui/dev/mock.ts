@@ -28,6 +28,14 @@ const trackers: TrackerView[] = [
     ip: `192.0.2.${i + 40}`, kind: "api", count: 2 + i * 2, threshold: 10, first_at: iso(600_000), last_at: iso(i * 30_000),
     key_hashes: ["9f86d081884c", "2c26b46b68ff", "fcde2b2edba5"].slice(0, 1 + (i % 3)), source: "openalgo",
   })),
+  // At the threshold and not banned yet (ban pending), banned, and the ones that can never be banned.
+  { ip: "198.51.100.60", kind: "404", count: 21, threshold: 20, first_at: iso(800_000), last_at: iso(5_000), paths: ["/.env"], source: "proxy", banned: false, protected: null },
+  { ip: "203.0.113.10", kind: "404", count: 20, threshold: 20, first_at: iso(800_000), last_at: iso(9_000), paths: ["/wp-admin/"], source: "openalgo", banned: true, protected: null },
+  { ip: "127.0.0.1", kind: "404", count: 34, threshold: 20, first_at: iso(700_000), last_at: iso(2_000), paths: ["/favicon.ico"], source: "proxy", banned: false, protected: "loopback" },
+  { ip: "127.0.0.1", kind: "404", count: 6, threshold: 20, first_at: iso(700_000), last_at: iso(3_000), paths: ["/favicon.ico"], source: "openalgo", banned: false, protected: "loopback" },
+  { ip: "", kind: "404", count: 12, threshold: 20, first_at: iso(700_000), last_at: iso(4_000), paths: ["/robots.txt"], source: "proxy", banned: false, protected: "not an IP address: counted, but there is nothing to ban" },
+  { ip: "unknown", kind: "api", count: 11, threshold: 10, first_at: iso(500_000), last_at: iso(4_000), key_hashes: ["0000aaaa"], source: "openalgo", banned: false, protected: "not an IP address: counted, but there is nothing to ban" },
+  { ip: "10.0.0.5", kind: "api", count: 9, threshold: 10, first_at: iso(500_000), last_at: iso(6_000), key_hashes: ["1111bbbb"], source: "openalgo", banned: false, protected: "in your allow-list" },
 ];
 
 const perMinute: MinuteBucket[] = Array.from({ length: 60 }, (_, i) => ({
@@ -64,7 +72,9 @@ const overview = (): Overview => ({
     { id: "one_client_ip", level: "danger", title: "Every request seems to come from one address.", text: "nginx forwards the real address, but OpenAlgo does not trust proxy headers." },
   ],
   per_minute: perMinute,
-  top: trackers.slice(0, 8).map((t) => ({ ip: t.ip, score: t.count, not_found: t.kind === "404" ? t.count : 0, api: t.kind === "api" ? t.count : 0, banned: t.count > 16 })),
+  top: trackers.slice(0, 8).map((t) => ({ ip: t.ip, score: t.count, not_found: t.kind === "404" ? t.count : 0, api: t.kind === "api" ? t.count : 0, banned: !!t.banned || (!t.protected && t.count > 16), protected: t.protected ?? null })).concat(
+    trackers.filter((t) => t.protected || t.banned).map((t) => ({ ip: t.ip, score: t.count, not_found: t.kind === "404" ? t.count : 0, api: t.kind === "api" ? t.count : 0, banned: !!t.banned, protected: t.protected ?? null })),
+  ),
   not_found_threshold: 20,
   api_threshold: 10,
   near_fraction: 0.8,

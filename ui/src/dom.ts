@@ -77,7 +77,7 @@ export function replace(el: Node, ...children: Child[]): void {
 /** The event that asks the app to open the IP detail view. */
 export const OPEN_IP = "warden:open-ip";
 
-/** An IP address as a button that opens its detail view; the address is text, never markup. */
+/** An IP address as a button that opens its detail view; the address is text, never markup. Views use `ipLink`. */
 export function ipButton(ip: string): HTMLButtonElement {
   return h(
     "button",
@@ -92,6 +92,51 @@ export function ipButton(ip: string): HTMLButtonElement {
     },
     ip,
   );
+}
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const HEX16 = /^[0-9a-fA-F]{1,4}$/;
+
+/**
+ * Whether `text` is written like an IPv4 or IPv6 address (syntax only; Rust canonicalizes and decides).
+ * Only used to choose between a link to the IP detail view (which refuses anything else) and plain text.
+ */
+export function isIpAddress(text: string): boolean {
+  if (IPV4.test(text)) return true;
+  if (!text.includes(":") || text.length > 45) return false;
+  const halves = text.split("::");
+  if (halves.length > 2) return false;
+  const groups = (part: string) => (part === "" ? [] : part.split(":"));
+  const head = groups(halves[0]);
+  const tail = halves.length === 2 ? groups(halves[1]) : [];
+  const all = [...head, ...tail];
+  let units = 0;
+  for (let i = 0; i < all.length; i++) {
+    const g = all[i];
+    if (HEX16.test(g)) units += 1;
+    else if (i === all.length - 1 && IPV4.test(g)) units += 2; // ::ffff:192.0.2.1
+    else return false;
+  }
+  return halves.length === 2 ? units <= 7 : units === 8;
+}
+
+/**
+ * An address as shown anywhere in the UI: a link to its detail view when it is an IP address, plain
+ * text otherwise ("(no address)" in italics for an empty one), never markup.
+ */
+export function ipLink(ip: string): HTMLElement {
+  if (isIpAddress(ip)) return ipButton(ip);
+  return ip === ""
+    ? h("span", { class: "ip-none", title: "not an IP address" }, "(no address)")
+    : h("span", { class: "ip-text", title: "not an IP address" }, ip);
+}
+
+/**
+ * A muted chip for an address that can never be banned: `label` shown, `why` (from Rust: loopback,
+ * private range, allow-list, not an IP) as its tooltip and as text for screen readers.
+ */
+export function protectedChip(label: string, why: string): HTMLElement {
+  return h("span", { class: "badge muted-chip", title: why }, label, h("span", { class: "visually-hidden" }, `: ${why}`));
 }
 
 /** A labelled form field with a place for its error message (`data-error-for`). */

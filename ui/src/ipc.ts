@@ -82,6 +82,8 @@ export interface Offender {
   not_found: number;
   api: number;
   banned: boolean;
+  /** Why it can never be banned; null if it can. */
+  protected: string | null;
 }
 
 export interface Overview {
@@ -122,6 +124,10 @@ export interface TrackerView {
   /** API entries only: hashes of the keys tried. */
   key_hashes?: string[];
   source: Source;
+  /** Whether a ban of this address is in force (the `trackers` command sets it). */
+  banned?: boolean;
+  /** Why this address can never be banned (loopback, private, allow-list, not an IP); null if it can. */
+  protected?: string | null;
 }
 
 export interface TrafficFilter {

@@ -1,7 +1,7 @@
 // Two small charts, no library: requests per minute by status (stacked SVG bars) and the top
 // offenders (horizontal bars). Colours come from CSS classes; widths from SVG attributes or the CSSOM.
 
-import { h, ipButton, s } from "../dom";
+import { h, ipLink, protectedChip, s } from "../dom";
 import type { MinuteBucket, Offender } from "../ipc";
 import { clock, localTime, num, utc } from "../format";
 
@@ -88,16 +88,25 @@ export function offendersChart(top: Offender[], threshold: number): HTMLElement 
     "div",
     { class: "offenders" },
     top.map((o) => {
-      const nf = h("span", { class: "hbar-part s-not_found", title: `${num(o.not_found)} pages not found` });
-      const api = h("span", { class: "hbar-part s-denied", title: `${num(o.api)} invalid API keys` });
+      // An address that can never be banned gets grey bars: it is counted, not threatened.
+      const isProtected = o.protected !== null && o.protected !== undefined;
+      const nf = h("span", { class: `hbar-part ${isProtected ? "s-neutral" : "s-not_found"}`, title: `${num(o.not_found)} pages not found` });
+      const api = h("span", { class: `hbar-part ${isProtected ? "s-neutral-2" : "s-denied"}`, title: `${num(o.api)} invalid API keys` });
       nf.style.width = `${(o.not_found / max) * 100}%`;
       api.style.width = `${(o.api / max) * 100}%`;
+      const cls = `offender${o.banned ? " is-banned" : ""}${isProtected ? " is-protected" : ""}`;
       return h(
         "div",
-        { class: `offender${o.banned ? " is-banned" : ""}`, "data-ip": o.ip },
-        h("div", { class: "offender-ip" }, ipButton(o.ip)),
+        { class: cls, "data-ip": o.ip },
+        h("div", { class: "offender-ip" }, ipLink(o.ip)),
         h("div", { class: "hbar" }, nf, api),
-        h("div", { class: "offender-score" }, num(o.score), o.banned ? h("span", { class: "badge danger" }, "banned") : null),
+        h(
+          "div",
+          { class: "offender-score" },
+          num(o.score),
+          o.banned ? h("span", { class: "badge danger" }, "banned") : null,
+          isProtected ? protectedChip("protected", o.protected || "This address can never be banned.") : null,
+        ),
       );
     }),
   );

@@ -1,6 +1,6 @@
 // Audit log: every ban, unban and clear done by hand (from this app or the command line).
 
-import { h, ipButton } from "../dom";
+import { h, ipLink } from "../dom";
 import { api, type AuditEntry } from "../ipc";
 import { VirtualTable } from "../components/table";
 import { timeEl } from "../format";
@@ -19,7 +19,7 @@ export function auditView(): View {
     columns: [
       { key: "at", title: "When", width: "150px", value: (a) => a.at, cell: (a) => timeEl(a.at) },
       { key: "action", title: "Action", width: "100px", value: (a) => a.action, cell: (a) => h("span", { class: `badge act-${a.action.replace(/[^a-z]/g, "")}` }, a.action) },
-      { key: "ip", title: "Address", width: "minmax(120px, 1fr)", value: (a) => a.ip, cell: (a) => (a.ip ? ipButton(a.ip) : "") },
+      { key: "ip", title: "Address", width: "minmax(120px, 1fr)", value: (a) => a.ip, cell: (a) => (a.ip ? ipLink(a.ip) : "") },
       { key: "actor", title: "From", width: "110px", value: (a) => ORIGIN[a.actor] ?? a.actor },
       { key: "user", title: "User", width: "100px", value: (a) => a.user },
       { key: "detail", title: "Details", width: "minmax(140px, 1.5fr)", value: (a) => a.detail },

@@ -1,6 +1,6 @@
 // Banned IPs: every ban in force, with an Unban button that asks first.
 
-import { h, ipButton } from "../dom";
+import { h, ipLink } from "../dom";
 import { api, type BanView } from "../ipc";
 import { VirtualTable } from "../components/table";
 import { confirmDialog } from "../components/modal";
@@ -36,7 +36,7 @@ export function bansView(ctx: Ctx): View {
     rowClass: (b) => (b.permanent ? "is-permanent" : null),
     sort: { key: "banned_at", dir: "desc" },
     columns: [
-      { key: "ip", title: "Address", width: "minmax(130px, 1.2fr)", value: (b) => b.ip, cell: (b) => ipButton(b.ip) },
+      { key: "ip", title: "Address", width: "minmax(130px, 1.2fr)", value: (b) => b.ip, cell: (b) => ipLink(b.ip) },
       { key: "reason", title: "Reason", width: "minmax(160px, 2fr)", value: (b) => b.reason },
       { key: "banned_at", title: "Banned at", width: "150px", value: (b) => b.banned_at, cell: (b) => timeEl(b.banned_at) },
       {

@@ -93,16 +93,25 @@ export async function quickClear(ctx: Ctx, ip: string, kind: "404" | "api"): Pro
   return true;
 }
 
-/** A count out of a threshold, with a progress bar (amber near, red at the limit). */
-export function progress(count: number, threshold: number, nearFraction: number): HTMLElement {
+/**
+ * A count out of a threshold, with a progress bar (amber near, red at the limit). `neutral` (an
+ * address that can never be banned) keeps the bar grey whatever the count; `note` ("ban pending") is
+ * shown small beside the numbers and in the tooltip.
+ */
+export function progress(
+  count: number,
+  threshold: number,
+  nearFraction: number,
+  opts: { neutral?: boolean; note?: string } = {},
+): HTMLElement {
   const frac = threshold > 0 ? Math.min(1, count / threshold) : 0;
-  const tone = frac >= 1 ? "danger" : frac >= nearFraction ? "warn" : "calm";
+  const tone = opts.neutral ? "neutral" : frac >= 1 ? "danger" : frac >= nearFraction ? "warn" : "calm";
   const fill = h("span", { class: `progress-fill tone-${tone}` });
   fill.style.width = `${frac * 100}%`;
   return h(
     "div",
-    { class: "progress-cell", title: `${count} of ${threshold}` },
-    h("span", { class: "progress-text" }, `${count} of ${threshold}`),
+    { class: "progress-cell", title: `${count} of ${threshold}${opts.note ? ` (${opts.note})` : ""}` },
+    h("span", { class: "progress-text" }, `${count} of ${threshold}`, opts.note ? h("span", { class: "progress-note" }, opts.note) : null),
     h("span", { class: "progress" }, fill),
   );
 }

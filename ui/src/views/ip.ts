@@ -118,7 +118,7 @@ export function ipView(ctx: Ctx, ip: string): View {
               h(
                 "li",
                 null,
-                h("div", { class: "tracker-line" }, h("strong", null, ruleWords(t.kind)), progress(t.count, t.threshold, ctx.overview()?.near_fraction ?? 0.8)),
+                h("div", { class: "tracker-line" }, h("strong", null, ruleWords(t.kind)), progress(t.count, t.threshold, ctx.overview()?.near_fraction ?? 0.8, { neutral: d.protected !== null })),
                 h("div", { class: "muted small" }, "seen by ", sourceWords(t.source), " · first ", timeEl(t.first_at), " · last ", timeEl(t.last_at)),
                 t.paths?.length ? chips(t.paths, 6) : null,
                 t.key_hashes?.length ? chips(t.key_hashes, 4) : null,

@@ -1,6 +1,6 @@
 // The invalid-API-key tracker and the 404 tracker: who is counting up towards a ban, and how far.
 
-import { h, ipButton } from "../dom";
+import { h, ipLink, protectedChip } from "../dom";
 import { api, type TrackerView } from "../ipc";
 import { VirtualTable, type Column } from "../components/table";
 import { sourceWords, timeEl } from "../format";
@@ -8,16 +8,43 @@ import { chips, page, progress, quickBan, quickClear, type Ctx, type View } from
 
 const REASON = { api: "Quick ban: invalid API keys", "404": "Quick ban: too many pages not found (404)" };
 
+/** Where a counted address stands: can never be banned, banned, about to be banned, near, or counting. */
+export type TrackerState = "protected" | "banned" | "pending" | "near" | "counting";
+
+export function trackerState(t: TrackerView, nearFraction: number): TrackerState {
+  if (t.protected !== null && t.protected !== undefined) return "protected";
+  if (t.banned) return "banned";
+  if (t.threshold > 0 && t.count >= t.threshold) return "pending";
+  if (t.threshold > 0 && t.count / t.threshold >= nearFraction) return "near";
+  return "counting";
+}
+
+const ROW_CLASS: Record<TrackerState, string | null> = {
+  protected: "is-protected",
+  banned: "is-banned",
+  pending: "is-pending",
+  near: "is-near",
+  counting: null,
+};
+
+const PENDING = "ban pending";
+
 export function trackerView(ctx: Ctx, kind: "api" | "404"): View {
   const near = () => ctx.overview()?.near_fraction ?? 0.8;
   const columns: Column<TrackerView>[] = [
-    { key: "ip", title: "Address", width: "minmax(130px, 1.2fr)", value: (t) => t.ip, cell: (t) => ipButton(t.ip) },
+    { key: "ip", title: "Address", width: "minmax(130px, 1.2fr)", value: (t) => t.ip, cell: (t) => ipLink(t.ip) },
     {
       key: "count",
       title: kind === "api" ? "Attempts" : "Not found",
       width: "150px",
       value: (t) => (t.threshold ? t.count / t.threshold : t.count),
-      cell: (t) => progress(t.count, t.threshold, near()),
+      cell: (t) => {
+        const st = trackerState(t, near());
+        return progress(t.count, t.threshold, near(), {
+          neutral: st === "protected",
+          note: st === "pending" ? PENDING : undefined,
+        });
+      },
     },
     { key: "first", title: "First", width: "130px", value: (t) => t.first_at, cell: (t) => timeEl(t.first_at) },
     { key: "last", title: "Last", width: "130px", value: (t) => t.last_at, cell: (t) => timeEl(t.last_at) },
@@ -40,22 +67,33 @@ export function trackerView(ctx: Ctx, kind: "api" | "404"): View {
     {
       key: "action",
       title: "",
-      width: "140px",
+      width: "170px",
       align: "right",
-      cell: (t) =>
-        h(
+      sortable: false,
+      // Not shown as text, but lets the filter box find "banned", "never banned", "pending", "allow-list"...
+      value: (t) => {
+        const st = trackerState(t, near());
+        return st === "protected" ? `never banned ${t.protected ?? ""}` : st === "banned" ? "banned" : st === "pending" ? PENDING : "";
+      },
+      cell: (t) => {
+        const st = trackerState(t, near());
+        return h(
           "div",
           { class: "row-actions" },
-          h(
-            "button",
-            {
-              type: "button",
-              class: "btn small danger",
-              "data-testid": `ban-${kind}-${t.ip}`,
-              onclick: () => void quickBan(ctx, t.ip, REASON[kind], "48h"),
-            },
-            "Ban",
-          ),
+          st === "protected"
+            ? protectedChip("never banned", t.protected || "This address can never be banned.")
+            : st === "banned"
+              ? h("span", { class: "badge danger", title: "A ban of this address is in force" }, "banned")
+              : h(
+                  "button",
+                  {
+                    type: "button",
+                    class: "btn small danger",
+                    "data-testid": `ban-${kind}-${t.ip}`,
+                    onclick: () => void quickBan(ctx, t.ip, REASON[kind], "48h"),
+                  },
+                  "Ban",
+                ),
           h(
             "button",
             {
@@ -66,7 +104,8 @@ export function trackerView(ctx: Ctx, kind: "api" | "404"): View {
             },
             "Clear",
           ),
-        ),
+        );
+      },
     },
   ];
   const table = new VirtualTable<TrackerView>({
@@ -74,7 +113,7 @@ export function trackerView(ctx: Ctx, kind: "api" | "404"): View {
     empty: kind === "api" ? "No invalid API keys tried. All quiet." : "No one is probing for missing pages. All quiet.",
     filterPlaceholder: kind === "api" ? "Filter by address or key hash…" : "Filter by address or path…",
     rowAttrs: (t) => ({ "data-ip": t.ip }),
-    rowClass: (t) => (t.threshold && t.count / t.threshold >= near() ? "is-near" : null),
+    rowClass: (t) => ROW_CLASS[trackerState(t, near())],
     sort: { key: "count", dir: "desc" },
     columns,
   });

@@ -1,6 +1,6 @@
 // Traffic: recent requests, newest first, filtered by address, status class and text.
 
-import { h, ipButton } from "../dom";
+import { h, ipLink } from "../dom";
 import { api, asError, type TrafficFilter, type TrafficRow } from "../ipc";
 import { VirtualTable } from "../components/table";
 import { timeEl } from "../format";
@@ -61,7 +61,7 @@ export function trafficView(): View {
     rowAttrs: (r) => ({ "data-ip": r.ip }),
     columns: [
       { key: "at", title: "Time", width: "120px", value: (r) => r.at, cell: (r) => timeEl(r.at) },
-      { key: "ip", title: "Address", width: "minmax(150px, 1.3fr)", value: (r) => r.ip, cell: (r) => ipButton(r.ip) },
+      { key: "ip", title: "Address", width: "minmax(150px, 1.3fr)", value: (r) => r.ip, cell: (r) => ipLink(r.ip) },
       { key: "method", title: "Method", width: "70px", value: (r) => r.method },
       { key: "path", title: "Path", width: "minmax(180px, 2.5fr)", value: (r) => r.path },
       {
