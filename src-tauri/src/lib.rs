@@ -81,6 +81,14 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // NOTE: WebKitGTK's DMA-BUF renderer falls back to a slow path where there is no GPU to share
+    // buffers with (virtual machines, remote desktops, Xvfb, some NVIDIA drivers): scrolling a table
+    // measured 266 ms per frame with it and 22 ms without (bench/table_scroll.py). Shared-memory
+    // rendering works everywhere, so it is the default unless the user chose otherwise. This runs
+    // before any thread or GTK starts.
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
     let launch = match Launch::from_args(&args.global, args.demo) {
         Ok(l) => l,
         Err(e) => {

@@ -114,7 +114,7 @@ impl Desk {
                 }
                 None
             }
-            Err(e) => Some(format!("DNS found no address for {host}: {e}")),
+            Err(e) => Some(format!("{host}: {e}")),
         };
         let mut from_traffic = Vec::new();
         if let Ok(logs) = LogsDb::open(&self.paths.logs_db) {

@@ -14,7 +14,7 @@ use crate::ip::canonicalize;
 use crate::report::{self, Status};
 use crate::source::openalgo::Health;
 use crate::store::openalgo_settings::OpenAlgoDb;
-use crate::store::{LogsDb, TrafficQuery};
+use crate::store::LogsDb;
 use crate::time::Timestamp;
 
 /// The health of one source.
@@ -124,8 +124,8 @@ pub struct Overview {
     pub demo: Option<String>,
 }
 
-/// How many traffic rows the chart reads at most (the newest; a 1 M-row table stays fast).
-const CHART_ROWS: usize = 50_000;
+/// How many traffic rows the chart reads at most: the newest, back to an hour ago.
+const CHART_ROWS: usize = 200_000;
 
 impl Desk {
     /// The Overview at `now`. A missing or locked logs.db is shown as a source problem, not an
@@ -159,7 +159,7 @@ impl Desk {
                         Err(_) => Some("not an IP address".into()),
                     };
                 }
-                let rows = logs.recent_traffic(&TrafficQuery::default(), CHART_ROWS).unwrap_or_default();
+                let rows = logs.traffic_since(now - TimeDelta::minutes(60), CHART_ROWS).unwrap_or_default();
                 (status, top, rows)
             }
             Err(_) => (Status::default(), Vec::new(), Vec::new()),
@@ -177,7 +177,7 @@ impl Desk {
         let (per_minute_source, points) = if !from_access.is_empty() {
             ("access log", from_access)
         } else if !chart_rows.is_empty() {
-            ("logs.db", chart_rows.iter().filter_map(|r| Some((r.at?, r.status))).collect())
+            ("logs.db", chart_rows.iter().map(|(at, status, _)| (*at, *status)).collect())
         } else {
             ("none", Vec::new())
         };
@@ -224,7 +224,7 @@ impl Desk {
     fn warnings(
         &self,
         oa: Option<&OpenAlgoSettings>,
-        rows: &[crate::store::TrafficRow],
+        rows: &[(Timestamp, u16, String)],
         sources: &[SourceView],
     ) -> Vec<Warning> {
         let mut out = Vec::new();
@@ -278,7 +278,7 @@ impl Desk {
                     "OpenAlgo logged {} recent requests, all from {}. That is usually the proxy or a Docker gateway, \
                      not the real clients: check TRUST_PROXY_HEADERS, and add the nginx access log in Settings.",
                     rows.len(),
-                    crate::ip::display_raw(&rows[0].ip)
+                    crate::ip::display_raw(&rows[0].2)
                 ),
             });
         }
@@ -296,12 +296,12 @@ impl Desk {
     }
 }
 
-/// True when at least 50 recent requests all came from one loopback or private address.
-fn one_client(rows: &[crate::store::TrafficRow]) -> bool {
-    let Some(first) = rows.first() else { return false };
+/// True when at least 50 requests of the last hour all came from one loopback or private address.
+fn one_client(rows: &[(Timestamp, u16, String)]) -> bool {
+    let Some((_, _, first)) = rows.first() else { return false };
     rows.len() >= 50
-        && rows.iter().all(|r| r.ip == first.ip)
-        && canonicalize(&first.ip).is_ok_and(|ip| crate::ip::Protection::default().check(ip).is_some())
+        && rows.iter().all(|r| &r.2 == first)
+        && canonicalize(first).is_ok_and(|ip| crate::ip::Protection::default().check(ip).is_some())
 }
 
 fn access_source(path: &Path, format: &str) -> SourceView {

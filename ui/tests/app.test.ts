@@ -167,6 +167,16 @@ describe("trackers", () => {
     click(byTestId("clear-404-198.51.100.4"));
     click(byTestId("confirm-ok"));
     await vi.waitFor(() => expect(calls.find((c) => c.cmd === "clear_tracker")?.args).toEqual({ ip: "198.51.100.4", kind: "404" }));
+
+    // A 404 quick ban lasts 24 h, as OpenAlgo's own 404 ban does.
+    click(byTestId("ban-404-198.51.100.4"));
+    click(byTestId("confirm-ok"));
+    await vi.waitFor(() => expect(count(calls, "ban_ip")).toBe(2));
+    expect(calls.filter((c) => c.cmd === "ban_ip")[1].args).toEqual({
+      ip: "198.51.100.4",
+      reason: "Quick ban: too many pages not found (404)",
+      duration: "24h",
+    });
   });
 });
 

@@ -93,6 +93,39 @@ impl LogsDb {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
     }
 
+    /// `(time, status, client address)` of the rows written since `since`, newest first, reading
+    /// back from the newest row until `max_rows` or 1 000 older rows in a row (ids grow with time;
+    /// the slack covers a clock that stepped back). Only three columns are read: the Overview's
+    /// chart needs no more, and a 1 M-row table stays fast.
+    pub fn traffic_since(&self, since: Timestamp, max_rows: usize) -> Result<Vec<(Timestamp, u16, String)>> {
+        let ctx = "reading traffic_logs";
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT timestamp, status_code, client_ip FROM traffic_logs ORDER BY id DESC LIMIT ?1")
+            .map_err(|e| self.err(ctx, e))?;
+        let limit = i64::try_from(max_rows).unwrap_or(i64::MAX);
+        let mut rows = stmt.query(params![limit]).map_err(|e| self.err(ctx, e))?;
+        let mut out = Vec::new();
+        let mut older = 0;
+        while let Some(r) = rows.next().map_err(|e| self.err(ctx, e))? {
+            let Some(at) = value::time(r.get_ref(0).map_err(|e| self.err(ctx, e))?) else { continue };
+            if at < since {
+                older += 1;
+                if older >= 1_000 {
+                    break;
+                }
+                continue;
+            }
+            older = 0;
+            let status = value::int(r.get_ref(1).map_err(|e| self.err(ctx, e))?)
+                .and_then(|s| u16::try_from(s).ok())
+                .unwrap_or(0);
+            let ip = value::text(r.get_ref(2).map_err(|e| self.err(ctx, e))?).unwrap_or_default();
+            out.push((at, status, ip));
+        }
+        Ok(out)
+    }
+
     /// The distinct client addresses whose requests carried the Host header `host` (lower case,
     /// without a port), with or without a port.
     pub fn ips_for_host(&self, host: &str) -> Result<Vec<String>> {

@@ -90,7 +90,7 @@ export function trackerView(ctx: Ctx, kind: "api" | "404"): View {
                     type: "button",
                     class: "btn small danger",
                     "data-testid": `ban-${kind}-${t.ip}`,
-                    onclick: () => void quickBan(ctx, t.ip, REASON[kind], "48h"),
+                    onclick: () => void quickBan(ctx, t.ip, REASON[kind], kind === "404" ? "24h" : "48h"),
                   },
                   "Ban",
                 ),
@@ -126,7 +126,7 @@ export function trackerView(ctx: Ctx, kind: "api" | "404"): View {
         )
       : page(
           "404 tracker",
-          "Addresses asking for pages that do not exist, usually scanners looking for weak spots. Ban blocks one now (48 hours).",
+          "Addresses asking for pages that do not exist, usually scanners looking for weak spots. Ban blocks one now (24 hours, as OpenAlgo does for 404s).",
           table.el,
         );
   root.classList.add("page-fill");
