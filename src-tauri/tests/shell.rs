@@ -204,3 +204,71 @@ fn the_csp_stays_strict_and_the_globals_stay_off() {
     assert_eq!(&Value::Object(csp.clone()), &expected, "the CSP changed: widening it needs a reviewed test change");
     assert!(sec.get("devCsp").is_none() && sec.get("dangerousDisableAssetCspModification").is_none());
 }
+
+/// Every field name declared in `ui/src/ipc.ts` (`name:` or `name?:` at the start of a line).
+fn ipc_ts_fields() -> std::collections::HashSet<String> {
+    read("../ui/src/ipc.ts")
+        .lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let name: String = l.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            let rest = &l[name.len()..];
+            (!name.is_empty() && (rest.starts_with(':') || rest.starts_with("?:"))).then_some(name)
+        })
+        .collect()
+}
+
+fn keys(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            for (k, v) in m {
+                out.push(k.clone());
+                keys(v, out);
+            }
+        }
+        Value::Array(a) => a.iter().for_each(|v| keys(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_field_rust_sends_is_declared_in_ipc_ts() {
+    let f = start();
+    call(&f, "ban_ip", json!({"ip": "203.0.113.7", "reason": "r", "duration": "24h"})).unwrap();
+    rusqlite::Connection::open(&f.logs_db)
+        .unwrap()
+        .execute_batch(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+               VALUES ('198.51.100.4', 3, datetime('now'), datetime('now'), '[\"/x\"]');
+             INSERT INTO invalid_api_key_tracker (ip_address, attempt_count, first_attempt_at, last_attempt_at, api_keys_tried) \
+               VALUES ('198.51.100.5', 3, datetime('now'), datetime('now'), '[\"abc\"]');
+             INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) \
+               VALUES (datetime('now'), '198.51.100.4', 'GET', '/x', 404, 1.0, 'h');",
+        )
+        .unwrap();
+    let answers = [
+        call(&f, "overview", json!({})),
+        call(&f, "bans", json!({})),
+        call(&f, "trackers", json!({})),
+        call(&f, "traffic", json!({"filter": {"ip": null, "status": null, "text": null, "limit": 10}})),
+        call(&f, "ip_detail", json!({"ip": "203.0.113.7"})),
+        call(&f, "host_preview", json!({"host": "198.51.100.4"})),
+        call(&f, "settings", json!({})),
+        call(&f, "audit", json!({"limit": 10})),
+        call(&f, "ban_ip", json!({"ip": "203.0.113.8", "reason": "r", "duration": "48h"})),
+        call(
+            &f,
+            "ban_host",
+            json!({"host": "h", "reason": "", "duration": "24h", "ips": ["203.0.113.9", "127.0.0.1"]}),
+        ),
+        call(&f, "ban_ip", json!({"ip": "x", "reason": "", "duration": "24h"})),
+    ];
+    let declared = ipc_ts_fields();
+    let mut sent = Vec::new();
+    for a in &answers {
+        keys(a.as_ref().unwrap_or_else(|e| e), &mut sent);
+    }
+    assert!(sent.len() > 60, "the answers carry data: {sent:?}");
+    let missing: std::collections::BTreeSet<&String> = sent.iter().filter(|k| !declared.contains(*k)).collect();
+    assert!(missing.is_empty(), "fields Rust sends but ui/src/ipc.ts does not declare: {missing:?}");
+}

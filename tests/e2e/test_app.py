@@ -198,6 +198,9 @@ def test_host_ban_lists_distinct_addresses_then_bans_each_once(ws, launch):
     with ws.db() as c:
         counts = c.execute("SELECT ban_count, is_permanent FROM ip_bans WHERE ip_address = '203.0.113.40'").fetchall()
     assert counts == [(1, 0)], "three traffic rows make one ban, not a permanent one"
+    app.nav("audit")
+    app.wait(lambda: "Host ban: scanner.example" in app.page_text(), what="the audit entries")
+    app.shot("audit-after-host-ban")
 
 
 def test_settings_refuse_bad_input_with_the_reason_next_to_the_field(ws, launch):

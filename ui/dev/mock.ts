@@ -72,6 +72,7 @@ const overview = (): Overview => ({
     { id: "one_client_ip", level: "danger", title: "Every request seems to come from one address.", text: "nginx forwards the real address, but OpenAlgo does not trust proxy headers." },
   ],
   per_minute: perMinute,
+  per_minute_source: "access log",
   top: trackers.slice(0, 8).map((t) => ({ ip: t.ip, score: t.count, not_found: t.kind === "404" ? t.count : 0, api: t.kind === "api" ? t.count : 0, banned: !!t.banned || (!t.protected && t.count > 16), protected: t.protected ?? null })).concat(
     trackers.filter((t) => t.protected || t.banned).map((t) => ({ ip: t.ip, score: t.count, not_found: t.kind === "404" ? t.count : 0, api: t.kind === "api" ? t.count : 0, banned: !!t.banned, protected: t.protected ?? null })),
   ),

@@ -16,9 +16,18 @@ export type Rule = "404" | "api" | "login" | "rate";
 export type Source = "openalgo" | "proxy";
 
 /** The state of a source. */
-export type Health =
-  | { state: "ok" }
-  | { state: "missing" | "no_schema" | "locked" | "failing"; detail: string };
+export type Health = HealthOk | HealthProblem;
+
+/** A source read successfully. */
+export interface HealthOk {
+  state: "ok";
+}
+
+/** A source that cannot be read, and why in words. */
+export interface HealthProblem {
+  state: "missing" | "no_schema" | "locked" | "failing";
+  detail: string;
+}
 
 /** The error every command rejects with. `fields` is set for `invalid_settings`. */
 export interface CommandError {
@@ -93,6 +102,8 @@ export interface Overview {
   warnings: Warning[];
   /** The last 60 minutes, oldest first, one bucket per minute (empty minutes included). */
   per_minute: MinuteBucket[];
+  /** Where per_minute was counted: "access log" (nginx sees every request), "logs.db" or "none". */
+  per_minute_source: string;
   top: Offender[];
   /** Thresholds in force, for "16 of 20" displays. */
   not_found_threshold: number;
@@ -197,8 +208,13 @@ export interface HostPreview {
 
 export interface HostBanResult {
   banned: BanOutcome[];
-  /** ip and why it was not banned. */
-  skipped: { ip: string; why: string }[];
+  /** The addresses not banned, and why. */
+  skipped: Skipped[];
+}
+
+export interface Skipped {
+  ip: string;
+  why: string;
 }
 
 export interface AccessLogSetting {

@@ -33,6 +33,8 @@ describe("shell", () => {
     expect(byTestId("stat-near-threshold")!.textContent).toBe("1");
     expect(byTestId("toasts")).not.toBeNull();
     expect(byTestId("demo-banner")).toBeNull();
+    // The fixture's chart comes from logs.db: the Overview says so and suggests the access log.
+    expect(byTestId("chart-source")!.textContent).toContain("OpenAlgo's traffic log");
   });
 
   it("shows the demo banner on every view", async () => {

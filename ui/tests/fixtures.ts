@@ -17,6 +17,7 @@ export function overview(over: Partial<Overview> = {}): Overview {
     },
     warnings: [],
     per_minute: [],
+    per_minute_source: "logs.db",
     top: [],
     not_found_threshold: 20,
     api_threshold: 10,

@@ -44,10 +44,18 @@ function openAlgoCard(oa: OpenAlgoSettings | null): HTMLElement {
   );
 }
 
+/** Where the requests-per-minute chart was counted, in words. */
+const CHART_SOURCE: Record<string, string> = {
+  "access log": "Counted from the nginx access log, which sees every request.",
+  "logs.db": "Counted from OpenAlgo's traffic log (add the nginx access log in Settings to see every request).",
+  none: "",
+};
+
 export function overviewView(): View {
   const warnings = h("div", { class: "warnings" });
   const perMinute = h("div", { class: "chart-slot" });
   const offenders = h("div", { class: "chart-slot" });
+  const chartSource = h("p", { class: "muted small", "data-testid": "chart-source" });
   const sources = h("ul", { class: "sources" });
   const openalgo = h("div");
 
@@ -58,13 +66,14 @@ export function overviewView(): View {
     h(
       "div",
       { class: "grid-2" },
-      card("Requests per minute (last hour)", perMinute),
+      card("Requests per minute (last hour)", chartSource, perMinute),
       card("Top offenders", h("p", { class: "muted small" }, "Pages not found and invalid API keys in the current window."), offenders),
     ),
     h("div", { class: "grid-2" }, card("Where Warden reads from", sources), openalgo),
   );
 
   function draw(ov: Overview) {
+    chartSource.textContent = CHART_SOURCE[ov.per_minute_source] ?? "";
     replace(
       warnings,
       ov.warnings.length
