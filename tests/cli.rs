@@ -322,3 +322,33 @@ fn trackers_and_status_include_the_access_log_counters_the_monitor_saved() {
     assert_eq!(proxy[0]["paths"].as_array().map(Vec::len), Some(17));
     assert_eq!(ok_json(&ws, &["status", "--json"])["near_threshold"], 1);
 }
+
+#[test]
+fn the_audit_log_names_the_os_user_even_without_user_variables() {
+    let ws = ws_with(None);
+    let out = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["--logs-db", ws.logs.to_str().unwrap(), "--state-db", ws.state.to_str().unwrap()])
+        .args(["ban", "203.0.113.77", "--reason", "probe"])
+        .env("XDG_CONFIG_HOME", ws.dir.path().join("xdg"))
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .output()
+        .expect("run warden");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let user: Option<String> =
+        rusqlite::Connection::open(&ws.state).unwrap().query_row("SELECT user FROM audit", [], |r| r.get(0)).unwrap();
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:").map(|r| r.split_whitespace().next().unwrap().to_string()))
+        .unwrap();
+    let expected = std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .lines()
+        .find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.get(2) == Some(&uid.as_str())).then(|| f[0].to_string())
+        })
+        .unwrap_or(format!("uid {uid}"));
+    assert_eq!(user.as_deref(), Some(expected.as_str()));
+}

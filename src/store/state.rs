@@ -268,7 +268,7 @@ impl StateDb {
         reason: Option<&str>,
         at: Timestamp,
     ) -> Result<()> {
-        let user = std::env::var("USER").ok().or_else(|| std::env::var("LOGNAME").ok());
+        let user = os_user();
         self.conn
             .execute(
                 "INSERT INTO audit (at, actor, user, action, ip, detail, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -463,4 +463,21 @@ impl StateDb {
         }
         Ok(out)
     }
+}
+
+/// Who is running Warden: `$USER` or `$LOGNAME`, else the name of this process's real uid in
+/// `/etc/passwd` (a desktop app started by a launcher may have neither variable), else `uid N`.
+fn os_user() -> Option<String> {
+    if let Some(u) = ["USER", "LOGNAME"].iter().find_map(|v| std::env::var(v).ok().filter(|u| !u.is_empty())) {
+        return Some(u);
+    }
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let uid = status.lines().find_map(|l| l.strip_prefix("Uid:"))?.split_whitespace().next()?.to_string();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let name = passwd.lines().find_map(|l| {
+        let mut f = l.split(':');
+        let name = f.next()?;
+        (f.nth(1)? == uid).then(|| name.to_string())
+    });
+    Some(name.unwrap_or_else(|| format!("uid {uid}")))
 }
