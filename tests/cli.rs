@@ -352,3 +352,71 @@ fn the_audit_log_names_the_os_user_even_without_user_variables() {
         .unwrap_or(format!("uid {uid}"));
     assert_eq!(user.as_deref(), Some(expected.as_str()));
 }
+
+/// Runs `warden` as an unprivileged user when the tests run as root (root reads any file, so a
+/// permission test needs someone else), else as ourselves.
+fn as_unprivileged(cmd: &mut Command) -> Command {
+    let uid = std::fs::read_to_string("/proc/self/status")
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:").map(|r| r.split_whitespace().next().unwrap().to_string()))
+        .unwrap();
+    if uid != "0" {
+        return std::mem::replace(cmd, Command::new("true"));
+    }
+    let mut wrapped = Command::new("setpriv");
+    wrapped
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(cmd.get_program())
+        .args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => wrapped.env(k, v),
+            None => wrapped.env_remove(k),
+        };
+    }
+    wrapped
+}
+
+#[test]
+fn an_unreadable_access_log_is_reported_once_and_logs_db_is_still_watched() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let logs = fresh_logs_db(dir.path());
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o666)).unwrap();
+    let access = dir.path().join("access.log");
+    std::fs::write(&access, "203.0.113.1 - - [22/Nov/2026:10:00:00 +0000] \"GET / HTTP/1.1\" 200 1 \"-\" \"x\"\n")
+        .unwrap();
+    std::fs::set_permissions(&access, std::fs::Permissions::from_mode(0o000)).unwrap();
+    let cfg = dir.path().join("warden.toml");
+    std::fs::write(&cfg, "poll_seconds = 1\n").unwrap();
+    std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args(["--config", cfg.to_str().unwrap(), "--logs-db", logs.to_str().unwrap()])
+        .args(["--state-db", dir.path().join("state.db").to_str().unwrap()])
+        .args(["--access-log", access.to_str().unwrap(), "watch", "--json", "--seconds", "5"])
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"));
+    let child = as_unprivileged(&mut cmd).stdout(std::process::Stdio::piped()).spawn().expect("run warden");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    raw(&logs)
+        .execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+             VALUES ('203.0.113.9', 20, datetime('now'), datetime('now'), '[]')",
+            [],
+        )
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "watch ends cleanly");
+    let notices: Vec<serde_json::Value> =
+        String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let failing: Vec<&serde_json::Value> = notices
+        .iter()
+        .filter(|n| n["kind"] == "source" && n["name"] == "access log" && n["health"]["state"] == "failing")
+        .collect();
+    assert_eq!(failing.len(), 1, "reported once: {notices:?}");
+    assert!(failing[0]["health"]["detail"].as_str().unwrap().contains("may not read"), "{}", failing[0]);
+    assert!(
+        notices.iter().any(|n| n["kind"] == "banned" && n["ip"] == "203.0.113.9"),
+        "logs.db is still watched and acted on: {notices:?}"
+    );
+}
