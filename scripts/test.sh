@@ -20,6 +20,11 @@ install_tauri_driver() {
   cargo install tauri-driver --version 2.1.0 --locked
 }
 
+install_cargo_deny() {
+  if command -v cargo-deny >/dev/null 2>&1 || [ -x "$HOME/.cargo/bin/cargo-deny" ]; then echo "cargo-deny present"; return; fi
+  cargo install cargo-deny --version 0.20.2 --locked
+}
+
 install_python_test_packages() {
   python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore selenium==4.51.0 pytest==9.2.0
 }
@@ -29,11 +34,14 @@ step "Debian packages" install_debian_packages test
 step "Rust toolchain" install_rust
 step "cargo-nextest" install_nextest
 step "tauri-driver" install_tauri_driver
+step "cargo-deny" install_cargo_deny
 step "Python test packages" install_python_test_packages
 step "UI: install and build" build_ui
 step "UI: unit tests" npm --prefix ui test
 step "format check" cargo fmt --all --check
 step "clippy (warnings are errors)" cargo clippy --locked --workspace --all-targets -- -D warnings
+# Licenses and bans only: advisories need the RustSec database from GitHub, which is unreachable here.
+step "licenses and banned crates (cargo deny)" cargo deny --locked check licenses bans
 step "tests (engine, CLI, desktop shell on the mock runtime)" cargo nextest run --locked --workspace --no-fail-fast
 step "doc tests" cargo test --locked --doc
 step "docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
