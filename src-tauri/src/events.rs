@@ -2,7 +2,6 @@
 //! notification plugin and D-Bus) and the tray's state.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use tauri::menu::{Menu, MenuItem};
 use tauri::tray::TrayIconBuilder;
@@ -19,9 +18,6 @@ pub const NOTICE_EVENT: &str = "warden://notice";
 pub const CHANGED_EVENT: &str = "warden://changed";
 /// The tray icon's id.
 pub const TRAY_ID: &str = "warden";
-
-/// The fastest the UI is asked to refresh.
-const REFRESH_GAP: Duration = Duration::from_millis(250);
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -47,16 +43,12 @@ pub fn notice_sink<R: Runtime>(app: AppHandle<R>, alerts: Arc<Mutex<Alerts>>) ->
     }
 }
 
-/// The monitor's round callback: ask the UI to refresh after a change (at most 4 times a
-/// second, the last change always delivered by a later round), and send storm summaries.
+/// The monitor's round callback: ask the UI to refresh after a round that a file change woke (the
+/// monitor drains a burst of changes into one round; the UI debounces further), and send the
+/// storm summaries of minutes that ended.
 pub fn round_sink<R: Runtime>(app: AppHandle<R>, alerts: Arc<Mutex<Alerts>>) -> impl FnMut(bool) + Send + 'static {
-    let mut last: Option<Instant> = None;
-    let mut owed = false;
     move |woken: bool| {
-        owed |= woken;
-        if owed && last.is_none_or(|t| t.elapsed() >= REFRESH_GAP) {
-            owed = false;
-            last = Some(Instant::now());
+        if woken {
             let _ = app.emit(CHANGED_EVENT, ());
         }
         let summaries = lock(&alerts).flush(warden::time::now());

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.options import ArgOptions
 from selenium.webdriver.support.ui import WebDriverWait
@@ -70,7 +71,11 @@ class App:
 
     def wait(self, cond, timeout=15, what="condition"):
         try:
-            return WebDriverWait(self.d, timeout, poll_frequency=0.05).until(lambda _: cond(), message=what)
+            # The UI re-renders on every live refresh, so an element found a moment ago may be gone:
+            # conditions look elements up afresh, and a stale one means "try again".
+            return WebDriverWait(
+                self.d, timeout, poll_frequency=0.05, ignored_exceptions=[StaleElementReferenceException]
+            ).until(lambda _: cond(), message=what)
         except Exception:
             self.shot("FAILED-" + "".join(c if c.isalnum() else "-" for c in what)[:60])
             raise
@@ -79,6 +84,9 @@ class App:
         """The text of an element, as the DOM holds it (WebKitWebDriver's visible-text rules
         skip text inside buttons)."""
         return self.d.execute_script("return arguments[0].textContent", self.tid(testid)).strip()
+
+    def css(self, selector):
+        return self.d.find_elements(By.CSS_SELECTOR, selector)
 
     def page_text(self):
         """All text in the page, including cells cut short by an ellipsis."""

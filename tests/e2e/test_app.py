@@ -37,8 +37,7 @@ def test_ban_form_writes_the_row_and_the_table_shows_it(ws, launch):
     assert rows[0][2] == 0, "a week is not permanent"
     assert rows[0][3] == "warden:manual"
     app.nav("bans")
-    table = app.wait_tid("bans-table")
-    app.wait(lambda: table.find_elements(By.CSS_SELECTOR, '[data-ip="203.0.113.77"]'), what="the row in the table")
+    app.wait(lambda: app.css('[data-testid="bans-table"] [data-ip="203.0.113.77"]'), what="the row in the table")
     app.wait(lambda: app.text("stat-total-bans") == "1", what="the stat card counts the ban")
     app.shot("banned-ips")
 
@@ -59,8 +58,7 @@ def test_unban_asks_for_confirmation_then_deletes_the_row(ws, launch):
     app.shot("unban-confirmation")
     ok.click()
     app.wait(lambda: not ws.ban_rows("198.51.100.23"), what="the row deleted from logs.db")
-    table = app.tid("bans-table")
-    app.wait(lambda: not table.find_elements(By.CSS_SELECTOR, '[data-ip="198.51.100.23"]'), what="the row gone")
+    app.wait(lambda: app.css('[data-testid="bans-table"]') and not app.css('[data-testid="bans-table"] [data-ip="198.51.100.23"]'), what="the row gone")
 
 
 def test_near_threshold_sends_a_desktop_notification_over_dbus(ws, launch):
@@ -186,9 +184,9 @@ def test_host_ban_lists_distinct_addresses_then_bans_each_once(ws, launch):
     app.nav("ban")
     app.wait_tid("host-input").send_keys("scanner.example")
     app.tid("host-preview").click()
-    cands = app.wait_tid("host-candidates")
-    app.wait(lambda: "203.0.113.41" in cands.get_attribute("textContent"), what="the candidates")
-    text = cands.get_attribute("textContent")
+    app.wait_tid("host-candidates")
+    app.wait(lambda: "203.0.113.41" in app.text("host-candidates"), what="the candidates")
+    text = app.text("host-candidates")
     assert text.count("203.0.113.40") == 1, "one line per distinct address"
     app.shot("manual-ban-host-preview")
     app.wait(lambda: app.tid("host-submit").is_enabled(), what="the ban button enabled")
@@ -206,13 +204,13 @@ def test_host_ban_lists_distinct_addresses_then_bans_each_once(ws, launch):
 def test_settings_refuse_bad_input_with_the_reason_next_to_the_field(ws, launch):
     app = launch(ws.args())
     app.nav("settings")
-    form = app.wait_tid("settings-form")
-    field = form.find_element(By.CSS_SELECTOR, 'input[name="not_found_threshold"]')
+    app.wait_tid("settings-form")
+    field = app.wait(lambda: app.css('[data-testid="settings-form"] input[name="not_found_threshold"]'))[0]
     field.clear()
     field.send_keys("0")
     app.tid("settings-save").click()
-    err = form.find_element(By.CSS_SELECTOR, '[data-error-for="not_found_threshold"]')
-    app.wait(lambda: err.get_attribute("textContent").strip() != "", what="the field's error")
+    err = '[data-testid="settings-form"] [data-error-for="not_found_threshold"]'
+    app.wait(lambda: app.css(err)[0].get_attribute("textContent").strip() != "", what="the field's error")
     app.shot("settings-refused")
     assert "not_found_threshold = 0" not in ws.config.read_text(), "nothing saved"
 
@@ -237,6 +235,6 @@ def test_ip_detail_shows_one_timeline_across_sources(ws, launch):
                  if (b.textContent.trim() === arguments[0]) { b.click(); return true; }
                return false;"""
     app.wait(lambda: app.d.execute_script(click, "203.0.113.50"), what="the address link")
-    view = app.wait_tid("view-ip")
-    app.wait(lambda: "/.env" in view.get_attribute("textContent"), what="the request on the timeline")
+    app.wait_tid("view-ip")
+    app.wait(lambda: "/.env" in app.text("view-ip"), what="the request on the timeline")
     app.shot("ip-detail")

@@ -285,7 +285,7 @@ export function onNotice(handler: (n: Notice) => void): Promise<UnlistenFn> {
   return listen<Notice>("warden://notice", (e) => handler(e.payload));
 }
 
-/** Something in logs.db or an access log changed: refresh what is on screen. At most ~4 per second. */
+/** Something in logs.db or an access log changed: refresh what is on screen (debounce it). */
 export function onChanged(handler: () => void): Promise<UnlistenFn> {
   return listen<null>("warden://changed", () => handler());
 }
