@@ -353,3 +353,29 @@ fn tracker_rows_say_which_addresses_are_banned_and_which_can_never_be() {
     let top = d.overview(t(NOW)).unwrap().top;
     assert!(top.iter().find(|o| o.ip == "127.0.0.1").unwrap().protected.is_some());
 }
+
+#[test]
+fn the_chart_counts_the_whole_last_hour_of_a_busy_access_log_and_nothing_older() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    let log = dir.path().join("access.log");
+    let line = |at: &str, status: u16| {
+        format!("203.0.113.7 - - [{at}] \"GET /some/fairly/long/path/to/fill/the/line HTTP/1.1\" {status} 512 \"-\" \"Mozilla/5.0 (X11; Linux x86_64)\"\n")
+    };
+    let mut text = String::new();
+    for _ in 0..5_000 {
+        text.push_str(&line("22/Nov/2026:08:00:00 +0000", 200)); // two hours before NOW
+    }
+    // 15 000 requests in the last hour: more than the first 1 MiB read holds.
+    for i in 0..15_000 {
+        text.push_str(&line(&format!("22/Nov/2026:10:{:02}:00 +0000", i % 30), if i % 3 == 0 { 404 } else { 200 }));
+    }
+    assert!(text.len() > 2 << 20, "the recent part alone exceeds the first read");
+    std::fs::write(&log, text).unwrap();
+    d.paths.access_logs = vec![(log, "combined".into())];
+    let o = d.overview(t(NOW)).unwrap();
+    assert_eq!(o.per_minute_source, "access log");
+    let total: u32 = o.per_minute.iter().map(|b| b.ok + b.not_found + b.denied + b.other_4xx + b.errors).sum();
+    assert_eq!(total, 15_000, "every request of the last hour, none older");
+    assert_eq!(o.per_minute.iter().map(|b| b.not_found).sum::<u32>(), 5_000);
+}

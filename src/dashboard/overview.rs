@@ -165,14 +165,8 @@ impl Desk {
             Err(_) => (Status::default(), Vec::new(), Vec::new()),
         };
         let since = now - TimeDelta::minutes(60);
-        let from_access: Vec<(Timestamp, u16)> = self
-            .paths
-            .access_logs
-            .iter()
-            .flat_map(|(p, f)| traffic::access_tail(p, f, traffic::TAIL_BYTES))
-            .filter(|r| r.at.is_some_and(|t| t >= since))
-            .filter_map(|r| Some((r.at?, r.status)))
-            .collect();
+        let from_access: Vec<(Timestamp, u16)> =
+            self.paths.access_logs.iter().flat_map(|(p, f)| access_since(p, f, since)).collect();
         // nginx sees every request OpenAlgo logs (and more), so the access log wins when it has any.
         let (per_minute_source, points) = if !from_access.is_empty() {
             ("access log", from_access)
@@ -330,6 +324,22 @@ fn human_bytes(n: u64) -> String {
         0..1024 => format!("{n} B"),
         1024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
         _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// `(time, status)` of an access log's requests since `since`. Reads the end of the file, 1 MiB
+/// first and four times more while the oldest line read is still within the hour (up to 64 MiB),
+/// so a quiet log costs little on every refresh and a busy one is still counted.
+fn access_since(path: &Path, format: &str, since: Timestamp) -> Vec<(Timestamp, u16)> {
+    let len = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    let mut max: u64 = 1 << 20;
+    loop {
+        let lines = traffic::access_tail(path, format, max);
+        let reaches_back = lines.first().and_then(|l| l.at).is_some_and(|t| t < since);
+        if reaches_back || max >= len || max >= 64 << 20 {
+            return lines.into_iter().filter_map(|l| Some((l.at?, l.status))).filter(|(t, _)| *t >= since).collect();
+        }
+        max *= 4;
     }
 }
 
