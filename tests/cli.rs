@@ -420,3 +420,25 @@ fn an_unreadable_access_log_is_reported_once_and_logs_db_is_still_watched() {
         "logs.db is still watched and acted on: {notices:?}"
     );
 }
+
+#[test]
+fn a_read_only_logs_db_gives_one_clear_line_and_no_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let logs = fresh_logs_db(dir.path());
+    std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+    cmd.args(["--logs-db", logs.to_str().unwrap()])
+        .args(["--state-db", dir.path().join("state.db").to_str().unwrap()])
+        .args(["ban", "203.0.113.5"])
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"));
+    let out = as_unprivileged(&mut cmd).output().expect("run warden");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(logs.to_str().unwrap()), "names the file: {err}");
+    assert!(err.to_lowercase().contains("read-only") || err.contains("permission"), "says why: {err}");
+    let rows: i64 = raw(&logs).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).unwrap();
+    assert_eq!(rows, 0);
+}
