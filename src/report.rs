@@ -176,14 +176,19 @@ pub fn status(
     near_fraction: f64,
     now: Timestamp,
 ) -> Result<Status> {
+    Ok(status_of(&bans(logs, now)?, &trackers(logs, proxy, thresholds, now)?, near_fraction))
+}
+
+/// The headline numbers of bans and trackers already read (the desktop's Overview reads them once
+/// for the stat cards and the top offenders).
+pub fn status_of(bans: &[BanView], trackers: &[TrackerView], near_fraction: f64) -> Status {
     // One client may have rows in several spellings (`2001:DB8::1` and `2001:db8::1`); count
     // clients, not rows.
-    let bans = bans(logs, now)?;
     let banned: HashSet<String> = bans.iter().map(|b| key(&b.ip)).collect();
     let permanent: HashSet<String> = bans.iter().filter(|b| b.permanent).map(|b| key(&b.ip)).collect();
     let mut suspicious = HashSet::new();
     let mut near = HashSet::new();
-    for t in trackers(logs, proxy, thresholds, now)? {
+    for t in trackers {
         let k = key(&t.ip);
         if banned.contains(&k) {
             continue;
@@ -195,16 +200,16 @@ pub fn status(
             near.insert(k);
         }
     }
-    Ok(Status {
+    Status {
         total_bans: banned.len(),
         permanent_bans: permanent.len(),
         temporary_bans: banned.len() - permanent.len(),
         suspicious_ips: suspicious.len(),
         near_threshold: near.len(),
-    })
+    }
 }
 
 /// One key per client: the canonical address, or the raw string when it is not an IP.
-fn key(raw: &str) -> String {
+pub(crate) fn key(raw: &str) -> String {
     canonicalize(raw).map(|ip| ip.to_string()).unwrap_or_else(|_| raw.to_string())
 }

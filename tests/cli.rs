@@ -337,11 +337,7 @@ fn the_audit_log_names_the_os_user_even_without_user_variables() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let user: Option<String> =
         rusqlite::Connection::open(&ws.state).unwrap().query_row("SELECT user FROM audit", [], |r| r.get(0)).unwrap();
-    let uid = std::fs::read_to_string("/proc/self/status")
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:").map(|r| r.split_whitespace().next().unwrap().to_string()))
-        .unwrap();
+    let uid = real_uid();
     let expected = std::fs::read_to_string("/etc/passwd")
         .unwrap()
         .lines()
@@ -353,29 +349,24 @@ fn the_audit_log_names_the_os_user_even_without_user_variables() {
     assert_eq!(user.as_deref(), Some(expected.as_str()));
 }
 
-/// Runs `warden` as an unprivileged user when the tests run as root (root reads any file, so a
-/// permission test needs someone else), else as ourselves.
-fn as_unprivileged(cmd: &mut Command) -> Command {
-    let uid = std::fs::read_to_string("/proc/self/status")
+/// This process's real uid, from /proc.
+fn real_uid() -> String {
+    std::fs::read_to_string("/proc/self/status")
         .unwrap()
         .lines()
         .find_map(|l| l.strip_prefix("Uid:").map(|r| r.split_whitespace().next().unwrap().to_string()))
-        .unwrap();
-    if uid != "0" {
-        return std::mem::replace(cmd, Command::new("true"));
+        .unwrap()
+}
+
+/// `warden`, run as an unprivileged user when the tests run as root (root reads and writes any
+/// file, so a permission test needs someone else), else as ourselves.
+fn warden_unprivileged() -> Command {
+    if real_uid() != "0" {
+        return Command::new(env!("CARGO_BIN_EXE_warden"));
     }
-    let mut wrapped = Command::new("setpriv");
-    wrapped
-        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
-        .arg(cmd.get_program())
-        .args(cmd.get_args());
-    for (k, v) in cmd.get_envs() {
-        match v {
-            Some(v) => wrapped.env(k, v),
-            None => wrapped.env_remove(k),
-        };
-    }
-    wrapped
+    let mut c = Command::new("setpriv");
+    c.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", env!("CARGO_BIN_EXE_warden")]);
+    c
 }
 
 #[test]
@@ -391,12 +382,14 @@ fn an_unreadable_access_log_is_reported_once_and_logs_db_is_still_watched() {
     let cfg = dir.path().join("warden.toml");
     std::fs::write(&cfg, "poll_seconds = 1\n").unwrap();
     std::fs::set_permissions(&cfg, std::fs::Permissions::from_mode(0o644)).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.args(["--config", cfg.to_str().unwrap(), "--logs-db", logs.to_str().unwrap()])
+    let child = warden_unprivileged()
+        .args(["--config", cfg.to_str().unwrap(), "--logs-db", logs.to_str().unwrap()])
         .args(["--state-db", dir.path().join("state.db").to_str().unwrap()])
         .args(["--access-log", access.to_str().unwrap(), "watch", "--json", "--seconds", "5"])
-        .env("XDG_CONFIG_HOME", dir.path().join("xdg"));
-    let child = as_unprivileged(&mut cmd).stdout(std::process::Stdio::piped()).spawn().expect("run warden");
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("run warden");
     std::thread::sleep(std::time::Duration::from_millis(1500));
     raw(&logs)
         .execute(
@@ -427,12 +420,13 @@ fn a_read_only_logs_db_gives_one_clear_line_and_no_panic() {
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
     let logs = fresh_logs_db(dir.path());
     std::fs::set_permissions(&logs, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
-    cmd.args(["--logs-db", logs.to_str().unwrap()])
+    let out = warden_unprivileged()
+        .args(["--logs-db", logs.to_str().unwrap()])
         .args(["--state-db", dir.path().join("state.db").to_str().unwrap()])
         .args(["ban", "203.0.113.5"])
-        .env("XDG_CONFIG_HOME", dir.path().join("xdg"));
-    let out = as_unprivileged(&mut cmd).output().expect("run warden");
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .output()
+        .expect("run warden");
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert_eq!(err.lines().count(), 1, "one line: {err}");

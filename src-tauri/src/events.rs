@@ -12,16 +12,14 @@ use warden::dashboard::alerts::{Alert, Alerts};
 use warden::dashboard::DeskError;
 use warden::monitor::Notice;
 
+use crate::shell::lock;
+
 /// The event that carries every monitor notice to the UI.
 pub const NOTICE_EVENT: &str = "warden://notice";
 /// The event that tells the UI to refresh what it shows.
 pub const CHANGED_EVENT: &str = "warden://changed";
 /// The tray icon's id.
 pub const TRAY_ID: &str = "warden";
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|p| p.into_inner())
-}
 
 /// Sends one desktop alert. The plugin sends it on a background task and does not report
 /// failures (spec of the plugin), so there is nothing to handle here.

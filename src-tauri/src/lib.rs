@@ -76,8 +76,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            let first = e.to_string().lines().next().unwrap_or("invalid arguments").to_string();
-            eprintln!("warden-desktop: {}; see `warden-desktop --help`", first.trim_start_matches("error: "));
+            eprintln!("warden-desktop: {}; see `warden-desktop --help`", warden::cli::usage_error(&e));
             return ExitCode::FAILURE;
         }
     };

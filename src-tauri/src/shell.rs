@@ -73,7 +73,8 @@ pub struct Shell {
     simulator: Mutex<Option<Simulator>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+/// Locks `m`, taking over a poisoned lock.
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic elsewhere must not take the whole app down with a poisoned lock.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -150,11 +151,10 @@ impl Shell {
         let form = next.settings();
         *lock(&self.desk) = next;
         let app = app.clone();
-        let this_app = app.clone();
         // Restarting joins the monitor's thread: do it off the async runtime.
         tauri::async_runtime::spawn_blocking(move || {
             use tauri::Manager;
-            this_app.state::<Shell>().restart_monitor(&app);
+            app.state::<Shell>().restart_monitor(&app);
         })
         .await
         .map_err(failed)?;

@@ -182,6 +182,14 @@ enum Command {
     },
 }
 
+/// A clap usage error as one line: its message up to the usage block, joined, without "error: ".
+pub fn usage_error(e: &clap::Error) -> String {
+    let text = e.to_string();
+    let message: Vec<&str> =
+        text.lines().map(str::trim).take_while(|l| !l.is_empty() && !l.starts_with("Usage:")).collect();
+    message.join(" ").trim_start_matches("error: ").to_string()
+}
+
 /// Parses the command line, runs the command and turns an error into one line and exit code 1.
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -192,12 +200,7 @@ pub fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Err(e) => {
-            // One line: clap's message up to its usage block, joined.
-            let text = e.to_string();
-            let message: Vec<&str> =
-                text.lines().map(str::trim).take_while(|l| !l.is_empty() && !l.starts_with("Usage:")).collect();
-            let message = message.join(" ");
-            eprintln!("warden: {}; see `warden --help`", message.trim_start_matches("error: "));
+            eprintln!("warden: {}; see `warden --help`", usage_error(&e));
             return ExitCode::FAILURE;
         }
     };

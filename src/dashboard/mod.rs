@@ -25,7 +25,7 @@ use crate::actions::{self, BanOutcome};
 use crate::config::{Config, Paths};
 use crate::error::Error;
 use crate::event::Tracker;
-use crate::report::{self, BanView, TrackerView};
+use crate::report::{self, key, BanView, TrackerView};
 use crate::store::state::{Actor, AuditEntry, StateDb};
 use crate::store::LogsDb;
 use crate::time::Timestamp;
@@ -74,9 +74,13 @@ pub struct TrackerRow {
     pub protected: Option<String>,
 }
 
-/// One key per client: the canonical address, or the raw string when it is not an IP.
-pub(crate) fn key(raw: &str) -> String {
-    crate::ip::canonicalize(raw).map(|ip| ip.to_string()).unwrap_or_else(|_| raw.to_string())
+/// Why the stored address `raw` can never be banned, in words: protected (loopback, private,
+/// allow-list) or not an IP at all; `None` if it can be banned.
+pub(crate) fn protected_reason(protection: &crate::ip::Protection, raw: &str) -> Option<String> {
+    match crate::ip::canonicalize(raw) {
+        Ok(ip) => protection.check(ip).map(|k| k.to_string()),
+        Err(_) => Some("not an IP address: counted, but there is nothing to ban".into()),
+    }
 }
 
 /// The result type of every desk method.
@@ -147,12 +151,10 @@ impl Desk {
         let rows = report::trackers(&logs, &self.proxy_windows()?, &self.thresholds(), now)?;
         Ok(rows
             .into_iter()
-            .map(|view| {
-                let protected = match crate::ip::canonicalize(&view.ip) {
-                    Ok(ip) => protection.check(ip).map(|k| k.to_string()),
-                    Err(_) => Some("not an IP address: counted, but there is nothing to ban".into()),
-                };
-                TrackerRow { banned: banned.contains(&key(&view.ip)), protected, view }
+            .map(|view| TrackerRow {
+                banned: banned.contains(&key(&view.ip)),
+                protected: protected_reason(&protection, &view.ip),
+                view,
             })
             .collect())
     }

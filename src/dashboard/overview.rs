@@ -11,7 +11,7 @@ use super::{traffic, Desk, DeskResult};
 use crate::config::ThresholdSource;
 use crate::event::Rule;
 use crate::ip::canonicalize;
-use crate::report::{self, Status};
+use crate::report::{self, key, Status};
 use crate::source::openalgo::Health;
 use crate::store::openalgo_settings::OpenAlgoDb;
 use crate::store::LogsDb;
@@ -149,15 +149,12 @@ impl Desk {
         }
         let (status, top, chart_rows) = match &logs {
             Ok(logs) => {
-                let status = report::status(logs, &proxy, &thresholds, self.cfg.near_fraction, now)?;
-                let mut top =
-                    top_offenders(&report::trackers(logs, &proxy, &thresholds, now)?, &report::bans(logs, now)?);
+                let (bans, trackers) = (report::bans(logs, now)?, report::trackers(logs, &proxy, &thresholds, now)?);
+                let status = report::status_of(&bans, &trackers, self.cfg.near_fraction);
                 let protection = self.cfg.protection()?;
+                let mut top = top_offenders(&trackers, &bans);
                 for o in &mut top {
-                    o.protected = match canonicalize(&o.ip) {
-                        Ok(ip) => protection.check(ip).map(|k| k.to_string()),
-                        Err(_) => Some("not an IP address".into()),
-                    };
+                    o.protected = super::protected_reason(&protection, &o.ip);
                 }
                 let rows = logs.traffic_since(now - TimeDelta::minutes(60), CHART_ROWS).unwrap_or_default();
                 (status, top, rows)
@@ -393,7 +390,6 @@ pub fn per_minute(points: &[(Timestamp, u16)], now: Timestamp) -> Vec<MinuteBuck
 
 /// The ten addresses with the most 404s and invalid keys in their live windows.
 pub fn top_offenders(trackers: &[crate::report::TrackerView], bans: &[crate::report::BanView]) -> Vec<Offender> {
-    let key = |raw: &str| canonicalize(raw).map(|i| i.to_string()).unwrap_or_else(|_| raw.to_string());
     let banned: std::collections::HashSet<String> = bans.iter().map(|b| key(&b.ip)).collect();
     let mut by_ip: HashMap<String, (u32, u32)> = HashMap::new();
     for t in trackers {
