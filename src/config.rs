@@ -367,6 +367,13 @@ pub struct Paths {
 }
 
 impl Paths {
+    /// Everything Warden must never ban: the built-in ranges, the allow-list, and the addresses
+    /// the trader is using now ([`crate::source::own`], found through `openalgo.db` and this
+    /// machine).
+    pub fn protection(&self, cfg: &Config, now: crate::time::Timestamp) -> Result<Protection> {
+        Ok(cfg.protection()?.with_own(crate::source::own::gather(self.openalgo_db.as_deref(), now)))
+    }
+
     /// Resolves the paths: an explicit value wins, then the configuration file, then discovery.
     pub fn resolve(
         cfg: &Config,

@@ -241,6 +241,8 @@ pub enum ProtectedKind {
     NotAClient,
     /// On the configured allow-list; the entry is given.
     AllowList(String),
+    /// An address the trader is using (see [`crate::source::own`]); how Warden knows is given.
+    Yours(String),
 }
 
 impl fmt::Display for ProtectedKind {
@@ -253,6 +255,7 @@ impl fmt::Display for ProtectedKind {
             Self::UniqueLocal => f.write_str("an IPv6 unique-local (private) address"),
             Self::NotAClient => f.write_str("not a client address (unspecified, broadcast or multicast)"),
             Self::AllowList(entry) => write!(f, "on your allow-list ({entry})"),
+            Self::Yours(why) => write!(f, "an address you use: {why}"),
         }
     }
 }
@@ -298,13 +301,26 @@ fn v6_kind(ip: Ipv6Addr) -> Option<ProtectedKind> {
 #[derive(Debug, Clone, Default)]
 pub struct Protection {
     allow: Vec<IpNet>,
+    /// The trader's own addresses, with how Warden knows each (refreshed while running).
+    own: Vec<crate::source::own::OwnAddress>,
 }
 
 impl Protection {
     /// Builds the protection from allow-list entries (IPs or CIDRs), refusing any that do not parse.
     pub fn new(allow: &[String]) -> Result<Self> {
         let allow = allow.iter().map(|entry| parse_net(entry)).collect::<Result<Vec<_>>>()?;
-        Ok(Self { allow })
+        Ok(Self { allow, own: Vec::new() })
+    }
+
+    /// This protection, also covering the trader's own addresses.
+    pub fn with_own(mut self, own: Vec<crate::source::own::OwnAddress>) -> Self {
+        self.own = own;
+        self
+    }
+
+    /// Replaces the trader's own addresses (they change as the trader signs in from elsewhere).
+    pub fn set_own(&mut self, own: Vec<crate::source::own::OwnAddress>) {
+        self.own = own;
     }
 
     /// Why `ip` must never be banned, or `None` when it may be.
@@ -318,7 +334,11 @@ impl Protection {
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
                 v4 => v4,
             };
-            self.allow.iter().find(|net| net.contains(&unmapped)).map(|net| ProtectedKind::AllowList(net.to_string()))
+            self.allow
+                .iter()
+                .find(|net| net.contains(&unmapped))
+                .map(|net| ProtectedKind::AllowList(net.to_string()))
+                .or_else(|| self.own.iter().find(|a| a.ip == unmapped).map(|a| ProtectedKind::Yours(a.why.clone())))
         })
     }
 }

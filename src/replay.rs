@@ -157,14 +157,22 @@ fn first_time(input: &Input, parser: &LineParser) -> Option<Timestamp> {
     found
 }
 
-/// Replays `inputs` with `format` under `cfg`. `offences` seeds the repeat-offender memory.
-pub fn replay(inputs: &[Input], format: &str, cfg: &Config, offences: HashMap<IpAddr, u32>) -> Result<ReplayReport> {
+/// Replays `inputs` with `format` under `cfg`. `protection` is what is never banned (with
+/// `--apply`, the trader's own addresses must be in it); `offences` seeds the repeat-offender
+/// memory.
+pub fn replay(
+    inputs: &[Input],
+    format: &str,
+    cfg: &Config,
+    protection: crate::ip::Protection,
+    offences: HashMap<IpAddr, u32>,
+) -> Result<ReplayReport> {
     let parser = LineParser::new(format)?.essential_only();
     let mut ordered: Vec<(Option<Timestamp>, usize, &Input)> =
         inputs.iter().enumerate().map(|(i, input)| (first_time(input, &parser), i, input)).collect();
     // Oldest first; stdin and unreadable starts keep their place after the dated files.
     ordered.sort_by_key(|(t, i, _)| (t.is_none(), *t, *i));
-    let mut engine = Engine::new(cfg.own_thresholds(), cfg.protection()?, cfg.near_fraction).without_change_tracking();
+    let mut engine = Engine::new(cfg.own_thresholds(), protection, cfg.near_fraction).without_change_tracking();
     engine.set_offences(offences);
     let mut reader = LineReader::new(parser, cfg.classify.clone());
     let mut report = ReplayReport::default();

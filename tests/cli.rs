@@ -187,6 +187,42 @@ fn refuses_protected_and_invalid_addresses_with_one_clear_line() {
 }
 
 #[test]
+fn refuses_to_ban_the_address_of_the_trader_s_ssh_session_or_openalgo_sign_in() {
+    let ws = ws_with(None);
+    // OpenAlgo's openalgo.db beside logs.db, with a sign-in from 203.0.113.88 (IST, naive).
+    let oa = ws.logs.with_file_name("openalgo.db");
+    let ist = (chrono::Utc::now() + chrono::Duration::minutes(330)).format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    raw(&oa)
+        .execute_batch(&format!(
+            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
+             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
+             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
+             PRIMARY KEY (id)); \
+             INSERT INTO login_attempts (username, ip_address, status, timestamp) VALUES ('trader', '203.0.113.88', 'success', '{ist}');"
+        ))
+        .expect("openalgo.db");
+    let ban = |ip: &str| {
+        Command::new(env!("CARGO_BIN_EXE_warden"))
+            .args(["--logs-db", ws.logs.to_str().expect("utf8"), "--state-db", ws.state.to_str().expect("utf8")])
+            .args(["ban", ip])
+            .env("XDG_CONFIG_HOME", ws.dir.path().join("xdg"))
+            .env("SSH_CONNECTION", "203.0.113.77 52144 198.51.100.2 22")
+            .output()
+            .expect("run warden")
+    };
+    let out = ban("203.0.113.77");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("Warden runs in your SSH session from it"), "{err}");
+    let out = ban("203.0.113.88");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("you signed in to OpenAlgo from it"), "{err}");
+    assert_eq!(err.trim_end().lines().count(), 1, "{err}");
+    let count: i64 = raw(&ws.logs).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).expect("count");
+    assert_eq!(count, 0, "nothing written");
+    assert!(ban("203.0.113.89").status.success(), "a stranger can still be banned");
+}
+
+#[test]
 fn clears_openalgos_trackers() {
     let ws = ws_with(Some("logs.db"));
     assert!(warden(&ws, &["clear-404", "2001:DB8:1::77"]).status.success(), "case-insensitive IPv6 match");

@@ -361,3 +361,46 @@ fn a_ban_still_pending_at_a_stop_is_written_after_the_restart() {
         raw(&s.paths.state_db).query_row("SELECT COUNT(*) FROM pending_bans", [], |r| r.get(0)).expect("count");
     assert_eq!(left, 0, "no longer pending");
 }
+
+#[test]
+fn the_address_the_trader_signed_in_from_is_never_banned_once_the_monitor_sees_the_sign_in() {
+    let s = setup();
+    let oa = s.logs.with_file_name("openalgo.db");
+    raw(&oa)
+        .execute_batch(
+            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
+             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
+             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
+             PRIMARY KEY (id));",
+        )
+        .expect("login_attempts");
+    let paths = Paths { openalgo_db: Some(oa.clone()), ..s.paths.clone() };
+    let mut m = Monitor::open(&Config::default(), &paths).expect("monitor");
+    let start = t("2026-11-21 10:00:00");
+    assert!(banned(&m.tick(start)).is_empty());
+    // The trader signs in (OpenAlgo stores IST), then a strategy of theirs and a scanner both
+    // produce 25 404s.
+    raw(&oa)
+        .execute(
+            "INSERT INTO login_attempts (username, ip_address, status, login_type, timestamp) \
+             VALUES ('trader', '203.0.113.50', 'success', 'password', '2026-11-21 15:30:05.000000')",
+            [],
+        )
+        .expect("sign-in");
+    scan(&s.logs, "203.0.113.50", start + Duration::seconds(1), 25);
+    scan(&s.logs, "203.0.113.51", start + Duration::seconds(1), 25);
+    let n = m.tick(start + Duration::seconds(30));
+    assert_eq!(banned(&n), vec![("203.0.113.51".into(), false, 1)], "{n:?}");
+    let why = n
+        .iter()
+        .find_map(|n| match n {
+            Notice::Protected { ip, why, .. } if ip == "203.0.113.50" => Some(why.clone()),
+            _ => None,
+        })
+        .expect("the trader's address is reported as protected");
+    assert_eq!(why, "an address you use: you signed in to OpenAlgo from it on 2026-11-21 15:30 IST");
+    let bans: i64 = raw(&s.logs)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '203.0.113.50'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(bans, 0);
+}

@@ -178,3 +178,122 @@ proptest! {
         }
     }
 }
+
+/// OpenAlgo's `login_attempts` table (spec §2), in an `openalgo.db` shared by the property cases.
+fn shared_openalgo_db() -> &'static std::path::Path {
+    static DB: std::sync::OnceLock<(tempfile::TempDir, std::path::PathBuf)> = std::sync::OnceLock::new();
+    &DB.get_or_init(|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let p = d.path().join("openalgo.db");
+        let c = rusqlite::Connection::open(&p).expect("openalgo.db");
+        c.execute_batch(
+            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
+             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
+             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
+             PRIMARY KEY (id));",
+        )
+        .expect("schema");
+        (d, p)
+    })
+    .1
+}
+
+/// Writes one OpenAlgo sign-in row; `ist` is the naive IST time OpenAlgo stores.
+fn sign_in(db: &std::path::Path, raw_ip: &str, status: &str, ist: &str) {
+    let c = rusqlite::Connection::open(db).expect("openalgo.db");
+    c.execute(
+        "INSERT INTO login_attempts (username, ip_address, device_info, status, login_type, timestamp) \
+         VALUES ('trader', ?1, 'Mozilla/5.0', ?2, 'password', ?3)",
+        rusqlite::params![raw_ip, status, ist],
+    )
+    .expect("insert");
+}
+
+fn public_v6() -> impl Strategy<Value = Ipv6Addr> {
+    // 2000::/3, global unicast.
+    any::<u128>().prop_map(|h| Ipv6Addr::from((0x2000u128 << 112) | (h >> 3)))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+    /// The address the trader signed in to OpenAlgo from is never banned, by any rule, under any
+    /// thresholds and allow-list, however OpenAlgo spelled it; a stranger under the same
+    /// configuration is banned, so the property cannot pass by banning nothing.
+    #[test]
+    fn the_address_the_trader_uses_is_never_banned(
+        trader in prop_oneof![public_v4().prop_map(IpAddr::V4), public_v6().prop_map(IpAddr::V6)],
+        stranger in public_v4(),
+        style in any::<u8>(),
+        threshold_404 in 1u32..=25,
+        threshold_api in 1u32..=25,
+        allow in proptest::collection::vec(public_v4(), 0..3),
+        minutes_ago in 0i64..(29 * 24 * 60),
+    ) {
+        let db = shared_openalgo_db();
+        rusqlite::Connection::open(db).expect("db").execute("DELETE FROM login_attempts", []).expect("clear");
+        let now = t("2026-11-21 12:00:00");
+        let ist = (now + Duration::minutes(330) - Duration::minutes(minutes_ago)).format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+        sign_in(db, &spellings(trader, style), "success", &ist);
+        // A failed attempt from the stranger protects nothing.
+        sign_in(db, &stranger.to_string(), "failed", &ist);
+
+        let mut cfg = warden::config::Config::default();
+        cfg.rules.not_found_threshold = threshold_404;
+        cfg.rules.api_threshold = threshold_api;
+        cfg.allow = allow.iter().map(|a| format!("{a}/32")).collect();
+        let own = warden::source::own::sign_ins(db, now).expect("sign-ins");
+        let protection = cfg.protection().expect("valid").with_own(own);
+        prop_assert!(
+            matches!(protection.check(trader), Some(warden::ip::ProtectedKind::Yours(_)) | Some(warden::ip::ProtectedKind::AllowList(_))),
+            "{trader} not protected"
+        );
+
+        let mut e = Engine::new(cfg.own_thresholds(), protection.clone(), 0.8);
+        for raw in [spellings(trader, style), trader.to_string()] {
+            let v = hammer(&mut e, &raw);
+            prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} was banned: {v:?}");
+            let reading = warden::engine::TrackerReading { raw_ip: raw.clone(), rule: warden::event::Rule::InvalidApiKey, count: 500, first_at: now };
+            let v = e.observe_tracker(&reading, now);
+            prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} banned from a tracker: {v:?}");
+            let path = shared_logs_db();
+            let mut logs = warden::store::LogsDb::open(path).expect("logs.db");
+            let state = warden::store::StateDb::open(&path.with_file_name("state.db")).expect("state");
+            let r = warden::actions::ban(&mut logs, &state, &protection, &raw, warden::engine::BanLength::Permanent, None, warden::store::state::Actor::Cli, now);
+            prop_assert!(matches!(r, Err(warden::Error::Protected { .. })), "{raw}: manual ban not refused: {r:?}");
+        }
+        if protection.check(IpAddr::V4(stranger)).is_none() {
+            let v = hammer(&mut e, &stranger.to_string());
+            prop_assert!(v.iter().any(|v| matches!(v, Verdict::Ban(_))), "stranger {stranger} was not banned: {v:?}");
+        }
+    }
+}
+
+#[test]
+fn only_recent_successful_sign_ins_protect() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = dir.path().join("openalgo.db");
+    std::fs::copy(shared_openalgo_db(), &db).expect("copy");
+    rusqlite::Connection::open(&db).expect("db").execute("DELETE FROM login_attempts", []).expect("clear");
+    // Now is 2026-11-21 12:00 UTC = 17:30 IST.
+    sign_in(&db, "203.0.113.1", "success", "2026-11-21 17:29:00.000000");
+    sign_in(&db, "2001:DB8::A", "resumed", "2026-11-01 09:00:00");
+    sign_in(&db, "203.0.113.2", "failed", "2026-11-21 17:00:00");
+    sign_in(&db, "203.0.113.3", "success", "2026-10-01 09:00:00"); // 51 days ago
+    sign_in(&db, "not-an-ip", "success", "2026-11-21 17:00:00");
+    let own = warden::source::own::sign_ins(&db, t("2026-11-21 12:00:00")).expect("read");
+    let got: Vec<(String, String)> = own.iter().map(|a| (a.ip.to_string(), a.why.clone())).collect();
+    assert_eq!(
+        got,
+        vec![
+            ("203.0.113.1".into(), "you signed in to OpenAlgo from it on 2026-11-21 17:29 IST".into()),
+            ("2001:db8::a".into(), "you signed in to OpenAlgo from it on 2026-11-01 09:00 IST".into()),
+        ]
+    );
+    // No table (an older OpenAlgo, or the settings-only fixture), no file: nothing, no error.
+    let bare = crate::common::fixture("openalgo_settings_only.db");
+    assert!(warden::source::own::sign_ins(&bare, t("2026-11-21 12:00:00")).expect("no table").is_empty());
+    assert!(warden::source::own::sign_ins(&dir.path().join("missing.db"), t("2026-11-21 12:00:00"))
+        .expect("missing")
+        .is_empty());
+}

@@ -248,8 +248,16 @@ fn run(cli: Cli) -> Result<()> {
             let length = duration.parse::<actions::Duration>()?.0;
             let mut logs = LogsDb::open(&paths.logs_db)?;
             let state = StateDb::open(&paths.state_db)?;
-            let done =
-                actions::ban(&mut logs, &state, &cfg.protection()?, &ip, length, reason.as_deref(), Actor::Cli, now)?;
+            let done = actions::ban(
+                &mut logs,
+                &state,
+                &paths.protection(&cfg, now)?,
+                &ip,
+                length,
+                reason.as_deref(),
+                Actor::Cli,
+                now,
+            )?;
             output::line(&output::ban_text(&done))
         }
         Command::Unban { ip } => {
@@ -301,7 +309,7 @@ fn replay(
         true => StateDb::open(&paths.state_db)?.offence_counts()?,
         false => Default::default(),
     };
-    let report = crate::replay::replay(&inputs, &format, cfg, offences)?;
+    let report = crate::replay::replay(&inputs, &format, cfg, paths.protection(cfg, now)?, offences)?;
     output::print(json, &report, output::replay_text)?;
     if apply {
         let mut logs = LogsDb::open(&paths.logs_db)?;

@@ -94,7 +94,7 @@ impl Desk {
     /// The distinct addresses a ban of `raw` would cover, each with where it came from.
     pub fn host_preview(&self, raw: &str) -> DeskResult<HostPreview> {
         if let Ok(ip) = canonicalize(raw) {
-            let protected = self.cfg.protection()?.check(ip).map(|k| k.to_string());
+            let protected = self.protection()?.check(ip).map(|k| k.to_string());
             return Ok(HostPreview {
                 host: ip.to_string(),
                 candidates: vec![HostCandidate { ip: ip.to_string(), from: vec!["typed"], protected }],
@@ -135,7 +135,7 @@ impl Desk {
                 from.push("traffic");
             }
         }
-        let protection = self.cfg.protection()?;
+        let protection = self.protection()?;
         let candidates = found
             .into_iter()
             .map(|(ip, from)| HostCandidate {
@@ -170,7 +170,7 @@ impl Desk {
             "" => format!("Host ban: {host}"),
             r => format!("Host ban: {host} - {r}"),
         };
-        let protection = self.cfg.protection()?;
+        let protection = self.protection()?;
         let mut logs = self.logs()?;
         let state = self.state()?;
         let mut seen = std::collections::HashSet::new();

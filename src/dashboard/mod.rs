@@ -111,6 +111,12 @@ pub struct Desk {
 }
 
 impl Desk {
+    /// What must never be banned, the trader's own addresses included (read afresh: they
+    /// change when the trader signs in from elsewhere).
+    fn protection(&self) -> DeskResult<crate::ip::Protection> {
+        Ok(self.paths.protection(&self.cfg, crate::time::now())?)
+    }
+
     fn logs(&self) -> DeskResult<LogsDb> {
         Ok(LogsDb::open(&self.paths.logs_db)?)
     }
@@ -147,7 +153,7 @@ impl Desk {
     pub fn tracker_rows(&self, now: Timestamp) -> DeskResult<Vec<TrackerRow>> {
         let logs = self.logs()?;
         let banned: std::collections::HashSet<String> = report::bans(&logs, now)?.iter().map(|b| key(&b.ip)).collect();
-        let protection = self.cfg.protection()?;
+        let protection = self.protection()?;
         let rows = report::trackers(&logs, &self.proxy_windows()?, &self.thresholds(), now)?;
         Ok(rows
             .into_iter()
@@ -164,7 +170,7 @@ impl Desk {
         let length = parse_duration(duration)?;
         let reason = Some(reason).filter(|r| !r.trim().is_empty());
         let mut logs = self.logs()?;
-        Ok(actions::ban(&mut logs, &self.state()?, &self.cfg.protection()?, ip, length, reason, Actor::Gui, now)?)
+        Ok(actions::ban(&mut logs, &self.state()?, &self.protection()?, ip, length, reason, Actor::Gui, now)?)
     }
 
     /// Lifts every ban of `ip`.

@@ -151,7 +151,7 @@ impl Desk {
             Ok(logs) => {
                 let (bans, trackers) = (report::bans(logs, now)?, report::trackers(logs, &proxy, &thresholds, now)?);
                 let status = report::status_of(&bans, &trackers, self.cfg.near_fraction);
-                let protection = self.cfg.protection()?;
+                let protection = self.protection()?;
                 let mut top = top_offenders(&trackers, &bans);
                 for o in &mut top {
                     o.protected = super::protected_reason(&protection, &o.ip);

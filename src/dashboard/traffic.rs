@@ -194,7 +194,7 @@ impl Desk {
         let ip = canonicalize(raw)?;
         let key = ip.to_string();
         let same = |s: &str| canonicalize(s).is_ok_and(|a| a == ip);
-        let protected = self.cfg.protection()?.check(ip).map(|k| k.to_string());
+        let protected = self.protection()?.check(ip).map(|k| k.to_string());
         let bans: Vec<BanView> = self.bans(now).unwrap_or_default().into_iter().filter(|b| same(&b.ip)).collect();
         let trackers: Vec<TrackerView> =
             self.trackers(now).unwrap_or_default().into_iter().filter(|t| same(&t.ip)).collect();

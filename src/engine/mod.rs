@@ -109,6 +109,11 @@ impl Engine {
         &self.thresholds
     }
 
+    /// Replaces the trader's own addresses (see [`crate::source::own`]), which are never banned.
+    pub fn set_own_addresses(&mut self, own: Vec<crate::source::own::OwnAddress>) {
+        self.protection.set_own(own);
+    }
+
     /// Replaces the thresholds (for example after OpenAlgo's settings changed).
     pub fn set_thresholds(&mut self, thresholds: Thresholds) {
         self.thresholds = thresholds;

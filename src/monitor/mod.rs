@@ -31,6 +31,9 @@ use crate::time::Timestamp;
 
 const TRAFFIC_CURSOR: &str = "openalgo.traffic_logs";
 
+/// How often the trader's own addresses are gathered again.
+const OWN_REFRESH: chrono::Duration = chrono::Duration::seconds(15);
+
 /// Per-minute traffic counts from `traffic_logs`.
 #[derive(Debug, Default, Clone, Copy)]
 struct Minute {
@@ -58,6 +61,10 @@ pub struct Monitor {
     was_pending: HashSet<IpAddr>,
     imported: HashSet<(String, i64)>,
     state_version: Option<i64>,
+    /// `openalgo.db`, where the trader's sign-ins are (see [`crate::source::own`]).
+    openalgo_db: Option<std::path::PathBuf>,
+    /// When the trader's own addresses were last gathered.
+    own_checked: Option<Timestamp>,
     minute: Minute,
     poll_seconds: u64,
     started: bool,
@@ -100,6 +107,8 @@ impl Monitor {
             was_pending: HashSet::new(),
             imported: HashSet::new(),
             state_version: None,
+            openalgo_db: paths.openalgo_db.clone(),
+            own_checked: None,
             minute: Minute::default(),
             poll_seconds: cfg.poll_seconds,
             started: false,
@@ -133,6 +142,7 @@ impl Monitor {
             self.started = true;
             self.start(now, &mut out);
         }
+        self.refresh_own_addresses(now);
         self.follow_openalgo(&mut out);
         self.reload_offences_if_changed(&mut out);
         loop {
@@ -166,6 +176,16 @@ impl Monitor {
         if self.follower.is_none() {
             out.push(Notice::Thresholds { from: "warden".into(), thresholds: self.own_thresholds.clone() });
         }
+    }
+
+    /// Re-reads the addresses the trader is using every [`OWN_REFRESH`] (they sign in from a
+    /// new place; an SSH session opens), so the new one is protected within that time.
+    fn refresh_own_addresses(&mut self, now: Timestamp) {
+        if self.own_checked.is_some_and(|at| now >= at && now - at < OWN_REFRESH) {
+            return;
+        }
+        self.own_checked = Some(now);
+        self.engine.set_own_addresses(crate::source::own::gather(self.openalgo_db.as_deref(), now));
     }
 
     fn state_failing(&self, e: &crate::Error) -> Notice {

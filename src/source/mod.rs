@@ -2,6 +2,8 @@
 //!
 //! - [`openalgo`]: OpenAlgo's `logs.db`, read incrementally.
 //! - [`access`]: reverse-proxy access logs (nginx, Apache, Caddy): parsed, classified, tailed.
+//! - [`own`]: the addresses the trader is using, which are never banned.
 
 pub mod access;
 pub mod openalgo;
+pub mod own;
