@@ -145,3 +145,27 @@ fn openalgos_text_comparison_purge_keeps_the_ban_until_its_expiry_and_not_a_micr
     let left: i64 = raw(&path).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).expect("count");
     assert_eq!(left, 1, "the permanent ban is never purged");
 }
+
+#[test]
+fn a_ban_written_over_an_expired_row_survives_openalgos_lazy_delete_of_that_row() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = fresh_logs_db(dir.path());
+    let mut db = LogsDb::open(&path).expect("open");
+    db.write_ban(&ban(&["203.0.113.60"], BanLength::Hours(24), "2026-11-19 10:00:00", 1)).expect("first ban");
+    // OpenAlgo, on a request two days later: loads the row, sees it expired, and deletes it by
+    // the id it loaded (SQLAlchemy's `DELETE ... WHERE id = ?`) – with Warden's new ban landing
+    // between the two steps.
+    let openalgo = raw(&path);
+    let stale_id: i64 =
+        openalgo.query_row("SELECT id FROM ip_bans WHERE ip_address = '203.0.113.60'", [], |r| r.get(0)).expect("load");
+    let w = db.write_ban(&ban(&["203.0.113.60"], BanLength::Hours(24), "2026-11-21 10:00:00", 2)).expect("second ban");
+    assert_eq!(w, BanWrite::Written { ban_count: 2 });
+    let deleted = openalgo.execute("DELETE FROM ip_bans WHERE id = ?1", [stale_id]).expect("lazy delete");
+    assert_eq!(deleted, 0, "the stale delete matches nothing");
+    let row = raw_row(&path, "203.0.113.60");
+    assert_eq!((row.2, row.4.as_deref()), (Some(2), Some("2026-11-22 10:00:00.000000")), "the new ban is in force");
+    // The row keeps OpenAlgo's shape, and OpenAlgo's own next insert still gets a fresh id.
+    openalgo
+        .execute("INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, is_permanent, created_by) VALUES ('198.51.100.9', 'x', 1, '2026-11-21 10:00:00', 1, 'manual')", [])
+        .expect("OpenAlgo's insert");
+}

@@ -208,3 +208,67 @@ fn a_replaced_file_with_the_same_size_is_not_mistaken_for_the_old_one() {
     let mut t = Tailer::new(&log, Some(saved));
     assert_eq!(poll(&mut t), ["bbbb", "cccc"]);
 }
+
+/// logrotate's numbered shift: `.N` → `.N+1`, newest last.
+fn shift(log: &Path, keep: u32) {
+    for i in (1..keep).rev() {
+        let from = log.with_extension(format!("log.{i}"));
+        if from.exists() {
+            fs::rename(&from, log.with_extension(format!("log.{}", i + 1))).expect("shift");
+        }
+    }
+}
+
+#[test]
+fn two_rotations_between_polls_read_the_file_rotated_through_as_well() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    append(&log, &["a1"]);
+    let mut t = Tailer::new(&log, None);
+    assert_eq!(poll(&mut t), ["a1"]);
+    // Rename rotation, then the new file is written and rotated again before Warden looks.
+    append(&log, &["a2"]);
+    shift(&log, 5);
+    fs::rename(&log, log.with_extension("log.1")).expect("rename");
+    append(&log, &["b1", "b2"]);
+    shift(&log, 5);
+    fs::rename(&log, log.with_extension("log.1")).expect("rename");
+    append(&log, &["c1"]);
+    assert_eq!(poll(&mut t), ["a2", "b1", "b2", "c1"], "A's rest, all of B, then C");
+    // A rename then a copytruncate of the new file, both before the next look.
+    shift(&log, 5);
+    fs::rename(&log, log.with_extension("log.1")).expect("rename");
+    append(&log, &["d1", "d2"]);
+    shift(&log, 5);
+    fs::copy(&log, log.with_extension("log.1")).expect("copy");
+    fs::File::create(&log).expect("truncate");
+    append(&log, &["d3"]);
+    assert_eq!(poll(&mut t), ["d1", "d2", "d3"], "the copy of D, then what D holds now");
+}
+
+#[test]
+fn copytruncate_of_a_file_opened_empty_and_never_read_reads_the_copy() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    append(&log, &["old"]);
+    fs::rename(&log, log.with_extension("log.1")).expect("history");
+    fs::File::create(&log).expect("create");
+    let mut t = Tailer::new(&log, None);
+    assert!(poll(&mut t).is_empty(), "opened empty: nothing to fingerprint yet");
+    // Written, copied and truncated, and written again, all before Warden's next look.
+    append(&log, &["x1", "x2"]);
+    shift(&log, 5);
+    fs::copy(&log, log.with_extension("log.1")).expect("copy");
+    fs::File::create(&log).expect("truncate");
+    append(&log, &["y1"]);
+    assert_eq!(poll(&mut t), ["x1", "x2", "y1"]);
+    // The copy compressed afterwards (`compress` without `delaycompress`) is not read again.
+    let copy = log.with_extension("log.1");
+    let gz = log.with_extension("log.1.gz");
+    let mut enc = flate2::write::GzEncoder::new(fs::File::create(&gz).expect("gz"), flate2::Compression::fast());
+    enc.write_all(&fs::read(&copy).expect("read")).expect("compress");
+    enc.finish().expect("finish");
+    fs::remove_file(&copy).expect("rm");
+    append(&log, &["y2"]);
+    assert_eq!(poll(&mut t), ["y2"]);
+}

@@ -8,7 +8,10 @@
 //! - copytruncate: the file shrinks under the same inode, so reading restarts at 0;
 //! - delete and recreate, a file that does not exist yet, and symlinks (followed at each check);
 //! - truncated and written again past the old offset between two polls: caught by the
-//!   fingerprint of the file's first bytes.
+//!   fingerprint of the file's first bytes, which is checked again after every read, so a read
+//!   that raced a truncation is thrown away rather than counted;
+//! - several rotations between two polls: the files rotated through meanwhile (`access.log.1` when
+//!   the file Warden had open is now `access.log.2`) are read too, oldest first.
 //!
 //! A [`Position`] (device, inode, offset and fingerprint) is what Warden saves to resume with no
 //! loss and no double count. When the saved inode has been rotated away while Warden was
@@ -56,10 +59,20 @@ fn hash(bytes: &[u8]) -> u64 {
 }
 
 fn fingerprint(file: &File, len: u64) -> io::Result<(u64, u64)> {
-    let n = len.min(FINGERPRINT_BYTES);
-    let mut buf = vec![0u8; n as usize];
-    file.read_exact_at(&mut buf, 0)?;
-    Ok((hash(&buf), n))
+    // Up to `len` bytes, fewer if the file was truncated meanwhile: a copytruncate can race any
+    // read, and a short read is a changed file, not an error.
+    let n = len.min(FINGERPRINT_BYTES) as usize;
+    let mut buf = vec![0u8; n];
+    let mut got = 0;
+    while got < n {
+        match file.read_at(&mut buf[got..], got as u64) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok((hash(&buf[..got]), got as u64))
 }
 
 /// Follows one log file.
@@ -71,10 +84,15 @@ pub struct Tailer {
     partial: Vec<u8>,
     skipping: bool,
     buf: Vec<u8>,
-    /// The file the path named before the last rotation. nginx keeps writing it until it
-    /// reopens its logs (logrotate's postrotate), and flushes its buffer into it then; it is read
-    /// on every poll until it has been quiet for [`ROTATED_GRACE`].
-    old: Option<Rotated>,
+    /// The files the path named before the last rotations. nginx keeps writing one until it
+    /// reopens its logs (logrotate's postrotate), and flushes its buffer into it then; each is
+    /// read on every poll until it has been quiet for [`ROTATED_GRACE`].
+    old: Vec<Rotated>,
+    /// Set while nothing of the open file has been read because it was empty: the first bytes of
+    /// the newest rotated sibling at that moment (`None` inside when there was none). A
+    /// copytruncate before the first read leaves no fingerprint to find the copy by, but it does
+    /// leave a new sibling.
+    empty_since: Option<Option<u64>>,
 }
 
 /// A rotated-away file still being drained.
@@ -99,7 +117,8 @@ impl Tailer {
             partial: Vec::new(),
             skipping: false,
             buf: vec![0; 1 << 16],
-            old: None,
+            old: Vec::new(),
+            empty_since: None,
         }
     }
 
@@ -119,23 +138,30 @@ impl Tailer {
         if self.file.is_none() && !self.open(f)? {
             return Ok(TailState::Missing);
         }
-        // Has the open file shrunk (copytruncate), or been rewritten from the start?
-        if let (Some(file), Some(pos)) = (self.file.as_ref(), self.pos) {
-            let meta = file.metadata()?;
-            if meta.len() < pos.offset || self.rewritten(&meta)? {
-                // copytruncate: what was written after the last read is in the copy.
-                if let Some(read_to) = self.position() {
-                    self.finish_rotated(read_to, f)?;
+        self.copied_while_empty(f)?;
+        // Has the open file shrunk (copytruncate), or been rewritten from the start? Checked
+        // again whenever a read found it rewritten under it.
+        for _ in 0..100 {
+            if let (Some(file), Some(pos)) = (self.file.as_ref(), self.pos) {
+                let meta = file.metadata()?;
+                if meta.len() < pos.offset || self.rewritten(&meta)? {
+                    // copytruncate: what was written after the last read is in the copy.
+                    if let Some(read_to) = self.position() {
+                        self.finish_rotated(read_to, f)?;
+                    }
+                    self.partial.clear();
+                    self.skipping = false;
+                    if let Some(file) = self.file.as_mut() {
+                        file.seek(SeekFrom::Start(0))?;
+                    }
+                    self.pos = Some(Position { offset: 0, fingerprint: 0, fp_len: 0, ..pos });
+                    self.empty_since = Some(newest_sibling(&self.path));
                 }
-                self.partial.clear();
-                self.skipping = false;
-                if let Some(file) = self.file.as_mut() {
-                    file.seek(SeekFrom::Start(0))?;
-                }
-                self.pos = Some(Position { offset: 0, fingerprint: 0, fp_len: 0, ..pos });
+            }
+            if !self.drain(f)? {
+                break;
             }
         }
-        self.drain(f)?;
         // Has the path moved on to another file?
         match std::fs::metadata(&self.path) {
             Ok(meta) => {
@@ -144,16 +170,22 @@ impl Tailer {
                     // Rotated: the old file was read to its end just now, and is kept open for
                     // what nginx still writes to it; the new one is read from 0.
                     if let Some(file) = self.file.take() {
-                        self.flush_rotated(f);
-                        self.old = Some(Rotated {
+                        let between = rotated_since(&self.path, &file);
+                        self.old.push(Rotated {
                             file,
                             partial: std::mem::take(&mut self.partial),
                             skipping: std::mem::take(&mut self.skipping),
                             quiet_since: std::time::Instant::now(),
                         });
+                        // Files rotated through while Warden was not looking: read them
+                        // whole, oldest first, and keep them open like the one above.
+                        for path in between.into_iter().rev() {
+                            self.take_over_rotated(&path, f)?;
+                        }
                     }
                     self.pos = None;
                     if self.open(f)? {
+                        // A rewrite under this first read is caught at the next poll.
                         self.drain(f)?;
                     }
                 }
@@ -181,7 +213,7 @@ impl Tailer {
                 && saved.ino == meta.ino()
                 && saved.offset <= meta.len()
                 && saved.fp_len <= meta.len()
-                && fingerprint(&file, saved.fp_len)?.0 == saved.fingerprint;
+                && fingerprint(&file, saved.fp_len)? == (saved.fingerprint, saved.fp_len);
             if intact {
                 start = saved.offset;
             } else {
@@ -194,6 +226,7 @@ impl Tailer {
         file.seek(SeekFrom::Start(start))?;
         let (fp, fp_len) = fingerprint(&file, meta.len())?;
         self.pos = Some(Position { dev: meta.dev(), ino: meta.ino(), offset: start, fingerprint: fp, fp_len });
+        self.empty_since = (fp_len == 0).then(|| newest_sibling(&self.path));
         self.file = Some(file);
         self.partial.clear();
         self.skipping = false;
@@ -205,10 +238,11 @@ impl Tailer {
     /// so a large remainder costs no memory.
     fn finish_rotated(&mut self, saved: Position, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
         for candidate in rotated_candidates(&self.path) {
-            let same_inode = std::fs::metadata(&candidate).is_ok_and(|m| m.dev() == saved.dev && m.ino() == saved.ino);
             let Ok(mut stream) = crate::replay::Input::File(candidate).open() else { continue };
             let mut head = vec![0u8; saved.fp_len as usize];
-            if stream.read_exact(&mut head).is_err() || (!same_inode && hash(&head) != saved.fingerprint) {
+            // The first bytes must match, whatever the inode: a file truncated in place and then
+            // renamed has the saved inode but no longer the content.
+            if stream.read_exact(&mut head).is_err() || hash(&head) != saved.fingerprint {
                 continue;
             }
             // `head` holds the first fp_len bytes; the lines to hand over start at `offset`.
@@ -227,17 +261,30 @@ impl Tailer {
         if pos.fp_len == 0 || meta.len() < pos.fp_len {
             return Ok(meta.len() < pos.fp_len);
         }
-        Ok(fingerprint(file, pos.fp_len)?.0 != pos.fingerprint)
+        Ok(fingerprint(file, pos.fp_len)? != (pos.fingerprint, pos.fp_len))
     }
 
     /// Reads from the open file to its current end.
-    fn drain(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-        let Some(file) = self.file.as_mut() else { return Ok(()) };
+    ///
+    /// Each chunk is handed over only once the file's first bytes are checked to be unchanged
+    /// after the read: when copytruncate truncates the file between the check in
+    /// [`Tailer::poll`] and the read, the chunk may come from the new content, so it is put back
+    /// and `true` is returned for the caller to treat the file as rewritten.
+    fn drain(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<bool> {
+        let Some(file) = self.file.as_mut() else { return Ok(false) };
         loop {
-            let n = pump(file, &mut self.buf, &mut self.partial, &mut self.skipping, f)?;
+            let n = read_some(file, &mut self.buf)?;
             if n == 0 {
                 break;
             }
+            if let Some(pos) = self.pos.filter(|p| p.fp_len > 0) {
+                let len = file.metadata()?.len();
+                if len < pos.fp_len || fingerprint(file, pos.fp_len)? != (pos.fingerprint, pos.fp_len) {
+                    file.seek(SeekFrom::Current(-(n as i64)))?;
+                    return Ok(true);
+                }
+            }
+            split_lines(&self.buf[..n], &mut self.partial, &mut self.skipping, f);
             if let Some(pos) = self.pos.as_mut() {
                 // Complete lines only: `position()` subtracts the partial tail.
                 pos.offset += n as u64;
@@ -246,41 +293,89 @@ impl Tailer {
                     let (fp, fp_len) = fingerprint(file, len)?;
                     pos.fingerprint = fp;
                     pos.fp_len = fp_len;
+                    self.empty_since = None;
                 }
             }
         }
+        Ok(false)
+    }
+
+    /// The open file was empty when last looked at, and is still the one at the path: if a new
+    /// rotated sibling appeared meanwhile, it can only be a copy of this file (copytruncate)
+    /// taken before Warden read any of it, so it is read whole, oldest copy first.
+    fn copied_while_empty(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+        let Some(before) = self.empty_since else { return Ok(()) };
+        let Some(pos) = self.pos.filter(|p| p.fp_len == 0 && p.offset == 0) else { return Ok(()) };
+        let still_here = std::fs::metadata(&self.path).is_ok_and(|m| m.dev() == pos.dev && m.ino() == pos.ino);
+        let newest = newest_sibling(&self.path);
+        if !still_here || newest == before {
+            return Ok(());
+        }
+        let mut copies = Vec::new();
+        for candidate in rotated_candidates(&self.path) {
+            if before.is_some() && head_id(&candidate) == before {
+                break;
+            }
+            copies.push(candidate);
+        }
+        if before.is_some() && copies.len() == rotated_candidates(&self.path).len() {
+            // The sibling seen before is gone (compressed, or rotated out): which ones are new
+            // cannot be told, and reading them all could count old lines twice.
+            copies.clear();
+        }
+        for copy in copies.into_iter().rev() {
+            if let Ok(stream) = crate::replay::Input::File(copy).open() {
+                super::lines::for_each_line(stream, |line| f(line))?;
+            }
+        }
+        self.empty_since = Some(newest);
         Ok(())
     }
 
     /// Reads what nginx still wrote to the rotated-away file; lets it go once it stayed quiet.
     fn drain_rotated(&mut self, f: &mut dyn FnMut(&[u8])) {
-        let Some(old) = self.old.as_mut() else { return };
-        let mut got = 0;
-        while let Ok(n) = pump(&mut old.file, &mut self.buf, &mut old.partial, &mut old.skipping, f) {
-            if n == 0 {
-                break;
+        let buf = &mut self.buf;
+        self.old.retain_mut(|old| {
+            let mut got = 0;
+            while let Ok(n) = pump(&mut old.file, buf, &mut old.partial, &mut old.skipping, f) {
+                if n == 0 {
+                    break;
+                }
+                got += n;
             }
-            got += n;
-        }
-        if got > 0 {
-            old.quiet_since = std::time::Instant::now();
-        } else if old.quiet_since.elapsed() >= ROTATED_GRACE {
-            self.flush_rotated(f);
-        }
+            if got > 0 {
+                old.quiet_since = std::time::Instant::now();
+                true
+            } else if old.quiet_since.elapsed() >= ROTATED_GRACE {
+                // A rotated file that ends without a newline: its last line is complete.
+                if !old.partial.is_empty() && !old.skipping {
+                    f(&old.partial);
+                }
+                false
+            } else {
+                true
+            }
+        });
     }
 
-    fn flush_rotated(&mut self, f: &mut dyn FnMut(&[u8])) {
-        if let Some(old) = self.old.take() {
-            // A rotated file that ends without a newline: its last line is complete.
-            if !old.partial.is_empty() && !old.skipping {
-                f(&old.partial);
+    /// Starts reading a file that was rotated through between two polls, from its start; a
+    /// compressed one is read whole at once (nothing writes to it any more).
+    fn take_over_rotated(&mut self, path: &Path, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+        if path.extension().is_some_and(|e| e == "gz") {
+            if let Ok(stream) = crate::replay::Input::File(path.to_path_buf()).open() {
+                super::lines::for_each_line(stream, |line| f(line))?;
             }
+            return Ok(());
         }
+        let Ok(file) = File::open(path) else { return Ok(()) };
+        self.old.push(Rotated { file, partial: Vec::new(), skipping: false, quiet_since: std::time::Instant::now() });
+        self.drain_rotated(f);
+        Ok(())
     }
 }
 
-/// Reads once from `file` and hands over the complete lines, keeping a partial tail (capped at
-/// [`MAX_LINE`]) in `partial`. Returns the bytes read (0 at the end of the file).
+/// Reads once from `file` and hands over the complete lines (see [`split_lines`]). Returns the
+/// bytes read (0 at the end of the file).
 fn pump(
     file: &mut File,
     buf: &mut [u8],
@@ -288,14 +383,26 @@ fn pump(
     skipping: &mut bool,
     f: &mut dyn FnMut(&[u8]),
 ) -> io::Result<usize> {
-    let n = loop {
+    let n = read_some(file, buf)?;
+    split_lines(&buf[..n], partial, skipping, f);
+    Ok(n)
+}
+
+/// One `read`, retried when interrupted by a signal.
+fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
+    loop {
         match file.read(buf) {
-            Ok(n) => break n,
+            Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
         }
-    };
-    let chunk = &buf[..n];
+    }
+}
+
+/// Hands over the complete lines of `chunk`, keeping a partial tail (capped at [`MAX_LINE`]) in
+/// `partial` for the next chunk; a line over the cap is cut, and the rest of it skipped.
+fn split_lines(chunk: &[u8], partial: &mut Vec<u8>, skipping: &mut bool, f: &mut dyn FnMut(&[u8])) {
+    let n = chunk.len();
     let mut start = 0;
     while let Some(i) = memchr::memchr(b'\n', &chunk[start..]) {
         let end = start + i;
@@ -320,7 +427,37 @@ fn pump(
             *skipping = true;
         }
     }
-    Ok(n)
+}
+
+/// The first bytes (decompressed) of a file, as an identity that survives compression.
+fn head_id(path: &Path) -> Option<u64> {
+    let mut stream = crate::replay::Input::File(path.to_path_buf()).open().ok()?;
+    let mut head = Vec::with_capacity(FINGERPRINT_BYTES as usize);
+    (&mut stream).take(FINGERPRINT_BYTES).read_to_end(&mut head).ok()?;
+    Some(hash(&head))
+}
+
+/// The identity ([`head_id`]) of the newest rotated sibling of `path`, if there is one.
+fn newest_sibling(path: &Path) -> Option<u64> {
+    rotated_candidates(path).first().and_then(|p| head_id(p))
+}
+
+/// The rotated siblings newer than `file` (which Warden had open at `path`): the files the path
+/// named after `file` and before what it names now, newest first. Empty when `file` is not found
+/// among the siblings (deleted, or renamed out of the pattern), since then which ones are newer
+/// cannot be told.
+fn rotated_since(path: &Path, file: &File) -> Vec<PathBuf> {
+    let Ok(meta) = file.metadata() else { return Vec::new() };
+    let candidates = rotated_candidates(path);
+    let Some(at) = candidates
+        .iter()
+        .position(|c| std::fs::metadata(c).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino()))
+    else {
+        return Vec::new();
+    };
+    let mut newer = candidates;
+    newer.truncate(at);
+    newer
 }
 
 /// Rotated siblings of a log, newest first: `access.log.1`, `access.log.2.gz`, … up to `.20`,

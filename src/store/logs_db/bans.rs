@@ -164,14 +164,18 @@ impl LogsDb {
             return Ok(BanWrite::AlreadyStronger);
         }
         for ip in to_write {
+            // A row being replaced goes, and the ban gets a new id above every id in use.
+            // OpenAlgo deletes an expired ban by the id it read a moment earlier (spec §5.2 d);
+            // a ban written over that row in place would be deleted with it. With a new id the
+            // stale delete matches nothing (OpenAlgo then fails open for that one request).
+            let next: i64 =
+                tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM ip_bans", [], |r| r.get(0)).map_err(err)?;
+            tx.execute("DELETE FROM ip_bans WHERE ip_address = ?1", [&ip]).map_err(err)?;
             tx.execute(
-                "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
-                 ON CONFLICT(ip_address) DO UPDATE SET ban_reason = excluded.ban_reason, \
-                 ban_count = excluded.ban_count, banned_at = excluded.banned_at, \
-                 expires_at = excluded.expires_at, is_permanent = excluded.is_permanent, \
-                 created_by = excluded.created_by",
+                "INSERT INTO ip_bans (id, ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
+                    next,
                     ip,
                     ban.reason,
                     ban_count,
