@@ -46,8 +46,9 @@ def generate(lines, seed):
     rng = random.Random(seed)
     start = datetime.now(timezone.utc) - timedelta(hours=2, minutes=5)
     step = timedelta(hours=2) / lines
-    attackers = [f"11.{i // 250}.{i % 250}.9" for i in range(1500)]          # 25 404s each: banned
-    abusers = [f"12.{i // 250}.{i % 250}.9" for i in range(300)]             # 12 bad API keys: banned
+    n_attackers, n_abusers = max(10, lines * 15 // 4000), max(5, lines * 3 // 4000)  # 1500 and 300 for 400 k
+    attackers = [f"11.{i // 250}.{i % 250}.9" for i in range(n_attackers)]   # 25 404s each: banned
+    abusers = [f"12.{i // 250}.{i % 250}.9" for i in range(n_abusers)]       # 12 bad API keys: banned
     quiet = [f"13.{i // 250 % 250}.{i % 250}.9" for i in range(40000)]       # a few 404s: counted
     users = [f"14.{i // 250 % 250}.{i % 250}.9" for i in range(5000)]        # 200s only
     pending = [(ip, "404") for ip in attackers for _ in range(25)] + [(ip, "api") for ip in abusers for _ in range(12)]
@@ -163,14 +164,20 @@ def main():
 
     chunk = -(-len(lines) // args.kills)
     mid_ingestion = 0
+    # The longest delay adapts so that about half the kills land before Warden has read the chunk
+    # (how long that takes depends on the machine).
+    cap = args.max_delay
     for k in range(args.kills):
         crashed.append(lines[k * chunk:(k + 1) * chunk])
         p = crashed.start()
-        time.sleep(rng.uniform(0, args.max_delay))
+        time.sleep(rng.uniform(0, cap))
         p.send_signal(signal.SIGKILL)
         p.wait()
         if crashed.offset() < os.path.getsize(crashed.log):
             mid_ingestion += 1
+            cap = min(args.max_delay, cap * 1.15)
+        else:
+            cap = max(0.005, cap * 0.8)
     finished = crashed.run_to_end()
     print(f"{args.kills} kills; {mid_ingestion} landed before Warden had saved its way to the end of "
           f"the log (mid-ingestion); the run after the last kill read to the end: {finished}")
