@@ -352,3 +352,26 @@ fn absurd_times_from_a_file_do_not_overflow() {
     assert!(matches!(&v[..], [Verdict::Ban(_)]), "{v:?}");
     assert!(warden::time::parse_db_time("+262142-12-31 23:59:59").is_none(), "no sign-prefixed years");
 }
+
+#[test]
+fn sixty_404s_in_one_second_make_one_ban_not_a_permanent_third() {
+    let mut e = engine();
+    let at = t("2026-11-21 10:00:00");
+    let mut orders = Vec::new();
+    for i in 0..60 {
+        orders.extend(e.observe(&not_found("203.0.113.66", at, i), at).into_iter().filter(|v| matches!(v, Verdict::Ban(_))));
+    }
+    assert_eq!(orders.len(), 1, "the lines after the ban in its own second are the banned client's: {orders:?}");
+    // A ban known only from logs.db (after a restart) does not know which of that second's lines
+    // came first: they are judged as before the ban, so the same ban is ordered again, not a
+    // second offence.
+    let mut fresh = engine();
+    fresh.sync_bans([("203.0.113.66", Some(at), Some(at + Duration::hours(24)))]);
+    let again: Vec<Verdict> = (0..20).flat_map(|i| fresh.observe(&not_found("203.0.113.66", at, i), at)).collect();
+    assert!(
+        again.iter().any(|v| matches!(v, Verdict::Ban(o) if o.at == at && o.length == BanLength::Hours(24))),
+        "{again:?}"
+    );
+    let later = at + Duration::seconds(1);
+    assert!(fresh.observe(&not_found("203.0.113.66", later, 99), later).is_empty(), "a second later: banned");
+}

@@ -54,7 +54,12 @@ impl Engine {
         }
         self.bans
             .get(&key)
-            .is_some_and(|span| active(Some(&span.until), at) && span.since.is_none_or(|since| at > since))
+            .is_some_and(|span| {
+                active(Some(&span.until), at)
+                    && span.since.is_none_or(|since| {
+                        at > since || (at == since && self.ordered_here.get(&key) == Some(&since))
+                    })
+            })
     }
 
     /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.

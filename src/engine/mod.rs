@@ -78,6 +78,12 @@ pub struct Engine {
     /// Bans ordered but not yet written (logs.db locked or read-only): kept across
     /// [`Engine::sync_bans`] so that a failed write cannot produce a second order.
     held: HashMap<IpAddr, Option<Timestamp>>,
+    /// Bans this engine ordered, by ban key, with the time of the request that earned each. Log
+    /// times have whole seconds, so the requests logged in that same second after it are the
+    /// banned client's, and must not start a new count (a ban re-read from logs.db after a
+    /// restart does not know which of that second's lines came first, so it judges them all
+    /// as before the ban, which orders the same ban again).
+    ordered_here: HashMap<u128, Timestamp, RandomState>,
     offences: HashMap<IpAddr, u32>,
     /// Keys of notices already given, with the time after which the key can be forgotten.
     alerted: HashMap<String, Timestamp>,
@@ -98,6 +104,7 @@ impl Engine {
             bans: HashMap::default(),
             ban_filter: Default::default(),
             banned_raw: HashMap::new(),
+            ordered_here: HashMap::default(),
             held: HashMap::new(),
             offences: HashMap::new(),
             alerted: HashMap::new(),
@@ -218,6 +225,7 @@ impl Engine {
         self.alerted.retain(|_, until| *until > now);
         self.bans.retain(|_, span| span.until.is_none_or(|u| u > now));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
+        self.ordered_here.retain(|_, at| now < later(*at, chrono::Duration::minutes(1)));
     }
 
     /// Counts one request and decides. `now` is when the ban would start; the window runs in
@@ -400,6 +408,7 @@ impl Engine {
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
         self.ban_filter.insert(bans::ip_key(ip));
         self.bans.insert(bans::ip_key(ip), Span { until: order.expires_at(), since: Some(order.at) });
+        self.ordered_here.insert(bans::ip_key(ip), order.at);
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());
         self.offences.insert(ip, offence);

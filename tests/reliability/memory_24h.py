@@ -534,7 +534,7 @@ def main():
     ap.add_argument("--lines", type=int, default=50_000_000, help="lines in the measured day (default 50,000,000)")
     ap.add_argument("--hours", type=float, default=24, help="simulated hours of the measured span (default 24)")
     ap.add_argument("--warmup-hours", type=float, default=24, help="offender-only warm-up before it (default 24)")
-    ap.add_argument("--warden", default=str(REPO / "target/release/warden"))
+    ap.add_argument("--warden", default=str(REPO / "target/harness/warden"))
     ap.add_argument("--curve", help="write the memory curve as CSV here")
     ap.add_argument("--seed", type=int, default=20250113)
     ap.add_argument("--interval", type=float, default=0.5, help="seconds between background samples")
