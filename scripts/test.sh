@@ -45,6 +45,8 @@ step "licenses and banned crates (cargo deny)" cargo deny --locked check license
 step "tests (engine, CLI, desktop shell on the mock runtime)" cargo nextest run --locked --workspace --no-fail-fast
 step "doc tests" cargo test --locked --doc
 step "docs build without warnings" env RUSTDOCFLAGS="-D warnings" cargo doc --locked --no-deps --workspace
+# Concurrent writer, rotation storm, 100 kill -9, 24 h of 50 M lines: about 8 minutes.
+step "reliability harnesses" bash scripts/reliability.sh
 step "desktop app: debug build" cargo build --locked -p warden-desktop
 step "desktop app: end-to-end in WebKit under Xvfb" bash scripts/e2e.sh target/debug/warden-desktop
 echo "all tests passed"

@@ -274,10 +274,11 @@ impl ShardKey for u128 {
 ///
 /// Why split: when counters expire and new addresses keep arriving, a hash table that is more
 /// than half full fills up with deleted slots, and the standard table then doubles rather than
-/// clearing them. One big table doubling means the old and the new table side by side (three
-/// times its size for a moment) and twice the memory for good, measured as a step from 98 to
-/// 140 MiB with a 172 MiB peak in the 24-hour harness. Split, each shard is tidied on its own
-/// after an eviction ([`tidy`]), so the moment costs a sixteenth and nothing stays doubled.
+/// clearing them. One big table doubling puts the old and the new table side by side, three
+/// times its size for a moment: the 24-hour harness (`tests/reliability/memory_24h.py`) peaked at
+/// 172.5 MiB that way. Split, each shard grows or is tidied on its own after an eviction
+/// ([`tidy`]), so that moment costs a sixteenth of the table; the same run now peaks at
+/// 140.2 MiB.
 #[derive(Debug)]
 struct Shards<K> {
     maps: [Map<K>; SHARDS],

@@ -52,7 +52,7 @@ bijection of a counter, 15 % IPv6), so the ground truth is exact:
   notice each for the 1,200/min limit).
 
 What would grow without eviction (src/engine/): the per-address 24-h counters in ``WindowMap``
-(one hash-map entry per address and rule, 28-byte ``Window`` plus, for more than two distinct
+(one hash-map entry per address and rule, 32-byte ``Window`` plus, for more than two distinct
 paths, a path list in ``Interner::lists``), the notice de-duplication keys in ``alerted`` (one
 string per near notice), the bans in ``bans``/``banned_raw`` (evicted when the ban ends) and the
 per-minute rate maps (reset, not evicted, every calendar minute). Bounded by caps instead of
