@@ -122,21 +122,74 @@ fn traffic_filters_by_address_status_and_text_across_logs_db_and_access_logs() {
     )
     .unwrap();
     d.paths.access_logs = vec![(log, "combined".into())];
-    let all = d.traffic(&TrafficFilter { limit: 100, ..Default::default() }).unwrap();
+    let all = d.traffic(&TrafficFilter { limit: 100, ..Default::default() }).unwrap().rows;
     assert_eq!(all.len(), 4, "two rows from logs.db, two parsed lines from the access log: {all:?}");
     assert_eq!(all[0].path, "/", "newest first");
     assert_eq!(all[0].source, "access.log");
-    let mine = d.traffic(&TrafficFilter { ip: Some("203.0.113.7".into()), limit: 100, ..Default::default() }).unwrap();
+    let mine =
+        d.traffic(&TrafficFilter { ip: Some("203.0.113.7".into()), limit: 100, ..Default::default() }).unwrap().rows;
     assert_eq!(mine.len(), 2);
     assert_eq!(mine[0].user_agent.as_deref(), Some("<script>alert(1)</script>"), "kept as data");
-    let nf = d.traffic(&TrafficFilter { status: Some("404".into()), limit: 100, ..Default::default() }).unwrap();
+    let nf = d.traffic(&TrafficFilter { status: Some("404".into()), limit: 100, ..Default::default() }).unwrap().rows;
     assert!(nf.iter().all(|r| r.status == 404) && nf.len() == 2);
-    let text = d.traffic(&TrafficFilter { text: Some("EVIL".into()), limit: 100, ..Default::default() }).unwrap();
+    let text = d.traffic(&TrafficFilter { text: Some("EVIL".into()), limit: 100, ..Default::default() }).unwrap().rows;
     assert_eq!(text.len(), 1, "matches the Host header without case");
     let err = d.traffic(&TrafficFilter { status: Some("teapot".into()), limit: 10, ..Default::default() }).unwrap_err();
     assert_eq!(err.kind, "invalid_input");
     let limited = d.traffic(&TrafficFilter { limit: 1, ..Default::default() }).unwrap();
-    assert_eq!(limited.len(), 1);
+    assert_eq!(limited.rows.len(), 1);
+    assert!(limited.older.is_some(), "more pages");
+}
+
+#[test]
+fn traffic_pages_through_the_whole_history_of_every_source_once_each_one_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    let base = t("2026-11-22 00:00:00");
+    let conn = raw(&d.paths.logs_db);
+    for i in 0..250i64 {
+        conn.execute(
+            "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) \
+             VALUES (?1, '203.0.113.1', 'GET', ?2, 200, 1.0, 'h')",
+            rusqlite::params![format_db_time(base + TimeDelta::seconds(2 * i)), format!("/db/{i}")],
+        )
+        .unwrap();
+    }
+    // 120 000 lines (about 12 MiB): more than one 8 MiB window. The ten oldest hold a needle.
+    let log = dir.path().join("access.log");
+    let mut text = String::new();
+    for i in 0..120_000i64 {
+        let at = (base + TimeDelta::seconds(2 * i + 1)).format("%d/%b/%Y:%H:%M:%S +0000");
+        let path = if i < 10 { format!("/needle/{i}") } else { format!("/log/{i}") };
+        text.push_str(&format!("198.51.100.9 - - [{at}] \"GET {path} HTTP/1.1\" 200 9 \"-\" \"Mozilla/5.0\"\n"));
+    }
+    std::fs::write(&log, text).unwrap();
+    d.paths.access_logs = vec![(log, "combined".into())];
+
+    let mut seen = Vec::new();
+    let mut before = None;
+    let mut pages = 0;
+    loop {
+        let page = d.traffic(&TrafficFilter { limit: 4_999, before: before.clone(), ..Default::default() }).unwrap();
+        assert!(page.rows.len() <= 4_999);
+        seen.extend(page.rows.into_iter().map(|r| (r.at, r.path)));
+        pages += 1;
+        match page.older {
+            Some(c) => before = Some(c),
+            None => break,
+        }
+        assert!(pages < 1000, "paging ends");
+    }
+    assert_eq!(seen.len(), 120_250, "every request once");
+    let distinct: std::collections::HashSet<&String> = seen.iter().map(|(_, p)| p).collect();
+    assert_eq!(distinct.len(), 120_250, "no request twice");
+    assert!(seen.windows(2).all(|w| w[0].0 >= w[1].0), "newest first across pages and sources");
+    assert_eq!(seen.last().map(|(_, p)| p.as_str()), Some("/db/0"));
+
+    // A filter that only matches the oldest lines, beyond the newest window, still finds them.
+    let needle = d.traffic(&TrafficFilter { text: Some("needle".into()), limit: 50, ..Default::default() }).unwrap();
+    assert_eq!(needle.rows.len(), 10, "{:?}", needle.rows.iter().map(|r| &r.path).collect::<Vec<_>>());
+    assert!(needle.older.is_none());
 }
 
 #[test]

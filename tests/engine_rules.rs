@@ -359,7 +359,9 @@ fn sixty_404s_in_one_second_make_one_ban_not_a_permanent_third() {
     let at = t("2026-11-21 10:00:00");
     let mut orders = Vec::new();
     for i in 0..60 {
-        orders.extend(e.observe(&not_found("203.0.113.66", at, i), at).into_iter().filter(|v| matches!(v, Verdict::Ban(_))));
+        orders.extend(
+            e.observe(&not_found("203.0.113.66", at, i), at).into_iter().filter(|v| matches!(v, Verdict::Ban(_))),
+        );
     }
     assert_eq!(orders.len(), 1, "the lines after the ban in its own second are the banned client's: {orders:?}");
     // A ban known only from logs.db (after a restart) does not know which of that second's lines

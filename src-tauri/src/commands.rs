@@ -7,7 +7,7 @@ use warden::actions::BanOutcome;
 use warden::dashboard::host::{HostBanResult, HostPreview};
 use warden::dashboard::overview::Overview;
 use warden::dashboard::settings::SettingsForm;
-use warden::dashboard::traffic::{IpDetail, TrafficFilter, TrafficLine};
+use warden::dashboard::traffic::{IpDetail, TrafficFilter, TrafficPage};
 use warden::dashboard::{DeskError, TrackerRow};
 use warden::report::BanView;
 use warden::store::state::AuditEntry;
@@ -32,7 +32,7 @@ pub async fn trackers(shell: State<'_, Shell>) -> Reply<Vec<TrackerRow>> {
 }
 
 #[tauri::command]
-pub async fn traffic(shell: State<'_, Shell>, filter: TrafficFilter) -> Reply<Vec<TrafficLine>> {
+pub async fn traffic(shell: State<'_, Shell>, filter: TrafficFilter) -> Reply<TrafficPage> {
     shell.call(move |d, _| d.traffic(&filter)).await
 }
 

@@ -52,14 +52,12 @@ impl Engine {
         if self.bans.is_empty() || !self.ban_filter.contains(key) {
             return false;
         }
-        self.bans
-            .get(&key)
-            .is_some_and(|span| {
-                active(Some(&span.until), at)
-                    && span.since.is_none_or(|since| {
-                        at > since || (at == since && self.ordered_here.get(&key) == Some(&since))
-                    })
-            })
+        self.bans.get(&key).is_some_and(|span| {
+            active(Some(&span.until), at)
+                && span
+                    .since
+                    .is_none_or(|since| at > since || (at == since && self.ordered_here.get(&key) == Some(&since)))
+        })
     }
 
     /// Whether OpenAlgo enforces a ban on exactly this stored string at `at`.

@@ -148,8 +148,24 @@ export interface TrafficFilter {
   status: string | null;
   /** Substring of the path, host or user agent, or null. */
   text: string | null;
-  /** At most this many rows, newest first (the app caps it at 100 000). */
+  /** At most this many rows, newest first (the app caps it at 100 000): the page size. */
   limit: number;
+  /** Where the page starts: null for the newest, else the `older` cursor of the page before. */
+  before?: TrafficCursor | null;
+}
+
+/** Where a page of traffic ends in each source (opaque to the UI: it is sent back as is). */
+export interface TrafficCursor {
+  logs_db: number | null;
+  access: (number | null)[];
+}
+
+/** One page of the Traffic view. */
+export interface TrafficPage {
+  /** Newest first. */
+  rows: TrafficRow[];
+  /** The cursor of the next, older page; null when there is nothing older. */
+  older: TrafficCursor | null;
 }
 
 export interface TrafficRow {
@@ -265,7 +281,7 @@ export const api = {
   overview: () => invoke<Overview>("overview"),
   bans: () => invoke<BanView[]>("bans"),
   trackers: () => invoke<TrackerView[]>("trackers"),
-  traffic: (filter: TrafficFilter) => invoke<TrafficRow[]>("traffic", { filter }),
+  traffic: (filter: TrafficFilter) => invoke<TrafficPage>("traffic", { filter }),
   ipDetail: (ip: string) => invoke<IpDetail>("ip_detail", { ip }),
   ban: (ip: string, reason: string, duration: DurationChoice) => invoke<BanOutcome>("ban_ip", { ip, reason, duration }),
   unban: (ip: string) => invoke<number>("unban_ip", { ip }),

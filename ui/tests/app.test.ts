@@ -270,12 +270,15 @@ describe("settings", () => {
 describe("traffic", () => {
   it("asks for 5000 rows by default and sends the filters", async () => {
     const calls = mockRust({
-      traffic: () => [{ at: "2026-11-22T02:00:00Z", ip: "203.0.113.9", method: "GET", path: "/<script>", status: 404, host: null, user_agent: "x", source: "access.log" }],
+      traffic: () => ({
+        rows: [{ at: "2026-11-22T02:00:00Z", ip: "203.0.113.9", method: "GET", path: "/<script>", status: 404, host: null, user_agent: "x", source: "access.log" }],
+        older: null,
+      }),
     });
     start();
     click(byTestId("nav-traffic"));
     await vi.waitFor(() => expect(byTestId("traffic-table")!.querySelectorAll("[data-ip]").length).toBe(1));
-    expect(calls.find((c) => c.cmd === "traffic")!.args).toEqual({ filter: { ip: null, status: null, text: null, limit: 5000 } });
+    expect(calls.find((c) => c.cmd === "traffic")!.args).toEqual({ filter: { ip: null, status: null, text: null, limit: 5000, before: null } });
     expect(byTestId("traffic-table")!.querySelector("script")).toBeNull();
     const root = document.querySelector(".filters")!;
     root.querySelector<HTMLInputElement>('[aria-label="Address"]')!.value = "203.0.113.9";
@@ -283,7 +286,36 @@ describe("traffic", () => {
     root.querySelector<HTMLInputElement>('[aria-label="Rows"]')!.value = "250000";
     root.querySelector<HTMLButtonElement>('button[type="submit"]')!.click();
     await vi.waitFor(() => expect(count(calls, "traffic")).toBe(2));
-    expect(calls.filter((c) => c.cmd === "traffic")[1].args).toEqual({ filter: { ip: "203.0.113.9", status: "404", text: null, limit: 100000 } });
+    expect(calls.filter((c) => c.cmd === "traffic")[1].args).toEqual({ filter: { ip: "203.0.113.9", status: "404", text: null, limit: 100000, before: null } });
+  });
+
+  it("pages back through older requests with the cursor Rust gave, and forward again", async () => {
+    const row = (n: number) => ({ at: "2026-11-22T02:00:00Z", ip: `203.0.113.${n}`, method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "logs.db" });
+    const cursor1 = { logs_db: 41, access: [1200] };
+    const calls = mockRust({
+      traffic: (a) => {
+        const before = (a.filter as { before: unknown }).before;
+        if (before === null) return { rows: [row(1), row(2)], older: cursor1 };
+        return { rows: [row(3)], older: null };
+      },
+    });
+    start();
+    click(byTestId("nav-traffic"));
+    await vi.waitFor(() => expect(byTestId("traffic-table")!.querySelectorAll("[data-ip]").length).toBe(2));
+    const olderBtn = byTestId("traffic-older") as HTMLButtonElement;
+    const newerBtn = byTestId("traffic-newer") as HTMLButtonElement;
+    expect(newerBtn.disabled).toBe(true);
+    expect(olderBtn.disabled).toBe(false);
+    olderBtn.click();
+    await vi.waitFor(() => expect(byTestId("traffic-table")!.querySelector('[data-ip="203.0.113.3"]')).not.toBeNull());
+    const sent = calls.filter((c) => c.cmd === "traffic").map((c) => (c.args.filter as { before: unknown }).before);
+    expect(sent).toEqual([null, cursor1]);
+    expect(byTestId("traffic-table")!.querySelectorAll("[data-ip]").length).toBe(1);
+    expect(olderBtn.disabled).toBe(true);
+    expect(byTestId("traffic-page")!.textContent).toContain("5,001");
+    newerBtn.click();
+    await vi.waitFor(() => expect(byTestId("traffic-table")!.querySelectorAll("[data-ip]").length).toBe(2));
+    expect(calls.filter((c) => c.cmd === "traffic").at(-1)!.args).toEqual({ filter: { ip: null, status: null, text: null, limit: 5000, before: null } });
   });
 });
 

@@ -80,7 +80,7 @@ export function mockRust(handlers: Record<string, (args: Record<string, unknown>
     overview: () => overview(),
     bans: () => BANS,
     trackers: () => TRACKERS,
-    traffic: () => [],
+    traffic: () => ({ rows: [], older: null }),
     audit: () => [],
     settings: () => SETTINGS,
     ip_detail: (a) => ({ ip: a.ip, protected: null, bans: [], trackers: [], offences: 0, timeline: [] }),

@@ -246,11 +246,14 @@ describe("top offenders", () => {
 describe("traffic and bans", () => {
   it("show non-IP addresses as text", async () => {
     mockRust({
-      traffic: () => [
-        { at: "2026-11-22T02:00:00Z", ip: "", method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "access.log" },
-        { at: "2026-11-22T02:00:01Z", ip: "unknown", method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "access.log" },
-        { at: "2026-11-22T02:00:02Z", ip: "203.0.113.9", method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "access.log" },
-      ],
+      traffic: () => ({
+        rows: [
+          { at: "2026-11-22T02:00:00Z", ip: "", method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "access.log" },
+          { at: "2026-11-22T02:00:01Z", ip: "unknown", method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "access.log" },
+          { at: "2026-11-22T02:00:02Z", ip: "203.0.113.9", method: "GET", path: "/", status: 200, host: null, user_agent: null, source: "access.log" },
+        ],
+        older: null,
+      }),
       bans: () => [{ ip: "unknown", reason: null, banned_at: null, expires_at: null, permanent: true, ban_count: 1, created_by: "x" }],
     });
     start();

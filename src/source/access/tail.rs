@@ -1,26 +1,32 @@
 //! Following a log file across rotations, with a position that survives restarts.
 //!
-//! A [`Tailer`] reads what was appended since the last poll and hands over complete lines. It
-//! survives every way logs are rotated:
+//! A [`Tailer`] reads what was appended since the last poll and hands over complete lines, each
+//! exactly once, whatever rotates the file and however many rotations happen between two polls:
 //!
-//! - rename and create (logrotate's default): the old file is read to its end, then the new one
-//!   from its start;
-//! - copytruncate: the file shrinks under the same inode, so reading restarts at 0;
+//! - rename and create (logrotate's default): the old file is read to its end (nginx writes to it
+//!   until it reopens its logs), the new one from its start;
+//! - copytruncate: the rest of the old content is read from the copy, the file from its start;
 //! - delete and recreate, a file that does not exist yet, and symlinks (followed at each check);
-//! - truncated and written again past the old offset between two polls: caught by the
-//!   fingerprint of the file's first bytes, which is checked again after every read, so a read
-//!   that raced a truncation is thrown away rather than counted;
-//! - several rotations between two polls: the files rotated through meanwhile (`access.log.1` when
-//!   the file Warden had open is now `access.log.2`) are read too, oldest first.
+//! - any mix of these, many times over, before Warden looks again.
+//!
+//! How: content is known by its first bytes (a fingerprint), not by file name or inode, because a
+//! copy has the first bytes of its original under a new inode and a truncated file keeps its
+//! inode under new first bytes. A small ledger records, per fingerprint, how many bytes of that
+//! content have been handed over. Every file Warden reads (the followed one, the ones it had open
+//! before a rename, and every rotated sibling that appears) is read from where the ledger says its
+//! content was left, or from its start when the content is new. A read that raced a truncation is
+//! put back, not counted.
 //!
 //! A [`Position`] (device, inode, offset and fingerprint) is what Warden saves to resume with no
-//! loss and no double count. When the saved inode has been rotated away while Warden was
-//! stopped, the rest of it is read from its rotated name (`access.log.1`) first.
+//! loss and no double count. When the saved file has been rotated away while Warden was stopped,
+//! the rest of it is read from its rotated name (`access.log.1`, `.gz` included) first.
 
-use std::fs::{File, Metadata};
+use std::collections::{HashSet, VecDeque};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +34,13 @@ use super::lines::MAX_LINE;
 
 /// How many leading bytes identify a file.
 const FINGERPRINT_BYTES: u64 = 256;
+
+/// Contents remembered in the ledger (a few per rotation; a day of rotations is far fewer).
+const LEDGER: usize = 512;
+
+/// Files read besides the followed one (rotated away, or copies), at most: a storm of
+/// rotations can leave hundreds inside [`ROTATED_GRACE`].
+const MAX_OTHERS: usize = 256;
 
 /// Where reading stopped in which file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,9 +71,10 @@ fn hash(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3))
 }
 
+/// The fingerprint of up to `len` (at most 256) first bytes of `file`: `(hash, bytes covered)`.
+/// Fewer bytes if the file is shorter (or was truncated meanwhile): a short read is a changed
+/// file, not an error.
 fn fingerprint(file: &File, len: u64) -> io::Result<(u64, u64)> {
-    // Up to `len` bytes, fewer if the file was truncated meanwhile: a copytruncate can race any
-    // read, and a short read is a changed file, not an error.
     let n = len.min(FINGERPRINT_BYTES) as usize;
     let mut buf = vec![0u8; n];
     let mut got = 0;
@@ -75,33 +89,107 @@ fn fingerprint(file: &File, len: u64) -> io::Result<(u64, u64)> {
     Ok((hash(&buf[..got]), got as u64))
 }
 
+/// How much of one content (known by its first bytes) has been handed over.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Seen {
+    fp: u64,
+    fp_len: u64,
+    /// The first bytes themselves when they were read here (not for a saved position, which
+    /// keeps only their hash): a shorter file that starts with a prefix of them may be a copy
+    /// still being written.
+    head: Option<Vec<u8>>,
+    consumed: u64,
+}
+
+/// What the ledger knows of a file's content.
+enum Known {
+    /// Content read before, this far; with the fingerprint it was known by.
+    Read { consumed: u64, fp: u64, fp_len: u64 },
+    /// Perhaps content read before, but too little of the file is there to tell (a copy being
+    /// written, or an empty file): look again later.
+    Unsure,
+    /// Never seen.
+    New,
+}
+
+/// One open file being read.
+#[derive(Debug)]
+struct Stream {
+    file: File,
+    dev: u64,
+    ino: u64,
+    /// Bytes of this file's current content read (lines handed over, plus `partial`).
+    offset: u64,
+    fp: u64,
+    fp_len: u64,
+    /// The first bytes as read through this stream (when it read from 0): the fingerprint is
+    /// taken from what was handed over, not from the file a moment later.
+    head: Vec<u8>,
+    partial: Vec<u8>,
+    skipping: bool,
+    /// A stream other than the followed file stops being read once quiet this long.
+    quiet_since: Instant,
+}
+
+impl Stream {
+    fn open(path: &Path) -> io::Result<Option<Self>> {
+        let file = match File::open(path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        let meta = file.metadata()?;
+        let (fp, fp_len) = fingerprint(&file, meta.len())?;
+        Ok(Some(Self {
+            file,
+            dev: meta.dev(),
+            ino: meta.ino(),
+            offset: 0,
+            fp,
+            fp_len,
+            head: Vec::new(),
+            partial: Vec::new(),
+            skipping: false,
+            quiet_since: Instant::now(),
+        }))
+    }
+
+    /// Complete lines consumed.
+    fn consumed(&self) -> u64 {
+        self.offset.saturating_sub(self.partial.len() as u64)
+    }
+
+    fn seek_to(&mut self, offset: u64) -> io::Result<()> {
+        self.file.seek(SeekFrom::Start(offset))?;
+        self.offset = offset;
+        if offset == 0 {
+            self.head.clear();
+        }
+        self.partial.clear();
+        self.skipping = false;
+        Ok(())
+    }
+}
+
 /// Follows one log file.
 #[derive(Debug)]
 pub struct Tailer {
     path: PathBuf,
-    file: Option<File>,
-    pos: Option<Position>,
-    partial: Vec<u8>,
-    skipping: bool,
+    /// The file the path names, once opened.
+    cur: Option<Stream>,
+    /// A saved position not applied yet (the file is opened at the first poll).
+    saved: Option<Position>,
+    /// Files read besides `cur`: renamed away (nginx may still write to them until it reopens
+    /// its logs) or copies; each is dropped once it has been quiet for [`ROTATED_GRACE`].
+    others: Vec<Stream>,
+    /// How far each content has been read, newest last.
+    ledger: VecDeque<Seen>,
+    /// Rotated siblings already looked at, by (device, inode).
+    looked_at: HashSet<(u64, u64)>,
+    /// Whether the siblings present at the start have been noted (they are history, which the
+    /// first-start backfill reads, not the tailer).
+    scanned: bool,
     buf: Vec<u8>,
-    /// The files the path named before the last rotations. nginx keeps writing one until it
-    /// reopens its logs (logrotate's postrotate), and flushes its buffer into it then; each is
-    /// read on every poll until it has been quiet for [`ROTATED_GRACE`].
-    old: Vec<Rotated>,
-    /// Set while nothing of the open file has been read because it was empty: the first bytes of
-    /// the newest rotated sibling at that moment (`None` inside when there was none). A
-    /// copytruncate before the first read leaves no fingerprint to find the copy by, but it does
-    /// leave a new sibling.
-    empty_since: Option<Option<u64>>,
-}
-
-/// A rotated-away file still being drained.
-#[derive(Debug)]
-struct Rotated {
-    file: File,
-    partial: Vec<u8>,
-    skipping: bool,
-    quiet_since: std::time::Instant,
 }
 
 /// How long a rotated-away file must stay unchanged before Warden stops reading it.
@@ -110,15 +198,19 @@ pub const ROTATED_GRACE: std::time::Duration = std::time::Duration::from_secs(10
 impl Tailer {
     /// A tailer for `path`, resuming at `saved` if given (otherwise from the start of the file).
     pub fn new(path: &Path, saved: Option<Position>) -> Self {
+        let mut ledger = VecDeque::new();
+        if let Some(p) = saved.filter(|p| p.fp_len > 0) {
+            ledger.push_back(Seen { fp: p.fingerprint, fp_len: p.fp_len, head: None, consumed: p.offset });
+        }
         Self {
             path: path.to_path_buf(),
-            file: None,
-            pos: saved,
-            partial: Vec::new(),
-            skipping: false,
+            cur: None,
+            saved,
+            others: Vec::new(),
+            ledger,
+            looked_at: HashSet::new(),
+            scanned: false,
             buf: vec![0; 1 << 16],
-            old: Vec::new(),
-            empty_since: None,
         }
     }
 
@@ -129,263 +221,324 @@ impl Tailer {
 
     /// The position to save: complete lines only, so a restart re-reads a half-written line.
     pub fn position(&self) -> Option<Position> {
-        self.pos.map(|p| Position { offset: p.offset.saturating_sub(self.partial.len() as u64), ..p })
+        match &self.cur {
+            Some(s) => {
+                Some(Position { dev: s.dev, ino: s.ino, offset: s.consumed(), fingerprint: s.fp, fp_len: s.fp_len })
+            }
+            None => self.saved,
+        }
     }
 
     /// Reads everything new and calls `f` for each complete line, following rotations.
     pub fn poll(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<TailState> {
-        self.drain_rotated(f);
-        if self.file.is_none() && !self.open(f)? {
-            return Ok(TailState::Missing);
+        // In the order the lines were written: what is left in the files already open (unless
+        // the followed one was truncated), then the siblings that appeared (copies, files rotated
+        // through), then the followed file's new content, then a new file at the path.
+        self.drain_others(f);
+        // Nothing of it read yet (it was empty) counts as replaced: a copy of it may be waiting.
+        let replaced = match self.cur.as_ref() {
+            Some(c) => c.fp_len == 0 || fingerprint(&c.file, c.fp_len)? != (c.fp, c.fp_len),
+            None => false,
+        };
+        if !replaced {
+            self.drain_cur(f)?;
         }
-        self.copied_while_empty(f)?;
-        // Has the open file shrunk (copytruncate), or been rewritten from the start? Checked
-        // again whenever a read found it rewritten under it.
-        for _ in 0..100 {
-            if let (Some(file), Some(pos)) = (self.file.as_ref(), self.pos) {
-                let meta = file.metadata()?;
-                if meta.len() < pos.offset || self.rewritten(&meta)? {
-                    // copytruncate: what was written after the last read is in the copy.
-                    if let Some(read_to) = self.position() {
-                        self.finish_rotated(read_to, f)?;
-                    }
-                    self.partial.clear();
-                    self.skipping = false;
-                    if let Some(file) = self.file.as_mut() {
-                        file.seek(SeekFrom::Start(0))?;
-                    }
-                    self.pos = Some(Position { offset: 0, fingerprint: 0, fp_len: 0, ..pos });
-                    self.empty_since = Some(newest_sibling(&self.path));
-                }
-            }
-            if !self.drain(f)? {
-                break;
-            }
+        self.scan_siblings(f)?;
+        if replaced {
+            self.drain_cur(f)?;
         }
-        // Has the path moved on to another file?
-        match std::fs::metadata(&self.path) {
-            Ok(meta) => {
-                let moved = self.pos.is_none_or(|pos| meta.dev() != pos.dev || meta.ino() != pos.ino);
-                if moved {
-                    // Rotated: the old file was read to its end just now, and is kept open for
-                    // what nginx still writes to it; the new one is read from 0.
-                    if let Some(file) = self.file.take() {
-                        let between = rotated_since(&self.path, &file);
-                        self.old.push(Rotated {
-                            file,
-                            partial: std::mem::take(&mut self.partial),
-                            skipping: std::mem::take(&mut self.skipping),
-                            quiet_since: std::time::Instant::now(),
-                        });
-                        // Files rotated through while Warden was not looking: read them
-                        // whole, oldest first, and keep them open like the one above.
-                        for path in between.into_iter().rev() {
-                            self.take_over_rotated(&path, f)?;
-                        }
-                    }
-                    self.pos = None;
-                    if self.open(f)? {
-                        // A rewrite under this first read is caught at the next poll.
-                        self.drain(f)?;
-                    }
-                }
-            }
-            // Deleted or renamed and not recreated yet: keep reading the open file, which
-            // nginx may still be writing until it reopens its logs.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        let meta = match std::fs::metadata(&self.path) {
+            Ok(m) => Some(m),
+            // Deleted or renamed and not recreated yet: keep reading the open file, which nginx
+            // may still be writing until it reopens its logs.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
             Err(e) => return Err(e),
+        };
+        let Some(meta) = meta else {
+            return Ok(if self.cur.is_some() { TailState::Reading } else { TailState::Missing });
+        };
+        let moved = self.cur.as_ref().is_none_or(|c| c.dev != meta.dev() || c.ino != meta.ino());
+        if moved {
+            let had = self.cur.is_some() || !self.others.is_empty();
+            if let Some(old) = self.cur.take() {
+                self.keep_reading(old, f);
+            }
+            // Files rotated through meanwhile are siblings now: read them before the new file.
+            self.scan_siblings(f)?;
+            let Some(mut cur) = Stream::open(&self.path)? else {
+                // Renamed away between the look and the open: a rotation under way, not a
+                // missing file, when there was one a moment ago.
+                return Ok(if had { TailState::Reading } else { TailState::Missing });
+            };
+            let start = self.start_of(&cur)?;
+            cur.seek_to(start)?;
+            self.drain(&mut cur, f)?;
+            self.cur = Some(cur);
         }
         Ok(TailState::Reading)
     }
 
-    /// Opens the path; resumes at the saved position when it names this very file. Returns
-    /// false when the file does not exist.
-    fn open(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<bool> {
-        let file = match File::open(&self.path) {
-            Ok(file) => file,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-            Err(e) => return Err(e),
-        };
-        let meta = file.metadata()?;
-        let mut start = 0;
-        if let Some(saved) = self.pos {
-            let intact = saved.dev == meta.dev()
-                && saved.ino == meta.ino()
-                && saved.offset <= meta.len()
-                && saved.fp_len <= meta.len()
-                && fingerprint(&file, saved.fp_len)? == (saved.fingerprint, saved.fp_len);
-            if intact {
-                start = saved.offset;
-            } else {
-                // The saved file was rotated away (renamed, copied and truncated, or compressed)
-                // while Warden was stopped: finish it first, from wherever it is now.
-                self.finish_rotated(saved, f)?;
+    fn drain_cur(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+        let Some(mut cur) = self.cur.take() else { return Ok(()) };
+        let result = self.drain(&mut cur, f);
+        self.cur = Some(cur);
+        result.map(|_| ())
+    }
+
+    /// Where to start reading a newly opened file: where the saved position or the ledger says
+    /// its content was left, else at its start.
+    fn start_of(&mut self, s: &Stream) -> io::Result<u64> {
+        if let Some(saved) = self.saved.take() {
+            if saved.dev == s.dev && saved.ino == s.ino {
+                let len = s.file.metadata()?.len();
+                if saved.offset <= len && fingerprint(&s.file, saved.fp_len)? == (saved.fingerprint, saved.fp_len) {
+                    return Ok(saved.offset);
+                }
             }
         }
-        let mut file = file;
-        file.seek(SeekFrom::Start(start))?;
-        let (fp, fp_len) = fingerprint(&file, meta.len())?;
-        self.pos = Some(Position { dev: meta.dev(), ino: meta.ino(), offset: start, fingerprint: fp, fp_len });
-        self.empty_since = (fp_len == 0).then(|| newest_sibling(&self.path));
-        self.file = Some(file);
-        self.partial.clear();
-        self.skipping = false;
-        Ok(true)
+        Ok(match self.known(&s.file)? {
+            Known::Read { consumed, .. } => consumed,
+            Known::Unsure | Known::New => 0,
+        })
     }
 
-    /// Reads the rest of the file a saved position names, found under a rotated name: the same
-    /// inode (renamed), or the same first bytes (copied by copytruncate, or compressed). Streams,
-    /// so a large remainder costs no memory.
-    fn finish_rotated(&mut self, saved: Position, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-        for candidate in rotated_candidates(&self.path) {
-            let Ok(mut stream) = crate::replay::Input::File(candidate).open() else { continue };
-            let mut head = vec![0u8; saved.fp_len as usize];
-            // The first bytes must match, whatever the inode: a file truncated in place and then
-            // renamed has the saved inode but no longer the content.
-            if stream.read_exact(&mut head).is_err() || hash(&head) != saved.fingerprint {
-                continue;
+    /// What the ledger knows of the content of `file` (the entry read furthest, if several match).
+    fn known(&self, file: &File) -> io::Result<Known> {
+        let mut first = vec![0u8; FINGERPRINT_BYTES as usize];
+        let mut got = 0;
+        while got < first.len() {
+            match file.read_at(&mut first[got..], got as u64) {
+                Ok(0) => break,
+                Ok(k) => got += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
             }
-            // `head` holds the first fp_len bytes; the lines to hand over start at `offset`.
-            let skip_in_head = (saved.offset as usize).min(head.len());
-            let mut rest = io::Read::chain(io::Cursor::new(head.split_off(skip_in_head)), stream);
-            let beyond = saved.offset.saturating_sub(saved.fp_len);
-            io::copy(&mut (&mut rest).take(beyond), &mut io::sink())?;
-            super::lines::for_each_line(rest, |line| f(line))?;
-            return Ok(());
         }
-        Ok(())
+        first.truncate(got);
+        if first.is_empty() {
+            return Ok(Known::Unsure);
+        }
+        let mut best: Option<&Seen> = None;
+        let mut unsure = false;
+        for seen in self.ledger.iter().filter(|s| s.fp_len > 0) {
+            let len = seen.fp_len as usize;
+            if first.len() >= len {
+                if hash(&first[..len]) == seen.fp && best.is_none_or(|b| seen.consumed > b.consumed) {
+                    best = Some(seen);
+                }
+            } else if seen.head.as_ref().is_some_and(|h| h.starts_with(&first)) {
+                unsure = true;
+            }
+        }
+        Ok(match (best, unsure) {
+            (Some(s), _) => Known::Read { consumed: s.consumed, fp: s.fp, fp_len: s.fp_len },
+            (None, true) => Known::Unsure,
+            (None, false) => Known::New,
+        })
     }
 
-    fn rewritten(&self, meta: &Metadata) -> io::Result<bool> {
-        let (Some(file), Some(pos)) = (self.file.as_ref(), self.pos) else { return Ok(false) };
-        if pos.fp_len == 0 || meta.len() < pos.fp_len {
-            return Ok(meta.len() < pos.fp_len);
-        }
-        Ok(fingerprint(file, pos.fp_len)? != (pos.fingerprint, pos.fp_len))
+    /// How far the content a stream holds has been read through any file (a copy and its
+    /// original share it).
+    fn ledger_consumed(&self, s: &Stream) -> Option<u64> {
+        self.ledger.iter().find(|e| s.fp_len > 0 && e.fp == s.fp && e.fp_len == s.fp_len).map(|e| e.consumed)
     }
 
-    /// Reads from the open file to its current end.
-    ///
-    /// Each chunk is handed over only once the file's first bytes are checked to be unchanged
-    /// after the read: when copytruncate truncates the file between the check in
-    /// [`Tailer::poll`] and the read, the chunk may come from the new content, so it is put back
-    /// and `true` is returned for the caller to treat the file as rewritten.
-    fn drain(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<bool> {
-        let Some(file) = self.file.as_mut() else { return Ok(false) };
+    /// Records how far a stream's content has been read.
+    fn record(&mut self, old: Option<(u64, u64)>, s: &Stream) {
+        if s.fp_len == 0 {
+            return;
+        }
+        if let Some((fp, fp_len)) = old.filter(|&(_, l)| l > 0 && l < s.fp_len) {
+            // The fingerprint grew with the file: the shorter one is the same content.
+            self.ledger.retain(|e| !(e.fp == fp && e.fp_len == fp_len));
+        }
+        let consumed = s.consumed();
+        if let Some(e) = self.ledger.iter_mut().find(|e| e.fp == s.fp && e.fp_len == s.fp_len) {
+            e.consumed = e.consumed.max(consumed);
+            return;
+        }
+        if self.ledger.len() >= LEDGER {
+            self.ledger.pop_front();
+        }
+        let head = (s.head.len() as u64 == s.fp_len).then(|| s.head.clone());
+        self.ledger.push_back(Seen { fp: s.fp, fp_len: s.fp_len, head, consumed });
+    }
+
+    /// Reads `s` to its end. When its first bytes change under it (truncated, rewritten), what
+    /// was read is put back and the stream starts again at 0: the rest of the old content is
+    /// in the copy, which the sibling scan finds by the ledger.
+    fn drain(&mut self, s: &mut Stream, f: &mut dyn FnMut(&[u8])) -> io::Result<u64> {
+        let mut total = 0;
+        if s.fp_len > 0 && fingerprint(&s.file, s.fp_len)? != (s.fp, s.fp_len) {
+            restart(s)?;
+        }
+        if s.offset == 0 && s.fp_len == 0 {
+            // Nothing read through this file yet, but its content may have been read through a
+            // copy (copytruncate copied it before Warden read any of it, and has not truncated
+            // it yet). Taking the fingerprint with the position makes a truncation right after
+            // this look show up at the next read.
+            if let Known::Read { consumed, fp, fp_len } = self.known(&s.file)? {
+                s.seek_to(consumed)?;
+                (s.fp, s.fp_len) = (fp, fp_len);
+            }
+        }
         loop {
-            let n = read_some(file, &mut self.buf)?;
+            // Another file with this content (a copy, or the original of this copy) may have
+            // been read further: those lines are handed over already.
+            if let Some(done) = self.ledger_consumed(s).filter(|&d| d > s.consumed()) {
+                s.seek_to(done)?;
+            }
+            let n = read_some(&mut s.file, &mut self.buf)?;
             if n == 0 {
                 break;
             }
-            if let Some(pos) = self.pos.filter(|p| p.fp_len > 0) {
-                let len = file.metadata()?.len();
-                if len < pos.fp_len || fingerprint(file, pos.fp_len)? != (pos.fingerprint, pos.fp_len) {
-                    file.seek(SeekFrom::Current(-(n as i64)))?;
-                    return Ok(true);
-                }
+            if s.fp_len > 0 && fingerprint(&s.file, s.fp_len)? != (s.fp, s.fp_len) {
+                // Truncated between the check and the read: these bytes may be the new content.
+                restart(s)?;
+                continue;
             }
-            split_lines(&self.buf[..n], &mut self.partial, &mut self.skipping, f);
-            if let Some(pos) = self.pos.as_mut() {
-                // Complete lines only: `position()` subtracts the partial tail.
-                pos.offset += n as u64;
-                if pos.fp_len < FINGERPRINT_BYTES {
-                    let len = file.metadata()?.len();
-                    let (fp, fp_len) = fingerprint(file, len)?;
-                    pos.fingerprint = fp;
-                    pos.fp_len = fp_len;
-                    self.empty_since = None;
-                }
+            split_lines(&self.buf[..n], &mut s.partial, &mut s.skipping, f);
+            let at = s.offset;
+            s.offset += n as u64;
+            total += n as u64;
+            let old = (s.fp, s.fp_len);
+            if at < FINGERPRINT_BYTES && at == s.head.len() as u64 {
+                let take = (FINGERPRINT_BYTES - at).min(n as u64) as usize;
+                s.head.extend_from_slice(&self.buf[..take]);
+                (s.fp, s.fp_len) = (hash(&s.head), s.head.len() as u64);
+            } else if s.fp_len < FINGERPRINT_BYTES {
+                (s.fp, s.fp_len) = fingerprint(&s.file, s.offset)?;
             }
+            self.record(Some(old), s);
         }
-        Ok(false)
+        if total > 0 {
+            s.quiet_since = Instant::now();
+        }
+        Ok(total)
     }
 
-    /// The open file was empty when last looked at, and is still the one at the path: if a new
-    /// rotated sibling appeared meanwhile, it can only be a copy of this file (copytruncate)
-    /// taken before Warden read any of it, so it is read whole, oldest copy first.
-    fn copied_while_empty(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-        let Some(before) = self.empty_since else { return Ok(()) };
-        let Some(pos) = self.pos.filter(|p| p.fp_len == 0 && p.offset == 0) else { return Ok(()) };
-        let still_here = std::fs::metadata(&self.path).is_ok_and(|m| m.dev() == pos.dev && m.ino() == pos.ino);
-        let newest = newest_sibling(&self.path);
-        if !still_here || newest == before {
-            return Ok(());
+    /// Keeps a file that is no longer at the path, to read what is still written to it. Past
+    /// [`MAX_OTHERS`] the oldest is read one last time and let go (hundreds of rotations ago,
+    /// nothing writes to it any more).
+    fn keep_reading(&mut self, s: Stream, f: &mut dyn FnMut(&[u8])) {
+        if self.others.len() >= MAX_OTHERS {
+            let mut oldest = self.others.remove(0);
+            let _ = self.drain(&mut oldest, f);
         }
-        let mut copies = Vec::new();
-        for candidate in rotated_candidates(&self.path) {
-            if before.is_some() && head_id(&candidate) == before {
-                break;
-            }
-            copies.push(candidate);
-        }
-        if before.is_some() && copies.len() == rotated_candidates(&self.path).len() {
-            // The sibling seen before is gone (compressed, or rotated out): which ones are new
-            // cannot be told, and reading them all could count old lines twice.
-            copies.clear();
-        }
-        for copy in copies.into_iter().rev() {
-            if let Ok(stream) = crate::replay::Input::File(copy).open() {
-                super::lines::for_each_line(stream, |line| f(line))?;
-            }
-        }
-        self.empty_since = Some(newest);
-        Ok(())
+        self.others.push(s);
     }
 
-    /// Reads what nginx still wrote to the rotated-away file; lets it go once it stayed quiet.
-    fn drain_rotated(&mut self, f: &mut dyn FnMut(&[u8])) {
-        let buf = &mut self.buf;
-        self.old.retain_mut(|old| {
-            let mut got = 0;
-            while let Ok(n) = pump(&mut old.file, buf, &mut old.partial, &mut old.skipping, f) {
-                if n == 0 {
-                    break;
-                }
-                got += n;
-            }
-            if got > 0 {
-                old.quiet_since = std::time::Instant::now();
-                true
-            } else if old.quiet_since.elapsed() >= ROTATED_GRACE {
+    /// Reads every other open file; lets go of those quiet for [`ROTATED_GRACE`].
+    fn drain_others(&mut self, f: &mut dyn FnMut(&[u8])) {
+        let mut others = std::mem::take(&mut self.others);
+        others.retain_mut(|s| {
+            let got = self.drain(s, f).unwrap_or(0);
+            if got == 0 && s.quiet_since.elapsed() >= ROTATED_GRACE {
                 // A rotated file that ends without a newline: its last line is complete.
-                if !old.partial.is_empty() && !old.skipping {
-                    f(&old.partial);
+                if !s.partial.is_empty() && !s.skipping {
+                    f(&s.partial);
                 }
                 false
             } else {
                 true
             }
         });
+        others.append(&mut self.others);
+        self.others = others;
     }
 
-    /// Starts reading a file that was rotated through between two polls, from its start; a
-    /// compressed one is read whole at once (nothing writes to it any more).
-    fn take_over_rotated(&mut self, path: &Path, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-        if path.extension().is_some_and(|e| e == "gz") {
-            if let Ok(stream) = crate::replay::Input::File(path.to_path_buf()).open() {
-                super::lines::for_each_line(stream, |line| f(line))?;
+    /// Looks at the rotated siblings that appeared since the last look. Each is the followed
+    /// file renamed (already open: skipped), a copy or a compressed copy of content read before
+    /// (read from where that content was left), or content never seen (a file created and
+    /// rotated between two polls, or a copy of a file rotated before it was read: read whole).
+    /// The siblings there at the first look are history and left to the first-start backfill,
+    /// except the rest of the content of a saved position.
+    fn scan_siblings(&mut self, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+        let first = !self.scanned;
+        self.scanned = true;
+        let mut present = HashSet::new();
+        for path in rotated_candidates(&self.path).into_iter().rev() {
+            let Ok(meta) = std::fs::metadata(&path) else { continue };
+            let id = (meta.dev(), meta.ino());
+            present.insert(id);
+            if self.looked_at.contains(&id) {
+                continue;
             }
-            return Ok(());
+            let open = self.cur.iter().chain(&self.others).any(|s| (s.dev, s.ino) == id);
+            if open {
+                self.looked_at.insert(id);
+                continue;
+            }
+            let gz = path.extension().is_some_and(|e| e == "gz");
+            if gz {
+                self.looked_at.insert(id);
+                self.read_gz(&path, f)?;
+                continue;
+            }
+            let Some(mut s) = Stream::open(&path)? else { continue };
+            match self.known(&s.file)? {
+                Known::Read { consumed, .. } => {
+                    self.looked_at.insert(id);
+                    s.seek_to(consumed)?;
+                    self.drain(&mut s, f)?;
+                    self.keep_reading(s, f);
+                }
+                // History, there before Warden looked.
+                _ if first => {
+                    self.looked_at.insert(id);
+                }
+                // A copy still being written, perhaps: look again at the next poll.
+                Known::Unsure => {}
+                Known::New => {
+                    self.looked_at.insert(id);
+                    self.drain(&mut s, f)?;
+                    self.keep_reading(s, f);
+                }
+            }
         }
-        let Ok(file) = File::open(path) else { return Ok(()) };
-        self.old.push(Rotated { file, partial: Vec::new(), skipping: false, quiet_since: std::time::Instant::now() });
-        self.drain_rotated(f);
+        self.looked_at.retain(|id| present.contains(id));
+        Ok(())
+    }
+
+    /// A compressed sibling: read only the part of a content already read from that was not
+    /// handed over yet (the rest of a saved position's file, compressed while Warden was
+    /// stopped, or a copy compressed before Warden got to it). Unknown compressed content is
+    /// history.
+    fn read_gz(&mut self, path: &Path, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
+        let Ok(mut stream) = crate::replay::Input::File(path.to_path_buf()).open() else { return Ok(()) };
+        let mut head = Vec::with_capacity(FINGERPRINT_BYTES as usize);
+        (&mut stream).take(FINGERPRINT_BYTES).read_to_end(&mut head)?;
+        let seen = self
+            .ledger
+            .iter()
+            .filter(|s| s.fp_len > 0 && s.fp_len <= head.len() as u64)
+            .filter(|s| hash(&head[..s.fp_len as usize]) == s.fp)
+            .max_by_key(|s| (s.fp_len, s.consumed))
+            .cloned();
+        let Some(seen) = seen else { return Ok(()) };
+        let skip_in_head = (seen.consumed as usize).min(head.len());
+        let mut rest = io::Read::chain(io::Cursor::new(head.split_off(skip_in_head)), stream);
+        let beyond = seen.consumed.saturating_sub(skip_in_head as u64);
+        io::copy(&mut (&mut rest).take(beyond), &mut io::sink())?;
+        let mut read = 0u64;
+        super::lines::for_each_line(rest, |line| {
+            read += line.len() as u64 + 1;
+            f(line)
+        })?;
+        if let Some(e) = self.ledger.iter_mut().find(|e| e.fp == seen.fp && e.fp_len == seen.fp_len) {
+            e.consumed = e.consumed.max(seen.consumed + read);
+        }
         Ok(())
     }
 }
 
-/// Reads once from `file` and hands over the complete lines (see [`split_lines`]). Returns the
-/// bytes read (0 at the end of the file).
-fn pump(
-    file: &mut File,
-    buf: &mut [u8],
-    partial: &mut Vec<u8>,
-    skipping: &mut bool,
-    f: &mut dyn FnMut(&[u8]),
-) -> io::Result<usize> {
-    let n = read_some(file, buf)?;
-    split_lines(&buf[..n], partial, skipping, f);
-    Ok(n)
+/// The stream's content was replaced: start again at 0; the fingerprint is taken afresh as the
+/// new content is read.
+fn restart(s: &mut Stream) -> io::Result<()> {
+    s.seek_to(0)?;
+    s.fp = 0;
+    s.fp_len = 0;
+    Ok(())
 }
 
 /// One `read`, retried when interrupted by a signal.
@@ -427,37 +580,6 @@ fn split_lines(chunk: &[u8], partial: &mut Vec<u8>, skipping: &mut bool, f: &mut
             *skipping = true;
         }
     }
-}
-
-/// The first bytes (decompressed) of a file, as an identity that survives compression.
-fn head_id(path: &Path) -> Option<u64> {
-    let mut stream = crate::replay::Input::File(path.to_path_buf()).open().ok()?;
-    let mut head = Vec::with_capacity(FINGERPRINT_BYTES as usize);
-    (&mut stream).take(FINGERPRINT_BYTES).read_to_end(&mut head).ok()?;
-    Some(hash(&head))
-}
-
-/// The identity ([`head_id`]) of the newest rotated sibling of `path`, if there is one.
-fn newest_sibling(path: &Path) -> Option<u64> {
-    rotated_candidates(path).first().and_then(|p| head_id(p))
-}
-
-/// The rotated siblings newer than `file` (which Warden had open at `path`): the files the path
-/// named after `file` and before what it names now, newest first. Empty when `file` is not found
-/// among the siblings (deleted, or renamed out of the pattern), since then which ones are newer
-/// cannot be told.
-fn rotated_since(path: &Path, file: &File) -> Vec<PathBuf> {
-    let Ok(meta) = file.metadata() else { return Vec::new() };
-    let candidates = rotated_candidates(path);
-    let Some(at) = candidates
-        .iter()
-        .position(|c| std::fs::metadata(c).is_ok_and(|m| m.dev() == meta.dev() && m.ino() == meta.ino()))
-    else {
-        return Vec::new();
-    };
-    let mut newer = candidates;
-    newer.truncate(at);
-    newer
 }
 
 /// Rotated siblings of a log, newest first: `access.log.1`, `access.log.2.gz`, … up to `.20`,

@@ -39,6 +39,8 @@ pub struct TrafficQuery {
     pub status: Option<(u16, u16)>,
     /// A substring of the path or the Host header, compared without case.
     pub text: Option<String>,
+    /// Only rows older than this row id (the next page of a paged view).
+    pub before_id: Option<i64>,
 }
 
 fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<TrafficRow> {
@@ -83,13 +85,16 @@ impl LogsDb {
                  WHERE (?1 IS NULL OR client_ip = ?1) \
                    AND (?2 IS NULL OR status_code BETWEEN ?2 AND ?3) \
                    AND (?4 IS NULL OR instr(lower(path), ?4) > 0 OR instr(lower(COALESCE(host, '')), ?4) > 0) \
+                   AND (?6 IS NULL OR id < ?6) \
                  ORDER BY id DESC LIMIT ?5",
             )
             .map_err(|e| self.err(ctx, e))?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let (lo, hi) = filter.status.map_or((None, None), |(lo, hi)| (Some(lo), Some(hi)));
         let text = filter.text.as_ref().map(|t| t.to_lowercase());
-        let rows = stmt.query_map(params![filter.ip, lo, hi, text, limit], decode).map_err(|e| self.err(ctx, e))?;
+        let rows = stmt
+            .query_map(params![filter.ip, lo, hi, text, limit, filter.before_id], decode)
+            .map_err(|e| self.err(ctx, e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
     }
 

@@ -1,7 +1,7 @@
 // Traffic: recent requests, newest first, filtered by address, status class and text.
 
 import { h, ipLink } from "../dom";
-import { api, asError, type TrafficFilter, type TrafficRow } from "../ipc";
+import { api, asError, type TrafficCursor, type TrafficFilter, type TrafficRow } from "../ipc";
 import { VirtualTable } from "../components/table";
 import { timeEl } from "../format";
 import { page, type View } from "./common";
@@ -50,6 +50,13 @@ export function trafficView(): View {
   const live = h("input", { type: "checkbox", checked: true, "aria-label": "Live updates" });
   const note = h("span", { class: "muted small" });
   let applied: TrafficFilter = { ip: null, status: null, text: null, limit: DEFAULT_LIMIT };
+  // Paging: `starts[i]` is where page i begins (null: the newest). Only one page is held, however
+  // long the history; older pages hold still (no live refresh) while they are shown.
+  let starts: (TrafficCursor | null)[] = [null];
+  let older: TrafficCursor | null = null;
+  const pageLabel = h("span", { class: "muted small", "data-testid": "traffic-page" }, "Newest");
+  const newerBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "traffic-newer" }, "← Newer");
+  const olderBtn = h("button", { type: "button", class: "btn", disabled: true, "data-testid": "traffic-older" }, "Older →");
   let last = 0;
   let trailing: ReturnType<typeof setTimeout> | undefined;
 
@@ -86,10 +93,30 @@ export function trafficView(): View {
   async function load() {
     note.classList.remove("error-text");
     last = Date.now();
-    const rows = await api.traffic(applied);
-    table.setRows(rows);
-    note.textContent = rows.length >= applied.limit ? `Showing the newest ${rows.length.toLocaleString()}; raise the limit for more.` : "";
+    const at = starts.length - 1;
+    const page = await api.traffic({ ...applied, before: starts[at] });
+    table.setRows(page.rows);
+    older = page.older;
+    olderBtn.disabled = older === null;
+    newerBtn.disabled = at === 0;
+    const first = at * applied.limit + 1;
+    pageLabel.textContent =
+      page.rows.length === 0
+        ? at === 0 ? "Newest" : "No older requests"
+        : `${at === 0 ? "Newest: " : ""}requests ${first.toLocaleString()}–${(first + page.rows.length - 1).toLocaleString()}`;
+    note.textContent = "";
   }
+
+  olderBtn.addEventListener("click", () => {
+    if (older === null) return;
+    starts.push(older);
+    void load().catch(failed);
+  });
+  newerBtn.addEventListener("click", () => {
+    if (starts.length <= 1) return;
+    starts.pop();
+    void load().catch(failed);
+  });
 
   const form = h(
     "form",
@@ -111,6 +138,7 @@ export function trafficView(): View {
           text: textIn.value.trim() || null,
           limit,
         };
+        starts = [null];
         void load().catch(failed);
       },
     },
@@ -122,12 +150,13 @@ export function trafficView(): View {
     h("label", { class: "inline toggle", title: "Refresh as new requests arrive" }, live, " Live"),
   );
 
-  const root = page("Traffic", "Recent requests to OpenAlgo, newest first.", form, note, table.el);
+  const pager = h("div", { class: "filters" }, newerBtn, pageLabel, olderBtn);
+  const root = page("Traffic", "Recent requests to OpenAlgo, newest first, a page at a time.", form, pager, note, table.el);
   root.classList.add("page-fill");
   return {
     root,
     async refresh() {
-      if (!live.checked && last) return;
+      if ((!live.checked || starts.length > 1) && last) return;
       // Big result sets are re-read at most every 5 s; small ones every second.
       const gap = applied.limit > 20_000 ? 5000 : 1000;
       const wait = last + gap - Date.now();
