@@ -388,6 +388,12 @@ mod tests {
         ] {
             assert_eq!(c(bad), "ERR", "{bad:?} must be rejected");
         }
+        // Hostile strings from headers: very long, unicode look-alike digits, control characters.
+        for bad in ["1".repeat(1000), "２０３.０.１１３.７".into(), "203.0.113.7\u{202e}".into(), "::ffff:".repeat(200)]
+        {
+            assert!(canonicalize(&bad).is_err(), "{bad:?} must be rejected");
+            assert!(display_raw(&bad).chars().count() <= 81);
+        }
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn tidy<K: ShardKey>(map: &mut Map<K>) {
 
 /// Counters keyed by address and rule, stored so that a million addresses fit in little memory:
 /// one map per rule (the rule is not part of the key), IPv4 keys as 4-byte integers, each split
-/// into shards ([`Shards`]).
+/// into 16 shards (each resized and tidied on its own).
 #[derive(Debug, Default)]
 pub struct WindowMap {
     v4: [Shards<u32>; 3],
