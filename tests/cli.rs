@@ -192,15 +192,13 @@ fn refuses_to_ban_the_address_of_the_trader_s_ssh_session_or_openalgo_sign_in() 
     // OpenAlgo's openalgo.db beside logs.db, with a sign-in from 203.0.113.88 (IST, naive).
     let oa = ws.logs.with_file_name("openalgo.db");
     let ist = (chrono::Utc::now() + chrono::Duration::minutes(330)).format("%Y-%m-%d %H:%M:%S%.6f").to_string();
+    crate::common::create_login_attempts(&oa);
     raw(&oa)
-        .execute_batch(&format!(
-            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
-             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
-             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
-             PRIMARY KEY (id)); \
-             INSERT INTO login_attempts (username, ip_address, status, timestamp) VALUES ('trader', '203.0.113.88', 'success', '{ist}');"
-        ))
-        .expect("openalgo.db");
+        .execute(
+            "INSERT INTO login_attempts (username, ip_address, status, timestamp) VALUES ('trader', '203.0.113.88', 'success', ?1)",
+            [&ist],
+        )
+        .expect("sign-in");
     let ban = |ip: &str| {
         Command::new(env!("CARGO_BIN_EXE_warden"))
             .args(["--logs-db", ws.logs.to_str().expect("utf8"), "--state-db", ws.state.to_str().expect("utf8")])

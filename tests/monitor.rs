@@ -366,14 +366,7 @@ fn a_ban_still_pending_at_a_stop_is_written_after_the_restart() {
 fn the_address_the_trader_signed_in_from_is_never_banned_once_the_monitor_sees_the_sign_in() {
     let s = setup();
     let oa = s.logs.with_file_name("openalgo.db");
-    raw(&oa)
-        .execute_batch(
-            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
-             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
-             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
-             PRIMARY KEY (id));",
-        )
-        .expect("login_attempts");
+    crate::common::create_login_attempts(&oa);
     let paths = Paths { openalgo_db: Some(oa.clone()), ..s.paths.clone() };
     let mut m = Monitor::open(&Config::default(), &paths).expect("monitor");
     let start = t("2026-11-21 10:00:00");

@@ -75,6 +75,27 @@ fn public_v4() -> impl Strategy<Value = Ipv4Addr> {
         .prop_map(|(a, r)| Ipv4Addr::new(a, r[0], r[1], r[2]))
 }
 
+/// A manual ban of `raw` (as from the CLI or the GUI) under `protection`.
+fn manual_ban(
+    protection: &Protection,
+    raw: &str,
+    now: warden::time::Timestamp,
+) -> warden::Result<warden::actions::BanOutcome> {
+    let path = shared_logs_db();
+    let mut logs = warden::store::LogsDb::open(path).expect("logs.db");
+    let state = warden::store::StateDb::open(&path.with_file_name("state.db")).expect("state");
+    warden::actions::ban(
+        &mut logs,
+        &state,
+        protection,
+        raw,
+        warden::engine::BanLength::Permanent,
+        None,
+        warden::store::state::Actor::Cli,
+        now,
+    )
+}
+
 fn hammer(e: &mut Engine, raw: &str) -> Vec<Verdict> {
     let start = t("2026-11-21 10:00:00");
     let mut out = Vec::new();
@@ -108,10 +129,7 @@ proptest! {
         prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} banned from a tracker: {v:?}");
 
         // And a manual ban, from the CLI or the GUI.
-        let path = shared_logs_db();
-        let mut logs = warden::store::LogsDb::open(path).expect("logs.db");
-        let state = warden::store::StateDb::open(&path.with_file_name("state.db")).expect("state");
-        let r = warden::actions::ban(&mut logs, &state, &Protection::default(), &raw, warden::engine::BanLength::Permanent, None, warden::store::state::Actor::Cli, now);
+        let r = manual_ban(&Protection::default(), &raw, now);
         prop_assert!(matches!(r, Err(warden::Error::Protected { .. })), "{raw}: manual ban not refused: {r:?}");
     }
 
@@ -185,14 +203,7 @@ fn shared_openalgo_db() -> &'static std::path::Path {
     &DB.get_or_init(|| {
         let d = tempfile::tempdir().expect("tempdir");
         let p = d.path().join("openalgo.db");
-        let c = rusqlite::Connection::open(&p).expect("openalgo.db");
-        c.execute_batch(
-            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
-             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
-             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
-             PRIMARY KEY (id));",
-        )
-        .expect("schema");
+        crate::common::create_login_attempts(&p);
         (d, p)
     })
     .1
@@ -256,10 +267,7 @@ proptest! {
             let reading = warden::engine::TrackerReading { raw_ip: raw.clone(), rule: warden::event::Rule::InvalidApiKey, count: 500, first_at: now };
             let v = e.observe_tracker(&reading, now);
             prop_assert!(!v.iter().any(|v| matches!(v, Verdict::Ban(_))), "{raw} banned from a tracker: {v:?}");
-            let path = shared_logs_db();
-            let mut logs = warden::store::LogsDb::open(path).expect("logs.db");
-            let state = warden::store::StateDb::open(&path.with_file_name("state.db")).expect("state");
-            let r = warden::actions::ban(&mut logs, &state, &protection, &raw, warden::engine::BanLength::Permanent, None, warden::store::state::Actor::Cli, now);
+            let r = manual_ban(&protection, &raw, now);
             prop_assert!(matches!(r, Err(warden::Error::Protected { .. })), "{raw}: manual ban not refused: {r:?}");
         }
         if protection.check(IpAddr::V4(stranger)).is_none() {

@@ -48,3 +48,16 @@ pub fn wait_for<T>(timeout: Duration, what: &str, mut f: impl FnMut() -> Option<
 pub fn raw(path: &Path) -> rusqlite::Connection {
     rusqlite::Connection::open(path).expect("open raw connection")
 }
+
+/// OpenAlgo's `login_attempts` table in `openalgo.db` (spec §2; no fixture holds it), created at
+/// `path`.
+pub fn create_login_attempts(path: &Path) {
+    raw(path)
+        .execute_batch(
+            "CREATE TABLE login_attempts (id INTEGER NOT NULL, username VARCHAR(255) NOT NULL, \
+             ip_address VARCHAR(45), device_info VARCHAR(500), status VARCHAR(20) NOT NULL, \
+             login_type VARCHAR(20), broker VARCHAR(20), failure_reason VARCHAR(255), timestamp DATETIME, \
+             PRIMARY KEY (id));",
+        )
+        .expect("login_attempts");
+}

@@ -57,6 +57,36 @@ pub fn for_each_line(input: impl Read, mut f: impl FnMut(&[u8])) -> io::Result<u
     Ok(total)
 }
 
+/// Hands over the complete lines of `chunk`, keeping a partial tail (capped at [`MAX_LINE`]) in
+/// `partial` for the next chunk; a line over the cap is cut, and the rest of it skipped.
+pub fn split_lines(chunk: &[u8], partial: &mut Vec<u8>, skipping: &mut bool, f: &mut dyn FnMut(&[u8])) {
+    let n = chunk.len();
+    let mut start = 0;
+    while let Some(i) = memchr(b'\n', &chunk[start..]) {
+        let end = start + i;
+        if *skipping {
+            *skipping = false;
+        } else if partial.is_empty() {
+            f(&chunk[start..end.min(start + MAX_LINE)]);
+        } else {
+            let room = MAX_LINE.saturating_sub(partial.len());
+            partial.extend_from_slice(&chunk[start..end.min(start + room)]);
+            f(partial);
+            partial.clear();
+        }
+        start = end + 1;
+    }
+    if start < n && !*skipping {
+        let room = MAX_LINE.saturating_sub(partial.len());
+        partial.extend_from_slice(&chunk[start..n.min(start + room)]);
+        if partial.len() >= MAX_LINE {
+            f(partial);
+            partial.clear();
+            *skipping = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

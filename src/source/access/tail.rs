@@ -30,7 +30,7 @@ use std::time::Instant;
 
 use serde::{Deserialize, Serialize};
 
-use super::lines::MAX_LINE;
+use super::lines::split_lines;
 
 /// How many leading bytes identify a file.
 const FINGERPRINT_BYTES: u64 = 256;
@@ -75,10 +75,15 @@ fn hash(bytes: &[u8]) -> u64 {
 /// Fewer bytes if the file is shorter (or was truncated meanwhile): a short read is a changed
 /// file, not an error.
 fn fingerprint(file: &File, len: u64) -> io::Result<(u64, u64)> {
-    let n = len.min(FINGERPRINT_BYTES) as usize;
-    let mut buf = vec![0u8; n];
+    let head = read_head(file, len)?;
+    Ok((hash(&head), head.len() as u64))
+}
+
+/// Up to `len` (at most 256) first bytes of `file`, fewer if it is shorter.
+fn read_head(file: &File, len: u64) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0u8; len.min(FINGERPRINT_BYTES) as usize];
     let mut got = 0;
-    while got < n {
+    while got < buf.len() {
         match file.read_at(&mut buf[got..], got as u64) {
             Ok(0) => break,
             Ok(k) => got += k,
@@ -86,7 +91,8 @@ fn fingerprint(file: &File, len: u64) -> io::Result<(u64, u64)> {
             Err(e) => return Err(e),
         }
     }
-    Ok((hash(&buf[..got]), got as u64))
+    buf.truncate(got);
+    Ok(buf)
 }
 
 /// How much of one content (known by its first bytes) has been handed over.
@@ -304,17 +310,7 @@ impl Tailer {
 
     /// What the ledger knows of the content of `file` (the entry read furthest, if several match).
     fn known(&self, file: &File) -> io::Result<Known> {
-        let mut first = vec![0u8; FINGERPRINT_BYTES as usize];
-        let mut got = 0;
-        while got < first.len() {
-            match file.read_at(&mut first[got..], got as u64) {
-                Ok(0) => break,
-                Ok(k) => got += k,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(e),
-            }
-        }
-        first.truncate(got);
+        let first = read_head(file, FINGERPRINT_BYTES)?;
         if first.is_empty() {
             return Ok(Known::Unsure);
         }
@@ -548,36 +544,6 @@ fn read_some(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
             Ok(n) => return Ok(n),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
-        }
-    }
-}
-
-/// Hands over the complete lines of `chunk`, keeping a partial tail (capped at [`MAX_LINE`]) in
-/// `partial` for the next chunk; a line over the cap is cut, and the rest of it skipped.
-fn split_lines(chunk: &[u8], partial: &mut Vec<u8>, skipping: &mut bool, f: &mut dyn FnMut(&[u8])) {
-    let n = chunk.len();
-    let mut start = 0;
-    while let Some(i) = memchr::memchr(b'\n', &chunk[start..]) {
-        let end = start + i;
-        if *skipping {
-            *skipping = false;
-        } else if partial.is_empty() {
-            f(&chunk[start..end.min(start + MAX_LINE)]);
-        } else {
-            let room = MAX_LINE.saturating_sub(partial.len());
-            partial.extend_from_slice(&chunk[start..end.min(start + room)]);
-            f(partial);
-            partial.clear();
-        }
-        start = end + 1;
-    }
-    if start < n && !*skipping {
-        let room = MAX_LINE.saturating_sub(partial.len());
-        partial.extend_from_slice(&chunk[start..n.min(start + room)]);
-        if partial.len() >= MAX_LINE {
-            f(partial);
-            partial.clear();
-            *skipping = true;
         }
     }
 }
