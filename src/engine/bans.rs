@@ -46,12 +46,19 @@ impl Engine {
     }
 
     /// Whether `ip` is banned at `at`.
+    #[inline]
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
         let key = ip_key(ip);
         // Most addresses are not banned: a bit in a small filter says so without a map lookup.
         if self.bans.is_empty() || !self.ban_filter.contains(key) {
             return false;
         }
+        self.is_banned_key(key, at)
+    }
+
+    /// [`Engine::is_banned`] past the filter: the map lookup.
+    #[inline(never)]
+    fn is_banned_key(&self, key: u128, at: Timestamp) -> bool {
         self.bans.get(&key).is_some_and(|span| {
             active(Some(&span.until), at)
                 && span

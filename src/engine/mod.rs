@@ -85,8 +85,8 @@ pub struct Engine {
     /// as before the ban, which orders the same ban again).
     ordered_here: HashMap<u128, Timestamp, RandomState>,
     offences: HashMap<IpAddr, u32>,
-    /// Keys of notices already given, with the time after which the key can be forgotten.
-    alerted: HashMap<String, Timestamp>,
+    /// Notices already given, with the time after which each can be forgotten.
+    alerted: HashMap<Given, Timestamp, RandomState>,
 }
 
 impl Engine {
@@ -107,7 +107,7 @@ impl Engine {
             ordered_here: HashMap::default(),
             held: HashMap::new(),
             offences: HashMap::new(),
-            alerted: HashMap::new(),
+            alerted: HashMap::default(),
         }
     }
 
@@ -143,7 +143,7 @@ impl Engine {
 
     /// Marks a notice as already given until `until` (carries de-duplication across restarts).
     pub fn remember_alert(&mut self, key: String, until: Timestamp) {
-        self.alerted.insert(key, until);
+        self.alerted.insert(Given::parse(key), until);
     }
 
     /// The live counter of `ip` under `rule`, with its strings, if any.
@@ -350,25 +350,25 @@ impl Engine {
     ) -> Vec<Verdict> {
         let threshold = self.thresholds.limits(rule).threshold;
         if count < threshold {
-            if count >= self.near_at(threshold) && self.first_time("near", ip, rule, window_start) {
+            if count >= self.near_at(threshold) && self.first_time(Given::NEAR, ip, rule, window_start) {
                 return vec![Verdict::Near(NearThreshold { ip, rule, count, threshold, window_start, source })];
             }
             return Vec::new();
         }
         if let Some(why) = self.protection.check(ip) {
-            if self.first_time("protected", ip, rule, window_start) {
+            if self.first_time(Given::PROTECTED, ip, rule, window_start) {
                 return vec![Verdict::Protected { ip, rule, count, why }];
             }
             return Vec::new();
         }
         if left_to_openalgo {
-            if self.first_time("openalgo", ip, rule, window_start) {
+            if self.first_time(Given::OPENALGO, ip, rule, window_start) {
                 return vec![Verdict::LeftToOpenAlgo { ip, rule, count }];
             }
             return Vec::new();
         }
         if self.thresholds.action(rule) == Action::Notice {
-            if self.first_time("reached", ip, rule, window_start) {
+            if self.first_time(Given::REACHED, ip, rule, window_start) {
                 return vec![Verdict::Reached { ip, rule, count, threshold }];
             }
             return Vec::new();
@@ -430,7 +430,7 @@ impl Engine {
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {
             // Health checks and the proxy itself are busy all day: one report a day is enough.
-            if self.first_time("protected", ip, Rule::Rate, day) {
+            if self.first_time(Given::PROTECTED, ip, Rule::Rate, day) {
                 out.push(Verdict::Protected { ip, rule: Rule::Rate, count: burst.count, why });
             }
             return;
@@ -449,7 +449,7 @@ impl Engine {
 
     fn not_an_ip(&mut self, raw: &str, rule: Rule, source: Source, at: Timestamp) -> Option<Verdict> {
         let shown = display_raw(raw);
-        let key = format!("invalid|{rule}|{shown}");
+        let key = Given::Text(format!("invalid|{rule}|{shown}"));
         if self.alerted.contains_key(&key) {
             return None;
         }
@@ -457,8 +457,8 @@ impl Engine {
         Some(Verdict::NotAnIp { raw: shown, rule, source })
     }
 
-    fn first_time(&mut self, kind: &str, ip: IpAddr, rule: Rule, window_start: Timestamp) -> bool {
-        let key = alert_key(kind, ip, rule, window_start);
+    fn first_time(&mut self, kind: u8, ip: IpAddr, rule: Rule, window_start: Timestamp) -> bool {
+        let key = Given::Notice { kind, rule, ip, window_start: window_start.timestamp_micros() };
         if self.alerted.contains_key(&key) {
             return false;
         }
@@ -473,7 +473,48 @@ pub fn near_at(fraction: f64, threshold: u32) -> u32 {
     ((fraction * f64::from(threshold)) - 1e-9).ceil().max(1.0) as u32
 }
 
-/// The de-duplication key of a notice: one per kind, address, rule and window.
+/// The de-duplication key of a notice: one per kind, address, rule and window. This text is
+/// what the state file keeps; the engine keeps the same key as a [`Given`].
 pub fn alert_key(kind: &str, ip: IpAddr, rule: Rule, window_start: Timestamp) -> String {
     format!("{kind}|{rule}|{ip}|{}", window_start.timestamp_micros())
+}
+
+/// A notice the engine has already given. Structured, so that asking "given yet?" on a busy
+/// address hashes a few integers instead of formatting a string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum Given {
+    /// A notice about an address under a rule in one window; `kind` indexes [`Given::KINDS`].
+    Notice { kind: u8, rule: Rule, ip: IpAddr, window_start: i64 },
+    /// Any other key, as text (a non-IP client, a key from the state file in another shape).
+    Text(String),
+}
+
+impl Given {
+    /// The kinds, as [`alert_key`] spells them.
+    const KINDS: [&'static str; 4] = ["near", "protected", "openalgo", "reached"];
+    const NEAR: u8 = 0;
+    const PROTECTED: u8 = 1;
+    const OPENALGO: u8 = 2;
+    const REACHED: u8 = 3;
+
+    /// Reads a key written by [`alert_key`] back into the same structured key the engine
+    /// makes; anything else is kept as text.
+    fn parse(key: String) -> Self {
+        let mut parts = key.split('|');
+        let (Some(kind), Some(rule), Some(ip), Some(start), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Given::Text(key);
+        };
+        let kind = Self::KINDS.iter().position(|k| *k == kind);
+        let rule = [Rule::NotFound, Rule::InvalidApiKey, Rule::FailedLogin, Rule::Rate]
+            .into_iter()
+            .find(|r| r.as_str() == rule);
+        match (kind, rule, ip.parse::<IpAddr>(), start.parse::<i64>()) {
+            (Some(kind), Some(rule), Ok(ip), Ok(window_start)) => {
+                Given::Notice { kind: kind as u8, rule, ip, window_start }
+            }
+            _ => Given::Text(key),
+        }
+    }
 }

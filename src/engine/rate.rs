@@ -74,7 +74,7 @@ impl RateCounter {
         }
         for (i, limit) in limits.paths.iter().enumerate() {
             let prefix = limit.prefix.as_bytes();
-            if !crate::source::access::parse::short_eq(path.get(..prefix.len()), prefix) {
+            if !crate::source::access::parse::has_prefix(path, prefix) {
                 continue;
             }
             let c = self.paths.entry((ip, i as u16)).or_insert(0);

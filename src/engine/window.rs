@@ -166,7 +166,10 @@ impl Window {
     /// Whether the window has run its course at `at`. OpenAlgo's test is
     /// `(now - first).days >= 1`, so the reset happens at exactly 24 hours.
     pub fn is_over(&self, at: Timestamp) -> bool {
-        at >= later(self.first_at(), WINDOW)
+        // In whole seconds and microseconds, as `first_at() + WINDOW <= at` would say, without
+        // building two dates on every request.
+        let end = i64::from(self.first_secs) + WINDOW.num_seconds();
+        (at.timestamp(), at.timestamp_subsec_micros()) >= (end, self.first_micros)
     }
 
     /// Counts one more event: restarts the window when it is over, otherwise adds to it.
@@ -198,23 +201,39 @@ impl Window {
         if cap == 0 {
             return;
         }
-        let mut ids = self.ids(interner);
-        if ids.contains(&id) {
+        // In place: a busy window is touched on every request it counts, so no copy of its list.
+        if self.list != NO_LIST {
+            if let Some(list) = interner.lists.get_mut(self.list as usize) {
+                if !list.contains(&id) {
+                    if list.len() >= cap {
+                        list.remove(0);
+                    }
+                    list.push(id);
+                    self.len = list.len().min(255) as u8;
+                }
+                return;
+            }
+        }
+        let n = usize::from(self.len).min(2);
+        if self.inline[..n].contains(&id) {
             return;
         }
-        if ids.len() == cap {
+        if n < 2 && n < cap {
+            self.inline[n] = id;
+            self.len = n as u8 + 1;
+            return;
+        }
+        let mut ids = self.inline[..n].to_vec();
+        if ids.len() >= cap {
             ids.remove(0);
         }
         ids.push(id);
         if ids.len() <= 2 {
             self.inline[..ids.len()].copy_from_slice(&ids);
             self.len = ids.len() as u8;
-        } else if self.list == NO_LIST {
-            self.len = ids.len().min(255) as u8;
-            self.list = interner.new_list(ids);
         } else {
             self.len = ids.len().min(255) as u8;
-            interner.lists[self.list as usize] = ids;
+            self.list = interner.new_list(ids);
         }
     }
 

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::parse::Request;
+use super::parse::{has_prefix, Request};
 use crate::event::{Rule, What, SAFE_404_PREFIXES};
 
 /// Which requests count for which rule.
@@ -83,12 +83,12 @@ impl Classifier {
         }
         let path = req.path();
         if flags & NOT_FOUND != 0 {
-            if self.safe.iter().any(|p| path.starts_with(p)) {
+            if self.safe.iter().any(|p| has_prefix(path, p)) {
                 return None;
             }
             return Some((Rule::NotFound, Some(path)));
         }
-        if flags & BAD_KEY != 0 && path.starts_with(&self.key_prefix) {
+        if flags & BAD_KEY != 0 && has_prefix(path, &self.key_prefix) {
             // nginx never sees the key, only OpenAlgo's 403: no hash to keep.
             return Some((Rule::InvalidApiKey, None));
         }

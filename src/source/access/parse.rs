@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, NaiveTime, TimeZone, Timelike, Utc};
 use memchr::memchr;
 
 use super::format::{Field, Item, LogFormat};
@@ -105,8 +105,17 @@ struct TimeCache {
     raw: [u8; 32],
     len: usize,
     value: Option<(Timestamp, i64)>,
-    /// `time_local` with the seconds blanked, and the value of that minute's first second.
-    minute: Option<([u8; 26], Timestamp)>,
+    /// The minute of the last `time_local`, to add seconds to.
+    minute: Option<Minute>,
+}
+
+/// A `time_local` minute: its text (the seconds are ignored) and when it starts, in UTC.
+#[derive(Debug, Clone)]
+struct Minute {
+    key: [u8; 26],
+    date: NaiveDate,
+    second_of_day: u32,
+    secs: i64,
 }
 
 /// A parser for one format. Keep one per log: it caches the last timestamp.
@@ -120,6 +129,16 @@ pub struct Parser {
 /// Equality of short byte strings without a library call.
 pub(crate) fn short_eq(a: Option<&[u8]>, b: &[u8]) -> bool {
     a.is_some_and(|a| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y))
+}
+
+/// Whether `hay` starts with `prefix`. Paths share their first bytes (`/api/v1/…`), so the last
+/// byte of the prefix is compared first: most candidates fail on that one load.
+#[inline]
+pub(crate) fn has_prefix(hay: &[u8], prefix: &[u8]) -> bool {
+    match prefix.last() {
+        None => true,
+        Some(last) => hay.get(prefix.len() - 1) == Some(last) && hay[..prefix.len()] == *prefix,
+    }
 }
 
 fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
@@ -258,15 +277,24 @@ impl Parser {
         }
         let (at, secs) = self.cache.get(Field::TimeLocal, time).ok()?;
         let req_start = lb + 30;
-        let req_len = find_end(&line[req_start..], b"\" ", true)?;
-        let rest = &line[req_start + req_len + 2..];
+        let rest = match quick_request(&line[req_start..]) {
+            Some((method, target, rest)) => {
+                req.method = method;
+                req.set_target(target);
+                rest
+            }
+            None => {
+                let req_len = find_end(&line[req_start..], b"\" ", true)?;
+                split_request(&line[req_start..req_start + req_len], req);
+                &line[req_start + req_len + 2..]
+            }
+        };
         let status = status(rest.get(..3)?).ok()?;
         let after = &rest[3..];
         req.ip = ip;
         req.at = at;
         req.secs = secs;
         req.status = status;
-        split_request(&line[req_start..req_start + req_len], req);
         if !(after.is_empty() || after[0] == b' ') {
             return None;
         }
@@ -286,6 +314,9 @@ impl Parser {
 }
 
 impl TimeCache {
+    /// The time in `raw`: the cached value when it repeats the last one (most lines), the
+    /// cached minute plus its seconds when only those differ (nearly all the others).
+    #[inline]
     fn get(&mut self, field: Field, raw: &[u8]) -> Result<(Timestamp, i64), ParseError> {
         // `time_local` is always 26 bytes: compare as fixed-size arrays, which compile to a few
         // word compares instead of a library call.
@@ -293,19 +324,32 @@ impl TimeCache {
             if self.len == 26 && a == b {
                 return self.value.ok_or(ParseError::Time);
             }
+            if let (Field::TimeLocal, Some(m)) = (field, &self.minute) {
+                if a[..18] == m.key[..18] && a[20..] == m.key[20..] {
+                    let (tens, ones) = (a[18].wrapping_sub(b'0'), a[19].wrapping_sub(b'0'));
+                    if tens < 6 && ones <= 9 {
+                        let s = u32::from(tens) * 10 + u32::from(ones);
+                        // The minute starts at second 0 in UTC too (offsets are whole minutes),
+                        // so adding up to 59 seconds stays within its day.
+                        if let Some(time) = NaiveTime::from_num_seconds_from_midnight_opt(m.second_of_day + s, 0) {
+                            let value = (m.date.and_time(time).and_utc(), m.secs + i64::from(s));
+                            self.raw[..26].copy_from_slice(a);
+                            self.len = 26;
+                            self.value = Some(value);
+                            return Ok(value);
+                        }
+                    }
+                }
+            }
         } else if raw.len() == self.len && raw == &self.raw[..self.len] {
             return self.value.ok_or(ParseError::Time);
         }
-        if let (Field::TimeLocal, Some((key, base)), 26) = (field, &self.minute, raw.len()) {
-            if raw[..18] == key[..18] && raw[20..] == key[20..] {
-                if let Some(secs) = digits(&raw[18..20]).filter(|s| *s < 60) {
-                    let t = *base + chrono::Duration::seconds(i64::from(secs));
-                    let value = (t, t.timestamp());
-                    self.remember(raw, Some(value));
-                    return Ok(value);
-                }
-            }
-        }
+        self.parse(field, raw)
+    }
+
+    /// A time that is not in the cached second or minute: parsed in full, and cached.
+    #[inline(never)]
+    fn parse(&mut self, field: Field, raw: &[u8]) -> Result<(Timestamp, i64), ParseError> {
         let value = match field {
             Field::TimeLocal => time_local(raw),
             Field::TimeIso8601 => std::str::from_utf8(raw)
@@ -314,9 +358,17 @@ impl TimeCache {
                 .map(|t| t.with_timezone(&Utc)),
             _ => msec(raw),
         };
+        self.minute = None;
         if let (Field::TimeLocal, Some(t), Ok(key)) = (field, value, <[u8; 26]>::try_from(raw)) {
-            let secs = digits(&raw[18..20]).unwrap_or(0);
-            self.minute = Some((key, t - chrono::Duration::seconds(i64::from(secs))));
+            let start = t - chrono::Duration::seconds(i64::from(digits(&raw[18..20]).unwrap_or(0)));
+            if start.second() == 0 {
+                self.minute = Some(Minute {
+                    key,
+                    date: start.date_naive(),
+                    second_of_day: start.num_seconds_from_midnight(),
+                    secs: start.timestamp(),
+                });
+            }
         }
         let value = value.map(|t| (t, t.timestamp()));
         self.remember(raw, value);
@@ -331,6 +383,31 @@ impl TimeCache {
             self.len = usize::MAX; // too long to remember: never matches
         }
         self.value = value;
+    }
+}
+
+/// The usual request field, `METHOD TARGET HTTP/d.d" `, read in one pass: the method, the
+/// target, and what follows the closing quote. `None` for anything else (a space in the target,
+/// no protocol, a quote where the general path would end the field), which
+/// [`split_request`] then reads exactly as before.
+#[inline]
+fn quick_request(r: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
+    let m = r[..r.len().min(16)].iter().position(|c| *c == b' ')?;
+    let t = &r[m + 1..];
+    let te = memchr(b' ', t)?;
+    let proto = t.get(te + 1..te + 11)?;
+    let ok = proto.starts_with(b"HTTP/")
+        && proto[5].is_ascii_digit()
+        && proto[6] == b'.'
+        && proto[7].is_ascii_digit()
+        && proto[8..] == *b"\" "
+        // A quote before a space would end the field there on the general path.
+        && r[m.saturating_sub(1)] != b'"'
+        && t[te.saturating_sub(1)] != b'"';
+    if ok {
+        Some((&r[..m], &t[..te], &t[te + 11..]))
+    } else {
+        None
     }
 }
 

@@ -129,7 +129,7 @@ impl IpCache {
             self.slots = vec![(0, [0; 45], None); Self::SLOTS];
         }
         let slot = &mut self.slots[(self.hasher.hash_one(raw) as usize) & (Self::SLOTS - 1)];
-        if usize::from(slot.0) == raw.len() && crate::source::access::parse::short_eq(slot.1.get(..raw.len()), raw) {
+        if usize::from(slot.0) == raw.len() && slot.1[..raw.len()] == *raw {
             return slot.2;
         }
         let ip = canonicalize_bytes(raw);
