@@ -76,6 +76,7 @@ impl Classify {
 impl Classifier {
     /// The rule `req` counts for and the item it carries (the path of a 404), without
     /// allocating. Most requests count for nothing but traffic and rate.
+    #[inline]
     pub fn rule_of<'a>(&self, req: &Request<'a>) -> Option<(Rule, Option<&'a [u8]>)> {
         let flags = self.by_status.get(usize::from(req.status)).copied().unwrap_or(0);
         if flags == 0 {

@@ -116,7 +116,8 @@ struct TimeCache {
 /// times compare in four integer compares.
 #[inline]
 fn words26(a: &[u8; 26]) -> [u64; 4] {
-    let word = |i: usize| u64::from_le_bytes([a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7]]);
+    let word =
+        |i: usize| u64::from_le_bytes([a[i], a[i + 1], a[i + 2], a[i + 3], a[i + 4], a[i + 5], a[i + 6], a[i + 7]]);
     [word(0), word(8), word(16), u64::from(u16::from_le_bytes([a[24], a[25]]))]
 }
 
@@ -211,10 +212,12 @@ impl AddrCache {
         if self.slots.is_empty() {
             self.slots = vec![AddrSlot::default(); 2 << Self::SET_BITS];
         }
-        let mixed = key[0] ^ key[1].rotate_left(13) ^ key[2].rotate_left(26) ^ key[3].rotate_left(39) ^ key[4].rotate_left(52);
+        let mixed =
+            key[0] ^ key[1].rotate_left(13) ^ key[2].rotate_left(26) ^ key[3].rotate_left(39) ^ key[4].rotate_left(52);
         let set = (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SET_BITS)) as usize * 2;
         // Word by word: an array `==` of this size becomes a library call.
-        let hit = |s: &AddrSlot| s.key.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0 && usize::from(s.len) == len;
+        let hit =
+            |s: &AddrSlot| s.key.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0 && usize::from(s.len) == len;
         if hit(&self.slots[set]) {
             return Some((len, self.slots[set].addr));
         }

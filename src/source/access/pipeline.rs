@@ -20,6 +20,9 @@ use crate::time::Timestamp;
 pub const SAMPLES: usize = 20;
 
 /// A parser for any supported format.
+// One per log, made once and never moved in the loop: the size of the text variant (its caches
+// inline) costs nothing, and boxing it would add a pointer chase per line.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum LineParser {
     /// A text format (nginx, Apache).
@@ -184,66 +187,88 @@ impl LineReader {
     }
 
     /// Feeds one line. `now` is when bans start; `None` means event time (a replay).
+    #[inline]
     pub fn feed(&mut self, line: &[u8], engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
         self.stats.lines += 1;
-        let classify = &self.classify;
-        let stats = &mut self.stats;
-        let offenders = &mut self.offenders;
-        let ips = &mut self.ips;
-        let not_before = self.not_before;
-        let rate = &mut self.rate;
-        let parsed = self.parser.parse_with(line, |req| {
-            let at = req.at;
-            if not_before.is_some_and(|nb| at < nb) {
-                return;
+        let Self { parser, classify, stats, offenders, not_before, rate, ips } = self;
+        let mut judge = Judge { classify, stats, offenders, ips, not_before: *not_before, rate };
+        // The text formats' request is judged in this function, with no closure call between
+        // parsing and judging: this is the replay's inner loop.
+        let parsed = match parser {
+            LineParser::Text(p) => {
+                let mut req = Request::empty();
+                p.parse_into(line, &mut req).map(|()| judge.judge(&req, engine, now, out))
             }
-            let now = now.unwrap_or(at);
-            if req.secs >= stats.last_secs || stats.last_at.is_none() {
-                stats.last_secs = req.secs;
-                stats.last_at = Some(at);
-            }
-            match req.status {
-                404 => stats.not_found += 1,
-                401 | 403 => stats.denied += 1,
-                500..=599 => stats.errors += 1,
-                _ => {}
-            }
-            let counted = classify.rule_of(req);
-            let Some(ip) = req.addr.or_else(|| ips.get(req.ip)) else {
-                if let Some(what) = counted.and_then(|_| classify.what(req)) {
-                    // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
-                    // reported once by the engine.
-                    let ev = crate::event::Event {
-                        at,
-                        ip: String::from_utf8_lossy(req.ip).into_owned(),
-                        what,
-                        source: Source::Proxy,
-                    };
-                    out.extend(engine.observe(&ev, now));
-                }
-                return;
-            };
-            let hit =
-                crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
-            engine.count_request(rate, &hit, now, out);
-            if let Some((rule, item)) = counted {
-                if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
-                    shrink_offenders(offenders);
-                }
-                let o = offenders.entry(ip).or_default();
-                match rule {
-                    Rule::NotFound => o.not_found = o.not_found.saturating_add(1),
-                    Rule::InvalidApiKey => o.invalid_keys = o.invalid_keys.saturating_add(1),
-                    _ => o.failed_logins = o.failed_logins.saturating_add(1),
-                }
-                out.extend(engine.observe_item(ip, req.ip, rule, item, at, Source::Proxy, now));
-            }
-        });
+            LineParser::Caddy => caddy::parse_with(line, |req| judge.judge(req, engine, now, out)),
+        };
         if let Err(e) = parsed {
             self.stats.unparsed += 1;
             if self.stats.unparsed_samples.len() < SAMPLES && e != ParseError::Empty {
                 self.stats.unparsed_samples.push(format!("{e}: {}", display_raw(&String::from_utf8_lossy(line))));
             }
+        }
+    }
+}
+
+/// What judging one parsed request needs of a [`LineReader`], borrowed apart from its parser.
+struct Judge<'r> {
+    classify: &'r Classifier,
+    stats: &'r mut LineStats,
+    offenders: &'r mut HashMap<IpAddr, Offender, RandomState>,
+    ips: &'r mut IpCache,
+    not_before: Option<Timestamp>,
+    rate: &'r mut crate::engine::RateCounter,
+}
+
+impl Judge<'_> {
+    /// Counts `req` in the statistics, rate detection and the rules, pushing verdicts onto `out`.
+    #[inline(always)]
+    fn judge(&mut self, req: &Request<'_>, engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
+        let Judge { classify, stats, offenders, ips, not_before, rate } = self;
+        let at = req.at;
+        if not_before.is_some_and(|nb| at < nb) {
+            return;
+        }
+        let now = now.unwrap_or(at);
+        if req.secs >= stats.last_secs || stats.last_at.is_none() {
+            stats.last_secs = req.secs;
+            stats.last_at = Some(at);
+        }
+        match req.status {
+            404 => stats.not_found += 1,
+            401 | 403 => stats.denied += 1,
+            500..=599 => stats.errors += 1,
+            _ => {}
+        }
+        let counted = classify.rule_of(req);
+        let Some(ip) = req.addr.or_else(|| ips.get(req.ip)) else {
+            if let Some(what) = counted.and_then(|_| classify.what(req)) {
+                // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
+                // reported once by the engine.
+                let ev = crate::event::Event {
+                    at,
+                    ip: String::from_utf8_lossy(req.ip).into_owned(),
+                    what,
+                    source: Source::Proxy,
+                };
+                out.extend(engine.observe(&ev, now));
+            }
+            return;
+        };
+        let hit =
+            crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
+        engine.count_request(rate, &hit, now, out);
+        if let Some((rule, item)) = counted {
+            if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
+                shrink_offenders(offenders);
+            }
+            let o = offenders.entry(ip).or_default();
+            match rule {
+                Rule::NotFound => o.not_found = o.not_found.saturating_add(1),
+                Rule::InvalidApiKey => o.invalid_keys = o.invalid_keys.saturating_add(1),
+                _ => o.failed_logins = o.failed_logins.saturating_add(1),
+            }
+            out.extend(engine.observe_item(ip, req.ip, rule, item, at, Source::Proxy, now));
         }
     }
 }
