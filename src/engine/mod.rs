@@ -422,10 +422,21 @@ impl Engine {
     /// Counts one request for rate detection in `rate` (each source keeps its own counter, since
     /// buckets follow one log's time), pushing any verdict onto `out`.
     pub fn count_request(&mut self, rate: &mut RateCounter, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
-        let Request { ip, raw, path, at, secs, source } = *hit;
-        if self.is_banned(ip, at) {
-            return;
+        if !self.is_banned(hit.ip, hit.at) {
+            self.count_unbanned_request(rate, hit, now, out);
         }
+    }
+
+    /// [`Engine::count_request`] for a caller that has just checked that the client is not
+    /// banned (the access-log loop checks once for this and for [`Engine::observe_item`]).
+    pub fn count_unbanned_request(
+        &mut self,
+        rate: &mut RateCounter,
+        hit: &Request<'_>,
+        now: Timestamp,
+        out: &mut Vec<Verdict>,
+    ) {
+        let Request { ip, raw, path, at, secs, source } = *hit;
         let Some(burst) = rate.hit(&self.thresholds.rate, ip, path, secs) else { return };
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {

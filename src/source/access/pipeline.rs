@@ -255,9 +255,15 @@ impl Judge<'_> {
             }
             return;
         };
-        let hit =
-            crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
-        engine.count_request(rate, &hit, now, out);
+        // A banned client's requests count for nothing (OpenAlgo answers them 403): one check
+        // here instead of one in each engine call. Nearly half of a scanned server's lines are
+        // such requests.
+        let banned = engine.is_banned(ip, at);
+        if !banned {
+            let hit =
+                crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
+            engine.count_unbanned_request(rate, &hit, now, out);
+        }
         if let Some((rule, item)) = counted {
             if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
                 shrink_offenders(offenders);
@@ -268,7 +274,9 @@ impl Judge<'_> {
                 Rule::InvalidApiKey => o.invalid_keys = o.invalid_keys.saturating_add(1),
                 _ => o.failed_logins = o.failed_logins.saturating_add(1),
             }
-            out.extend(engine.observe_item(ip, req.ip, rule, item, at, Source::Proxy, now));
+            if !banned {
+                out.extend(engine.observe_item(ip, req.ip, rule, item, at, Source::Proxy, now));
+            }
         }
     }
 }
