@@ -156,9 +156,11 @@ pub struct Parser {
 /// Two-way set-associative, with the newest entry first in its set. The key is the address
 /// bytes themselves, so a hit is exact whatever the hash; a hostile log that makes addresses
 /// collide only makes them miss and be parsed.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 struct AddrCache {
     slots: Vec<AddrSlot>,
+    /// log2 of the number of sets, 1 to 63: [`AddrCache::SET_BITS`] outside tests, which use tiny caches.
+    set_bits: u32,
 }
 
 /// Words of address a cache key holds (40 bytes: the longest IPv6 text and its space).
@@ -183,6 +185,12 @@ fn bytes_equal(w: u64, b: u8) -> u64 {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let x = w ^ (u64::from(b) * 0x0101_0101_0101_0101);
     !(((x & LOW7) + LOW7) | x) & !LOW7
+}
+
+impl Default for AddrCache {
+    fn default() -> Self {
+        Self { slots: Vec::new(), set_bits: Self::SET_BITS }
+    }
 }
 
 impl AddrCache {
@@ -210,11 +218,11 @@ impl AddrCache {
         }
         let len = len.filter(|l| *l > 0)?;
         if self.slots.is_empty() {
-            self.slots = vec![AddrSlot::default(); 2 << Self::SET_BITS];
+            self.slots = vec![AddrSlot::default(); 2 << self.set_bits];
         }
         let mixed =
             key[0] ^ key[1].rotate_left(13) ^ key[2].rotate_left(26) ^ key[3].rotate_left(39) ^ key[4].rotate_left(52);
-        let set = (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - Self::SET_BITS)) as usize * 2;
+        let set = (mixed.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - self.set_bits)) as usize * 2;
         // Word by word: an array `==` of this size becomes a library call.
         let hit =
             |s: &AddrSlot| s.key.iter().zip(&key).fold(0, |d, (a, b)| d | (a ^ b)) == 0 && usize::from(s.len) == len;
@@ -606,6 +614,33 @@ fn msec(v: &[u8]) -> Option<Timestamp> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, .. Default::default() })]
+        /// The address cache gives exactly what parsing gives, for every lookup: addresses drawn
+        /// from a small pool (so that they repeat, share prefixes, collide in a tiny cache and
+        /// evict each other), followed by different rest-of-lines.
+        #[test]
+        fn address_cache_answers_what_parsing_answers(
+            picks in proptest::collection::vec((0usize..24, "[ -~]{0,12}"), 1..300),
+            set_bits in 1u32..4,
+        ) {
+            let pool = [
+                "1.2.3.4", "1.2.3.45", "1.2.3.5", "11.2.3.4", "203.0.113.7", "255.255.255.255", "0.0.0.0",
+                "01.2.3.4", "256.1.1.1", "2001:db8::1", "2001:db8::10", "2001:DB8::1",
+                "2409:40c0:8298:3c5f:fda9:e623:f1ca:c25c", "2409:40c0:8298:3c5f:fda9:e623:f1ca:c25d",
+                "::ffff:203.0.113.7", "::1", "fe80::1%eth0", "-", "localhost", "1.2.3.4.5",
+                "2409:40c0:8298:3c5f:fda9:e623:f1ca:c25", "a", "::", "2001:0db8:0000:0000:0000:0000:0000:0001",
+            ];
+            let mut cache = AddrCache { slots: Vec::new(), set_bits };
+            for (pick, rest) in picks {
+                let addr = pool[pick];
+                let line = format!("{addr} {rest} - - [13/Jan/2025:10:21:55 +0530] \"GET / HTTP/1.1\" 200 1");
+                let got = cache.leading(line.as_bytes());
+                proptest::prop_assert_eq!(got, Some((addr.len(), crate::ip::canonicalize_bytes(addr.as_bytes()))), "{}", line);
+            }
+        }
+    }
 
     fn combined() -> Parser {
         Parser::new(LogFormat::combined())
