@@ -485,7 +485,7 @@ pub fn near_at(fraction: f64, threshold: u32) -> u32 {
 }
 
 /// The de-duplication key of a notice: one per kind, address, rule and window. This text is
-/// what the state file keeps; the engine keeps the same key as a [`Given`].
+/// what the state file keeps; the engine keeps the same key structured, to check it without formatting.
 pub fn alert_key(kind: &str, ip: IpAddr, rule: Rule, window_start: Timestamp) -> String {
     format!("{kind}|{rule}|{ip}|{}", window_start.timestamp_micros())
 }

@@ -20,7 +20,8 @@ use crate::time::Timestamp;
 pub struct Request<'a> {
     /// Client address as written (`$remote_addr`).
     pub ip: &'a [u8],
-    /// The address, when the parser already read it as a plain IPv4 (the quick path does).
+    /// The address, when the parser already knows it (the quick path looks every address of up to
+    /// 39 bytes up in its cache); `None` means "not looked up, or not an address".
     pub addr: Option<std::net::IpAddr>,
     /// When nginx logged it, in UTC.
     pub at: Timestamp,
