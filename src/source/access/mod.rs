@@ -5,7 +5,8 @@
 //! clients OpenAlgo attributes wrongly (`TRUST_PROXY_HEADERS` off, Docker gateways).
 //!
 //! - [`format`](mod@format): `log_format` strings compiled once, and presets.
-//! - [`parse`]: one line into a borrowed [`parse::Request`], without allocating.
+//! - [`parse`]: one line into a borrowed [`parse::Request`], without allocating (with a cache of
+//!   client addresses, `addr_cache`).
 //! - [`caddy`]: Caddy's JSON lines.
 //! - [`classify`]: which requests count for which rule.
 //! - [`follow`]: one followed log, with its health and first-start backfill.
@@ -13,6 +14,7 @@
 //! - [`pipeline`]: lines through parsing, classification and the engine.
 //! - [`tail`]: following a file across rotations, with a position that survives restarts.
 
+mod addr_cache;
 pub mod caddy;
 pub mod classify;
 pub mod follow;
