@@ -282,8 +282,9 @@ impl Parser {
     }
 
     fn combined<'a>(&mut self, line: &'a [u8], req: &mut Request<'a>) -> Option<()> {
-        // The address and its end from the cache when the address is short (every IPv4, short
-        // IPv6); a byte loop over the first bytes otherwise, which beats a vectorised search.
+        // The address and its end from the cache when the address is at most 39 bytes (every
+        // IPv4, IPv6 written in full); a byte loop over the first bytes otherwise, which beats a
+        // vectorised search.
         let sp = match self.addrs.leading(line) {
             Some((len, addr)) => {
                 req.addr = addr;
@@ -361,7 +362,7 @@ impl TimeCache {
                         // so adding up to 59 seconds stays within its day.
                         if let Some(time) = NaiveTime::from_num_seconds_from_midnight_opt(m.second_of_day + s, 0) {
                             let value = (m.date.and_time(time).and_utc(), m.secs + i64::from(s));
-                            self.raw[..26].copy_from_slice(a);
+                            // A 26-byte time is compared by `words` only: `raw` is not needed.
                             self.len = 26;
                             self.words = w;
                             self.value = Some(value);
