@@ -17,6 +17,41 @@ use crate::error::{Error, Result};
 /// Longest raw string Warden tries to parse; anything longer is not an address.
 const MAX_RAW_LEN: usize = 64;
 
+/// A canonical address as one 128-bit integer, cheap to copy, hash and compare in the access-log
+/// loop: an IPv6 address's bits, or an IPv4 address in its IPv4-mapped form (`::ffff:a.b.c.d`),
+/// which [`canonicalize`] never returns as IPv6, so the two kinds never collide. Two words rather
+/// than a `u128`, so that it has a `u64`'s alignment and pads no struct it sits in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IpKey([u64; 2]);
+
+impl IpKey {
+    /// The key of a canonical address.
+    #[inline]
+    pub fn of(ip: IpAddr) -> Self {
+        let bits = match ip {
+            IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
+            IpAddr::V6(v6) => u128::from(v6),
+        };
+        Self([bits as u64, (bits >> 64) as u64])
+    }
+
+    /// The key as one integer (to hash, or to key a map).
+    #[inline]
+    pub fn bits(self) -> u128 {
+        u128::from(self.0[0]) | (u128::from(self.0[1]) << 64)
+    }
+
+    /// The address back: exactly the one [`IpKey::of`] was given, if that was canonical.
+    #[inline]
+    pub fn ip(self) -> IpAddr {
+        let v6 = Ipv6Addr::from(self.bits());
+        match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(v6),
+        }
+    }
+}
+
 /// Parses a raw address string into its canonical [`IpAddr`].
 ///
 /// Accepts surrounding whitespace, `[v6]` brackets and a `%zone` suffix, and unmaps
@@ -409,6 +444,21 @@ mod tests {
         fn quick_ipv4_agrees_with_std(s in "[0-9.]{0,18}|[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}\\.[0-9]{1,4}") {
             let std = s.parse::<Ipv4Addr>().ok();
             proptest::prop_assert_eq!(quick_ipv4(s.as_bytes()), std.map(IpAddr::V4));
+        }
+
+        /// A key gives back its address, and two canonical addresses share a key only when they
+        /// are the same (IPv4 against the IPv6 that maps it, too).
+        #[test]
+        fn ip_key_round_trips_and_separates(a in proptest::prelude::any::<u128>(), b in proptest::prelude::any::<u32>()) {
+            let canon = |ip: IpAddr| canonicalize(&ip.to_string()).expect("an address");
+            let v6 = canon(IpAddr::V6(Ipv6Addr::from(a)));
+            let v4 = IpAddr::V4(Ipv4Addr::from(b));
+            let mapped = canon(IpAddr::V6(Ipv4Addr::from(b).to_ipv6_mapped()));
+            for ip in [v6, v4, mapped] {
+                proptest::prop_assert_eq!(IpKey::of(ip).ip(), ip);
+            }
+            proptest::prop_assert_eq!(IpKey::of(v4), IpKey::of(mapped));
+            proptest::prop_assert_eq!(IpKey::of(v6) == IpKey::of(v4), v6 == v4);
         }
     }
 

@@ -4,7 +4,7 @@
 use std::net::IpAddr;
 
 use super::{BanOrder, Engine};
-use crate::ip::canonicalize;
+use crate::ip::{canonicalize, IpKey};
 use crate::time::Timestamp;
 
 impl Engine {
@@ -48,7 +48,14 @@ impl Engine {
     /// Whether `ip` is banned at `at`.
     #[inline]
     pub fn is_banned(&self, ip: IpAddr, at: Timestamp) -> bool {
-        let key = ip_key(ip);
+        self.is_banned_client(IpKey::of(ip), at)
+    }
+
+    /// [`Engine::is_banned`] for an address already in key form (the access-log loop keeps its
+    /// clients as keys).
+    #[inline]
+    pub fn is_banned_client(&self, client: IpKey, at: Timestamp) -> bool {
+        let key = client.bits();
         // Most addresses are not banned: a bit in a small filter says so without a map lookup.
         if self.bans.is_empty() || !self.ban_filter.contains(key) {
             return false;
@@ -113,10 +120,7 @@ pub(super) fn merge(entry: &mut Option<Timestamp>, until: Option<Timestamp>) {
 /// One integer per address, cheaper to hash than the enum; IPv4 takes its mapped form, which no
 /// canonical IPv6 address has.
 pub(super) fn ip_key(ip: IpAddr) -> u128 {
-    match ip {
-        IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-        IpAddr::V6(v6) => u128::from(v6),
-    }
+    IpKey::of(ip).bits()
 }
 
 /// A 64 Ki-bit filter of banned addresses (8 KiB, stays in the CPU cache): a clear bit proves an

@@ -31,14 +31,14 @@ pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
 pub use window::{later, max_items, Interner, Window, WindowMap, WindowRecord, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
-use crate::ip::{canonicalize, display_raw, Protection};
+use crate::ip::{canonicalize, display_raw, IpKey, Protection};
 use crate::time::Timestamp;
 
 /// One request, as rate detection sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
-    /// The canonical address.
-    pub ip: IpAddr,
+    /// The canonical address, as a key.
+    pub client: IpKey,
     /// The address as the log spelled it.
     pub raw: &'a [u8],
     /// The request target. Only prefix checks are made on it, and a path prefix (which has no
@@ -422,7 +422,7 @@ impl Engine {
     /// Counts one request for rate detection in `rate` (each source keeps its own counter, since
     /// buckets follow one log's time), pushing any verdict onto `out`.
     pub fn count_request(&mut self, rate: &mut RateCounter, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
-        if !self.is_banned(hit.ip, hit.at) {
+        if !self.is_banned_client(hit.client, hit.at) {
             self.count_unbanned_request(rate, hit, now, out);
         }
     }
@@ -436,8 +436,9 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Verdict>,
     ) {
-        let Request { ip, raw, path, at, secs, source } = *hit;
-        let Some(burst) = rate.hit(&self.thresholds.rate, ip, path, secs) else { return };
+        let Request { client, raw, path, at, secs, source } = *hit;
+        let Some(burst) = rate.hit(&self.thresholds.rate, client, path, secs) else { return };
+        let ip = client.ip();
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {
             // Health checks and the proxy itself are busy all day: one report a day is enough.

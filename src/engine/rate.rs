@@ -6,11 +6,11 @@
 //! minute: on the request that goes one over the limit.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
 
 use foldhash::fast::RandomState;
 
 use super::thresholds::RateLimits;
+use crate::ip::IpKey;
 
 /// An address that went over a per-minute limit.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,15 +44,11 @@ fn reset<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32, RandomState>) {
 }
 
 impl RateCounter {
-    /// Counts one request from `ip` for `path` at `at`; returns a burst when this request is the
+    /// Counts one request from `client` for `path` at `secs` (Unix seconds); returns a burst when this request is the
     /// first one over a limit in its minute.
-    pub fn hit(&mut self, limits: &RateLimits, ip: IpAddr, path: &[u8], secs: i64) -> Option<Burst> {
-        // One integer per address hashes faster than the enum; IPv4 takes its mapped form,
-        // which no canonical IPv6 key can have.
-        let ip = match ip {
-            IpAddr::V4(v4) => u128::from(v4.to_ipv6_mapped()),
-            IpAddr::V6(v6) => u128::from(v6),
-        };
+    pub fn hit(&mut self, limits: &RateLimits, client: IpKey, path: &[u8], secs: i64) -> Option<Burst> {
+        // One integer per address hashes faster than the enum.
+        let ip = client.bits();
         let minute = secs.div_euclid(60);
         if minute < self.minute {
             // A line from an earlier minute (out of order, or an older file): counting it in

@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead, BufReader, Read};
 
-use memchr::memchr;
+use super::scan::find_byte;
 
 /// Longest line kept whole; longer ones are cut there (the rest is skipped) so a hostile or broken
 /// log cannot grow memory without bound.
@@ -24,7 +24,7 @@ pub fn for_each_line(input: impl Read, mut f: impl FnMut(&[u8])) -> io::Result<u
         };
         let len = buf.len();
         let mut start = 0;
-        while let Some(i) = memchr(b'\n', &buf[start..]) {
+        while let Some(i) = find_byte(b'\n', &buf[start..]) {
             let end = start + i;
             if skipping {
                 skipping = false;
@@ -62,7 +62,7 @@ pub fn for_each_line(input: impl Read, mut f: impl FnMut(&[u8])) -> io::Result<u
 pub fn split_lines(chunk: &[u8], partial: &mut Vec<u8>, skipping: &mut bool, f: &mut dyn FnMut(&[u8])) {
     let n = chunk.len();
     let mut start = 0;
-    while let Some(i) = memchr(b'\n', &chunk[start..]) {
+    while let Some(i) = find_byte(b'\n', &chunk[start..]) {
         let end = start + i;
         if *skipping {
             *skipping = false;

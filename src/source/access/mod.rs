@@ -12,6 +12,7 @@
 //! - [`follow`]: one followed log, with its health and first-start backfill.
 //! - [`lines`]: splitting a stream into lines.
 //! - [`pipeline`]: lines through parsing, classification and the engine.
+//! - [`scan`]: finding a byte in a short run (a newline in a line).
 //! - [`tail`]: following a file across rotations, with a position that survives restarts.
 
 mod addr_cache;
@@ -22,4 +23,5 @@ pub mod format;
 pub mod lines;
 pub mod parse;
 pub mod pipeline;
+pub mod scan;
 pub mod tail;

@@ -19,9 +19,10 @@ use crate::time::Timestamp;
 pub struct Request<'a> {
     /// Client address as written (`$remote_addr`).
     pub ip: &'a [u8],
-    /// The address, when the parser already knows it (the quick path looks every address of up to
-    /// 39 bytes up in its cache); `None` means "not looked up, or not an address".
-    pub addr: Option<std::net::IpAddr>,
+    /// The canonical address as a key, when the parser already knows it (the quick path looks
+    /// every address of up to 39 bytes up in its cache); `None` means "not looked up, or not an
+    /// address".
+    pub addr: Option<crate::ip::IpKey>,
     /// When nginx logged it, in UTC.
     pub at: Timestamp,
     /// The same, as Unix seconds (cheap to compare and bucket).
@@ -426,9 +427,15 @@ impl TimeCache {
 /// [`split_request`] then reads exactly as before.
 #[inline]
 fn quick_request(r: &[u8]) -> Option<(&[u8], &[u8], &[u8])> {
-    let m = r[..r.len().min(16)].iter().position(|c| *c == b' ')?;
+    let m = match r.first_chunk::<16>() {
+        Some(block) => match super::scan::matches16(block, b' ') {
+            0 => return None,
+            spaces => spaces.trailing_zeros() as usize,
+        },
+        None => r.iter().position(|c| *c == b' ')?,
+    };
     let t = &r[m + 1..];
-    let te = memchr(b' ', t)?;
+    let te = super::scan::find_byte(b' ', t)?;
     let proto = t.get(te + 1..te + 11)?;
     let ok = proto.starts_with(b"HTTP/")
         && proto[5].is_ascii_digit()

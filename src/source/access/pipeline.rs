@@ -13,7 +13,7 @@ use super::parse::{ParseError, Parser, Request};
 use crate::engine::{Engine, Verdict};
 use crate::error::Result;
 use crate::event::{Rule, Source};
-use crate::ip::{canonicalize_bytes, display_raw};
+use crate::ip::{canonicalize_bytes, display_raw, IpKey};
 use crate::time::Timestamp;
 
 /// How many unparsed lines are kept as samples for the UI.
@@ -241,7 +241,7 @@ impl Judge<'_> {
             _ => {}
         }
         let counted = classify.rule_of(req);
-        let Some(ip) = req.addr.or_else(|| ips.get(req.ip)) else {
+        let Some(client) = req.addr.or_else(|| ips.get(req.ip).map(IpKey::of)) else {
             if let Some(what) = counted.and_then(|_| classify.what(req)) {
                 // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
                 // reported once by the engine.
@@ -258,13 +258,20 @@ impl Judge<'_> {
         // A banned client's requests count for nothing (OpenAlgo answers them 403): one check
         // here instead of one in each engine call. Nearly half of a scanned server's lines are
         // such requests.
-        let banned = engine.is_banned(ip, at);
+        let banned = engine.is_banned_client(client, at);
         if !banned {
-            let hit =
-                crate::engine::Request { ip, raw: req.ip, path: req.target, at, secs: req.secs, source: Source::Proxy };
+            let hit = crate::engine::Request {
+                client,
+                raw: req.ip,
+                path: req.target,
+                at,
+                secs: req.secs,
+                source: Source::Proxy,
+            };
             engine.count_unbanned_request(rate, &hit, now, out);
         }
         if let Some((rule, item)) = counted {
+            let ip = client.ip();
             if offenders.len() >= MAX_OFFENDERS && !offenders.contains_key(&ip) {
                 shrink_offenders(offenders);
             }
