@@ -179,14 +179,14 @@ pub fn replay(
     let mut verdicts = Vec::new();
     for (_, _, input) in ordered {
         let stream = input.open()?;
-        let mut last_evict = i64::MIN;
+        // The first second of the next hour of log time (two compares a line, not a division).
+        let mut next_evict = i64::MIN;
         for_each_line(stream, |line| {
             reader.feed(line, &mut engine, None, &mut verdicts);
             // Forget windows that are over, once per hour of log time: memory follows the
             // active addresses, not every address ever seen.
-            let hour = reader.stats.last_secs / 3600;
-            if hour > last_evict {
-                last_evict = hour;
+            if reader.stats.last_secs >= next_evict {
+                next_evict = reader.stats.last_secs.div_euclid(3600).saturating_add(1).saturating_mul(3600);
                 if let Some(at) = reader.stats.last_at {
                     engine.evict(at);
                 }

@@ -429,6 +429,7 @@ impl Engine {
 
     /// [`Engine::count_request`] for a caller that has just checked that the client is not
     /// banned (the access-log loop checks once for this and for [`Engine::observe_item`]).
+    #[inline(always)]
     pub fn count_unbanned_request(
         &mut self,
         rate: &mut RateCounter,
@@ -436,8 +437,15 @@ impl Engine {
         now: Timestamp,
         out: &mut Vec<Verdict>,
     ) {
-        let Request { client, raw, path, at, secs, source } = *hit;
-        let Some(burst) = rate.hit(&self.thresholds.rate, client, path, secs) else { return };
+        if let Some(burst) = rate.hit(&self.thresholds.rate, hit.client, hit.path, hit.secs) {
+            self.burst(burst, hit, now, out);
+        }
+    }
+
+    /// What a burst leads to: a notice, a ban, or nothing for a protected address.
+    #[inline(never)]
+    fn burst(&mut self, burst: Burst, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
+        let Request { client, raw, at, source, .. } = *hit;
         let ip = client.ip();
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {

@@ -30,6 +30,9 @@ pub struct Burst {
 #[derive(Debug, Default)]
 pub struct RateCounter {
     minute: i64,
+    /// The first second of `minute` (Unix time), to tell a second of the same minute with two
+    /// compares instead of a division.
+    start: i64,
     all: HashMap<u128, u32, RandomState>,
     paths: HashMap<(u128, u16), u32, RandomState>,
 }
@@ -46,19 +49,23 @@ fn reset<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32, RandomState>) {
 impl RateCounter {
     /// Counts one request from `client` for `path` at `secs` (Unix seconds); returns a burst when this request is the
     /// first one over a limit in its minute.
+    #[inline(always)]
     pub fn hit(&mut self, limits: &RateLimits, client: IpKey, path: &[u8], secs: i64) -> Option<Burst> {
         // One integer per address hashes faster than the enum.
         let ip = client.bits();
-        let minute = secs.div_euclid(60);
-        if minute < self.minute {
-            // A line from an earlier minute (out of order, or an older file): counting it in
-            // the current bucket would invent a burst, so it is not counted.
-            return None;
-        }
-        if minute > self.minute {
-            reset(&mut self.all);
-            reset(&mut self.paths);
-            self.minute = minute;
+        if !(self.start..self.start + 60).contains(&secs) {
+            let minute = secs.div_euclid(60);
+            if minute < self.minute {
+                // A line from an earlier minute (out of order, or an older file): counting it in
+                // the current bucket would invent a burst, so it is not counted.
+                return None;
+            }
+            if minute > self.minute {
+                reset(&mut self.all);
+                reset(&mut self.paths);
+                self.minute = minute;
+                self.start = minute * 60;
+            }
         }
         let mut burst = None;
         if limits.per_minute > 0 {

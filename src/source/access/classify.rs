@@ -76,12 +76,17 @@ impl Classify {
 impl Classifier {
     /// The rule `req` counts for and the item it carries (the path of a 404), without
     /// allocating. Most requests count for nothing but traffic and rate.
-    #[inline]
+    #[inline(always)]
     pub fn rule_of<'a>(&self, req: &Request<'a>) -> Option<(Rule, Option<&'a [u8]>)> {
-        let flags = self.by_status.get(usize::from(req.status)).copied().unwrap_or(0);
-        if flags == 0 {
-            return None;
+        match self.by_status.get(usize::from(req.status)).copied().unwrap_or(0) {
+            0 => None,
+            flags => self.rule_by_path(req, flags),
         }
+    }
+
+    /// [`Classifier::rule_of`] for a status that counts for some rule: the path decides.
+    #[inline(never)]
+    fn rule_by_path<'a>(&self, req: &Request<'a>, flags: u8) -> Option<(Rule, Option<&'a [u8]>)> {
         let path = req.path();
         if flags & NOT_FOUND != 0 {
             if self.safe.iter().any(|p| has_prefix(path, p)) {

@@ -64,7 +64,7 @@ impl<'a> Request<'a> {
     /// The path without its query string (what OpenAlgo matches routes against). Worked out
     /// on demand: most requests never need it (a prefix check can use the target).
     pub fn path(&self) -> &'a [u8] {
-        match memchr(b'?', self.target) {
+        match super::scan::find_byte(b'?', self.target) {
             Some(q) => &self.target[..q],
             None => self.target,
         }

@@ -4,7 +4,7 @@
 //! `memchr` is the right tool for long haystacks, but an access-log line is about 160 bytes and a
 //! request target a few dozen, and for those its per-call set-up (dispatch, alignment, a
 //! four-vector main loop that rarely runs) costs more than the search. [`find_byte`] is an
-//! inlined loop over 32 bytes at a time, with SSE2 (part of every x86-64) through `safe_arch`'s
+//! inlined loop over 32 bytes at a time (16 for a shorter run), with SSE2 (part of every x86-64) through `safe_arch`'s
 //! safe wrappers: the crate itself still has no `unsafe`. Other targets use `memchr`.
 
 /// The position of the first `needle` in `hay`.
@@ -34,15 +34,23 @@ pub fn find_byte(needle: u8, hay: &[u8]) -> Option<usize> {
     if blocks.remainder().is_empty() {
         return None;
     }
-    match hay.last_chunk::<32>() {
+    if let Some(last) = hay.last_chunk::<32>() {
         // The last 32 bytes, overlapping bytes already searched: they hold no `needle`, so the
         // first set bit is in the remainder.
-        Some(last) => {
-            let m = mask(last);
-            (m != 0).then(|| hay.len() - 32 + m.trailing_zeros() as usize)
-        }
-        None => memchr::memchr(needle, hay),
+        let m = mask(last);
+        return (m != 0).then(|| hay.len() - 32 + m.trailing_zeros() as usize);
     }
+    // Shorter than 32 bytes (a request target, say): the first 16 and the last 16, which overlap.
+    if let (Some(first), Some(last)) = (hay.first_chunk::<16>(), hay.last_chunk::<16>()) {
+        return match matches16(first, needle) {
+            0 => match matches16(last, needle) {
+                0 => None,
+                m => Some(hay.len() - 16 + m.trailing_zeros() as usize),
+            },
+            m => Some(m.trailing_zeros() as usize),
+        };
+    }
+    hay.iter().position(|c| *c == needle)
 }
 
 /// One bit per byte of `block`, set where the byte is `needle` (bit 0 for the first byte).
