@@ -20,8 +20,9 @@ const MAX_RAW_LEN: usize = 64;
 /// A canonical address as one 128-bit integer, cheap to copy, hash and compare in the access-log
 /// loop: an IPv6 address's bits, or an IPv4 address in its IPv4-mapped form (`::ffff:a.b.c.d`),
 /// which [`canonicalize`] never returns as IPv6, so the two kinds never collide. Two words rather
-/// than a `u128`, so that it has a `u64`'s alignment and pads no struct it sits in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// than a `u128`, so that it has a `u64`'s alignment and pads no struct it sits in. The default
+/// is the key of `::`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 pub struct IpKey([u64; 2]);
 
 impl IpKey {

@@ -438,14 +438,25 @@ impl Engine {
         out: &mut Vec<Verdict>,
     ) {
         if let Some(burst) = rate.hit(&self.thresholds.rate, hit.client, hit.path, hit.secs) {
-            self.burst(burst, hit, now, out);
+            // The request's fields one by one: a struct passed by reference would be built in
+            // memory on every line, burst or not.
+            self.burst(burst, hit.client, hit.raw, hit.at, hit.source, now, out);
         }
     }
 
     /// What a burst leads to: a notice, a ban, or nothing for a protected address.
+    #[allow(clippy::too_many_arguments)]
     #[inline(never)]
-    fn burst(&mut self, burst: Burst, hit: &Request<'_>, now: Timestamp, out: &mut Vec<Verdict>) {
-        let Request { client, raw, at, source, .. } = *hit;
+    fn burst(
+        &mut self,
+        burst: Burst,
+        client: IpKey,
+        raw: &[u8],
+        at: Timestamp,
+        source: Source,
+        now: Timestamp,
+        out: &mut Vec<Verdict>,
+    ) {
         let ip = client.ip();
         let day = chrono::DateTime::from_timestamp(burst.minute - burst.minute.rem_euclid(86_400), 0).unwrap_or(at);
         if let Some(why) = self.protection.check(ip) {

@@ -102,7 +102,7 @@ mod tests {
 
     #[test]
     fn finds_the_first_at_every_place() {
-        for len in 0..200 {
+        for len in 0..300 {
             for at in 0..len {
                 let mut hay = vec![b'a'; len];
                 hay[at] = b'\n';
