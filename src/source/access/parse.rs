@@ -155,6 +155,21 @@ pub(crate) fn short_eq(a: Option<&[u8]>, b: &[u8]) -> bool {
     a.is_some_and(|a| a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y))
 }
 
+/// Whether `hay` starts with `lit` (at most 8 bytes): one masked word compare when `hay` has 8
+/// bytes to read, a byte loop otherwise.
+#[inline(always)]
+fn starts_with_short(hay: &[u8], lit: &[u8]) -> bool {
+    match hay.first_chunk::<8>() {
+        Some(w) if lit.len() <= 8 => {
+            let mut want = [0u8; 8];
+            want[..lit.len()].copy_from_slice(lit);
+            let mask = if lit.len() == 8 { u64::MAX } else { (1u64 << (lit.len() * 8)) - 1 };
+            u64::from_le_bytes(*w) & mask == u64::from_le_bytes(want)
+        }
+        _ => short_eq(hay.get(..lit.len()), lit),
+    }
+}
+
 /// Whether `hay` starts with `prefix`. Paths share their first bytes (`/api/v1/…`), so the last
 /// byte of the prefix is compared first: most candidates fail on that one load.
 #[inline]
@@ -254,7 +269,7 @@ impl Parser {
                     match field {
                         Field::RemoteAddr => req.ip = value,
                         Field::TimeLocal | Field::TimeIso8601 | Field::Msec => {
-                            (req.at, req.secs) = self.cache.get(*field, value)?;
+                            (req.at, req.secs) = self.cache.get(*field, value).ok_or(ParseError::Time)?;
                             have_time = true;
                         }
                         Field::Request => split_request(value, req),
@@ -296,16 +311,16 @@ impl Parser {
         let ip = &line[..sp];
         let after_ip = &line[sp..];
         // Nearly always ` - - [` (no ident, no user): check that before searching.
-        let lb = if short_eq(after_ip.get(..6), b" - - [") {
+        let lb = if starts_with_short(after_ip, b" - - [") {
             sp + 5
         } else {
             sp + after_ip[..after_ip.len().min(64)].iter().position(|c| *c == b'[')?
         };
         let time = line.get(lb + 1..lb + 27)?;
-        if !short_eq(line.get(lb + 27..lb + 30), b"] \"") {
+        if !line.get(lb + 27..).is_some_and(|end| starts_with_short(end, b"] \"")) {
             return None;
         }
-        let (at, secs) = self.cache.get(Field::TimeLocal, time).ok()?;
+        let (at, secs) = self.cache.get(Field::TimeLocal, time)?;
         let req_start = lb + 30;
         let rest = match quick_request(&line[req_start..]) {
             Some((method, target, rest)) => {
@@ -345,14 +360,15 @@ impl Parser {
 
 impl TimeCache {
     /// The time in `raw`: the cached value when it repeats the last one (most lines), the
-    /// cached minute plus its seconds when only those differ (nearly all the others).
+    /// cached minute plus its seconds when only those differ (nearly all the others); `None`
+    /// if it is not a time.
     #[inline(always)]
-    fn get(&mut self, field: Field, raw: &[u8]) -> Result<(Timestamp, i64), ParseError> {
+    fn get(&mut self, field: Field, raw: &[u8]) -> Option<(Timestamp, i64)> {
         // `time_local` is always 26 bytes: compared as four words, not by a library call.
         if let Ok(a) = <&[u8; 26]>::try_from(raw) {
             let w = words26(a);
             if self.len == 26 && same4(w, self.words) {
-                return self.value.ok_or(ParseError::Time);
+                return self.value;
             }
             if let (Field::TimeLocal, Some(m)) = (field, &self.minute) {
                 if same4([w[0], w[1], w[2] & NO_SECONDS, w[3]], m.key) {
@@ -367,20 +383,20 @@ impl TimeCache {
                             self.len = 26;
                             self.words = w;
                             self.value = Some(value);
-                            return Ok(value);
+                            return Some(value);
                         }
                     }
                 }
             }
         } else if raw.len() == self.len && raw == &self.raw[..self.len] {
-            return self.value.ok_or(ParseError::Time);
+            return self.value;
         }
         self.parse(field, raw)
     }
 
     /// A time that is not in the cached second or minute: parsed in full, and cached.
     #[inline(never)]
-    fn parse(&mut self, field: Field, raw: &[u8]) -> Result<(Timestamp, i64), ParseError> {
+    fn parse(&mut self, field: Field, raw: &[u8]) -> Option<(Timestamp, i64)> {
         let value = match field {
             Field::TimeLocal => time_local(raw),
             Field::TimeIso8601 => std::str::from_utf8(raw)
@@ -404,7 +420,7 @@ impl TimeCache {
         }
         let value = value.map(|t| (t, t.timestamp()));
         self.remember(raw, value);
-        value.ok_or(ParseError::Time)
+        value
     }
 
     fn remember(&mut self, raw: &[u8], value: Option<(Timestamp, i64)>) {
@@ -572,6 +588,39 @@ mod tests {
         }
         let long = [b'a'; 100_000];
         assert!(p.parse(&long).is_err());
+    }
+
+    /// The quick path checks its fixed bytes (` - - [`, `] "`) a word at a time: a line with any
+    /// one of them wrong is an error, as the general path says, in the essential-only mode too.
+    #[test]
+    fn a_wrong_fixed_byte_is_an_error_on_the_quick_path_too() {
+        let good = br#"203.0.113.5 - - [13/Jan/2025:10:21:55 +0000] "GET /x HTTP/1.1" 404 1 "-" "-""#;
+        // The `[` before the time and the `] "` after it (the dashes and spaces before may
+        // differ: another ident or user takes the general path, and is no error).
+        let fixed = [16, 43, 44, 45];
+        for essential in [false, true] {
+            let mut p = if essential { combined().essential_only() } else { combined() };
+            assert!(p.parse(good).is_ok());
+            for at in fixed {
+                for with in [b'X', b' ', b'"', b'['] {
+                    let mut bad = good.to_vec();
+                    if bad[at] == with {
+                        continue;
+                    }
+                    bad[at] = with;
+                    assert!(p.parse(&bad).is_err(), "{:?}", String::from_utf8_lossy(&bad));
+                }
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// The word compare of a short prefix agrees with `starts_with`, at every length of
+        /// haystack around its 8-byte read.
+        #[test]
+        fn short_prefix_agrees_with_starts_with(hay in "[ab -]{0,12}", lit in "[ab -]{0,8}") {
+            proptest::prop_assert_eq!(starts_with_short(hay.as_bytes(), lit.as_bytes()), hay.as_bytes().starts_with(lit.as_bytes()));
+        }
     }
 
     #[test]
