@@ -47,8 +47,8 @@ fn reset<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32, RandomState>) {
 }
 
 impl RateCounter {
-    /// Counts one request from `client` for `path` at `secs` (Unix seconds); returns a burst when this request is the
-    /// first one over a limit in its minute.
+    /// Counts one request from `client` for `path` at `secs` (Unix seconds); returns a burst when
+    /// this request is the first one over a limit in its minute.
     #[inline(always)]
     pub fn hit(&mut self, limits: &RateLimits, client: IpKey, path: &[u8], secs: i64) -> Option<Burst> {
         // One integer per address hashes faster than the enum.

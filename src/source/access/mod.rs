@@ -6,7 +6,7 @@
 //!
 //! - [`format`](mod@format): `log_format` strings compiled once, and presets.
 //! - [`parse`]: one line into a borrowed [`parse::Request`], without allocating (with a cache of
-//!   client addresses, `addr_cache`).
+//!   client addresses, `addr_cache`, and of times, `time_cache`).
 //! - [`caddy`]: Caddy's JSON lines.
 //! - [`classify`]: which requests count for which rule.
 //! - [`follow`]: one followed log, with its health and first-start backfill.
@@ -25,3 +25,4 @@ pub mod parse;
 pub mod pipeline;
 pub mod scan;
 pub mod tail;
+mod time_cache;
