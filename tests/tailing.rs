@@ -272,3 +272,49 @@ fn copytruncate_of_a_file_opened_empty_and_never_read_reads_the_copy() {
     append(&log, &["y2"]);
     assert_eq!(poll(&mut t), ["y2"]);
 }
+
+/// logrotate's `rotate N`: the oldest kept file is deleted, the others shift up.
+fn rotate_out(log: &Path, keep: u32) {
+    let oldest = log.with_extension(format!("log.{keep}"));
+    if oldest.exists() {
+        fs::remove_file(&oldest).expect("delete the oldest");
+    }
+    shift(log, keep);
+}
+
+#[test]
+fn a_file_that_takes_the_inode_number_of_a_deleted_one_is_still_read() {
+    use std::os::unix::fs::MetadataExt;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("access.log");
+    for i in 1..=3 {
+        append(&log.with_extension(format!("log.{i}")), &["history"]);
+    }
+    append(&log, &["a1"]);
+    let mut t = Tailer::new(&log, None);
+    assert_eq!(poll(&mut t), ["a1"]);
+    let seen: Vec<u64> =
+        (1..=3).map(|i| fs::metadata(log.with_extension(format!("log.{i}"))).expect("stat").ino()).collect();
+    // Files made in the same clock tick share a birth time; logrotate's are seconds apart.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    // `rotate 3`: the oldest is deleted and a new file created at once, so ext4 gives the new
+    // file a number Warden saw a moment ago. The new files are written and rotated again before
+    // Warden looks: siblings Warden has never read, under numbers it has seen.
+    let mut made = Vec::new();
+    rotate_out(&log, 3);
+    fs::rename(&log, log.with_extension("log.1")).expect("rename");
+    append(&log, &["b1", "b2"]);
+    made.push(fs::metadata(&log).expect("stat").ino());
+    rotate_out(&log, 3);
+    fs::rename(&log, log.with_extension("log.1")).expect("rename");
+    append(&log, &["c1"]);
+    made.push(fs::metadata(&log).expect("stat").ino());
+    // The same again with copytruncate: the copy takes the number of the file deleted before it.
+    rotate_out(&log, 3);
+    fs::copy(&log, log.with_extension("log.1")).expect("copy");
+    made.push(fs::metadata(log.with_extension("log.1")).expect("stat").ino());
+    fs::File::create(&log).expect("truncate");
+    append(&log, &["c2"]);
+    let reused: Vec<u64> = made.iter().copied().filter(|i| seen.contains(i)).collect();
+    assert_eq!(poll(&mut t), ["b1", "b2", "c1", "c2"], "numbers seen before and given to new files: {reused:?}");
+}

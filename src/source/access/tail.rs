@@ -21,12 +21,12 @@
 //! loss and no double count. When the saved file has been rotated away while Warden was stopped,
 //! the rest of it is read from its rotated name (`access.log.1`, `.gz` included) first.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
 
@@ -177,6 +177,44 @@ impl Stream {
     }
 }
 
+/// A rotated sibling as it was when Warden looked at it. Its device and inode number alone do not
+/// name it: a filesystem gives a deleted file's number to the next file created (ext4 at once),
+/// and logrotate deletes the oldest file and creates a new one in the same moment. Between two
+/// looks, a file Warden never read can then sit under a number it has seen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Looked {
+    /// Birth time, where the filesystem keeps one (ext4, xfs, btrfs, tmpfs): a new file under
+    /// the same number was born later. Its clock ticks every few milliseconds, far finer than
+    /// the seconds between two rotations.
+    born: Option<SystemTime>,
+    /// Otherwise the fingerprint of the first bytes, `(hash, bytes covered)`, checked again at
+    /// each look; none covered (an empty file) never matches, so it is looked at again.
+    head: (u64, u64),
+}
+
+impl Looked {
+    /// What identifies the file at `path` now.
+    fn of(path: &Path, meta: &std::fs::Metadata) -> Self {
+        match meta.created() {
+            Ok(born) => Self { born: Some(born), head: (0, 0) },
+            Err(_) => Self { born: None, head: head_of(path, FINGERPRINT_BYTES).unwrap_or((0, 0)) },
+        }
+    }
+
+    /// Whether the file at `path` is still the one looked at.
+    fn is(&self, path: &Path, meta: &std::fs::Metadata) -> bool {
+        match self.born {
+            Some(born) => meta.created().ok() == Some(born),
+            None => self.head.1 > 0 && head_of(path, self.head.1).ok() == Some(self.head),
+        }
+    }
+}
+
+/// The fingerprint of up to `len` first bytes of the file at `path`.
+fn head_of(path: &Path, len: u64) -> io::Result<(u64, u64)> {
+    fingerprint(&File::open(path)?, len)
+}
+
 /// Follows one log file.
 #[derive(Debug)]
 pub struct Tailer {
@@ -190,8 +228,9 @@ pub struct Tailer {
     others: Vec<Stream>,
     /// How far each content has been read, newest last.
     ledger: VecDeque<Seen>,
-    /// Rotated siblings already looked at, by (device, inode).
-    looked_at: HashSet<(u64, u64)>,
+    /// Rotated siblings already looked at, by (device, inode), with what tells a file from a
+    /// later one under the same number.
+    looked_at: HashMap<(u64, u64), Looked>,
     /// Whether the siblings present at the start have been noted (they are history, which the
     /// first-start backfill reads, not the tailer).
     scanned: bool,
@@ -214,7 +253,7 @@ impl Tailer {
             saved,
             others: Vec::new(),
             ledger,
-            looked_at: HashSet::new(),
+            looked_at: HashMap::new(),
             scanned: false,
             buf: vec![0; 1 << 16],
         }
@@ -457,42 +496,42 @@ impl Tailer {
             let Ok(meta) = std::fs::metadata(&path) else { continue };
             let id = (meta.dev(), meta.ino());
             present.insert(id);
-            if self.looked_at.contains(&id) {
+            if self.looked_at.get(&id).is_some_and(|l| l.is(&path, &meta)) {
                 continue;
             }
             let open = self.cur.iter().chain(&self.others).any(|s| (s.dev, s.ino) == id);
             if open {
-                self.looked_at.insert(id);
+                self.looked_at.insert(id, Looked::of(&path, &meta));
                 continue;
             }
             let gz = path.extension().is_some_and(|e| e == "gz");
             if gz {
-                self.looked_at.insert(id);
+                self.looked_at.insert(id, Looked::of(&path, &meta));
                 self.read_gz(&path, f)?;
                 continue;
             }
             let Some(mut s) = Stream::open(&path)? else { continue };
             match self.known(&s.file)? {
                 Known::Read { consumed, .. } => {
-                    self.looked_at.insert(id);
+                    self.looked_at.insert(id, Looked::of(&path, &meta));
                     s.seek_to(consumed)?;
                     self.drain(&mut s, f)?;
                     self.keep_reading(s, f);
                 }
                 // History, there before Warden looked.
                 _ if first => {
-                    self.looked_at.insert(id);
+                    self.looked_at.insert(id, Looked::of(&path, &meta));
                 }
                 // A copy still being written, perhaps: look again at the next poll.
                 Known::Unsure => {}
                 Known::New => {
-                    self.looked_at.insert(id);
+                    self.looked_at.insert(id, Looked::of(&path, &meta));
                     self.drain(&mut s, f)?;
                     self.keep_reading(s, f);
                 }
             }
         }
-        self.looked_at.retain(|id| present.contains(id));
+        self.looked_at.retain(|id, _| present.contains(id));
         Ok(())
     }
 
@@ -578,4 +617,27 @@ pub fn rotated_candidates(path: &Path) -> Vec<PathBuf> {
         out.extend(dated);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_a_birth_time_a_sibling_is_known_by_its_first_bytes() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("access.log.1");
+        std::fs::write(&path, "first\n").expect("write");
+        let looked = Looked { born: None, head: head_of(&path, FINGERPRINT_BYTES).expect("head") };
+        let meta = || std::fs::metadata(&path).expect("stat");
+        assert!(looked.is(&path, &meta()));
+        std::fs::write(&path, "first\nmore\n").expect("append");
+        assert!(looked.is(&path, &meta()), "still the same file, grown");
+        std::fs::remove_file(&path).expect("rm");
+        std::fs::write(&path, "other\n").expect("new file");
+        assert!(!looked.is(&path, &meta()), "a new file under the name");
+        std::fs::write(&path, "").expect("empty");
+        let empty = Looked { born: None, head: head_of(&path, FINGERPRINT_BYTES).expect("head") };
+        assert!(!empty.is(&path, &meta()), "an empty file tells nothing: look again");
+    }
 }
