@@ -34,6 +34,9 @@ const TRAFFIC_CURSOR: &str = "openalgo.traffic_logs";
 /// How often the trader's own addresses are gathered again.
 const OWN_REFRESH: chrono::Duration = chrono::Duration::seconds(15);
 
+/// How often the state's WAL is copied back into the database, on a thread of its own.
+const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Per-minute traffic counts from `traffic_logs`.
 #[derive(Debug, Default, Clone, Copy)]
 struct Minute {
@@ -68,6 +71,8 @@ pub struct Monitor {
     minute: Minute,
     poll_seconds: u64,
     started: bool,
+    /// Copies the state's WAL back on its own thread, so a busy disk does not stop the reading.
+    _wal: crate::store::wal::WalCheckpointer,
 }
 
 impl Monitor {
@@ -75,6 +80,7 @@ impl Monitor {
     /// state must open; `logs.db` and `openalgo.db` may be missing and are retried on every tick.
     pub fn open(cfg: &Config, paths: &Paths) -> Result<Self> {
         let state = StateDb::open(&paths.state_db)?;
+        let wal = state.checkpoint_wal_in_background(WAL_CHECKPOINT_EVERY)?;
         let own_thresholds = cfg.own_thresholds();
         let mut engine = Engine::new(own_thresholds.clone(), cfg.protection()?, cfg.near_fraction);
         engine.set_offences(state.offence_counts()?);
@@ -112,6 +118,7 @@ impl Monitor {
             minute: Minute::default(),
             poll_seconds: cfg.poll_seconds,
             started: false,
+            _wal: wal,
         })
     }
 

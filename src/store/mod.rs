@@ -8,6 +8,7 @@ pub mod logs_db;
 pub mod openalgo_settings;
 pub mod state;
 pub mod value;
+pub mod wal;
 
 pub use logs_db::{LogsDb, TrafficQuery, TrafficRow};
 pub use openalgo_settings::SettingsRow;

@@ -21,6 +21,8 @@ use crate::error::{Error, Result};
 use crate::event::Rule;
 use crate::time::Timestamp;
 
+use super::wal::WalCheckpointer;
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS offences (
     id INTEGER PRIMARY KEY,
@@ -164,6 +166,10 @@ impl StateDb {
         conn.busy_timeout(Duration::from_secs(15)).map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get::<_, String>(0))
             .map_err(|e| Error::sqlite(path, "setting WAL mode on the state database", e))?;
+        // Every commit reaches the disk before it returns, unless it says otherwise (see
+        // `relaxed`): offences and pending bans cannot be read again from anywhere.
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(|e| Error::sqlite(path, "setting synchronous on the state database", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating the state tables", e))?;
         Ok(Self { conn, path: path.to_path_buf() })
     }
@@ -171,6 +177,31 @@ impl StateDb {
     /// The file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Moves this connection's WAL checkpoints to a thread of their own (see [`WalCheckpointer`]),
+    /// for the monitor, whose thread must not wait for the disk. Checkpoints run while the
+    /// returned value lives, every `every`, and once more when it is dropped.
+    pub fn checkpoint_wal_in_background(&self, every: Duration) -> Result<WalCheckpointer> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| self.err("turning off automatic checkpoints", e))?;
+        WalCheckpointer::start(&self.path, every)
+    }
+
+    /// Runs `f` with commits that return before they reach the disk (`synchronous=NORMAL`),
+    /// for what Warden saves many times a second and can derive again: positions with their
+    /// counters, the traffic cursor, notice keys. In WAL mode a power cut can then drop the last
+    /// of these commits but never tears one, and never one that came before a full commit. A
+    /// position and the counters it produced go back together, and the lines after it are read
+    /// again: nothing is lost or counted twice.
+    fn relaxed<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+        self.conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let out = f(&self.conn);
+        let back = self.conn.pragma_update(None, "synchronous", "FULL");
+        let out = out?;
+        back?;
+        Ok(out)
     }
 
     fn err(&self, context: &str, e: rusqlite::Error) -> Error {
@@ -321,12 +352,13 @@ impl StateDb {
 
     /// Saves a source's position.
     pub fn set_cursor(&self, source: &str, value: &str) -> Result<()> {
-        self.conn
-            .execute(
+        self.relaxed(|conn| {
+            conn.execute(
                 "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
                 params![source, value],
             )
-            .map_err(|e| self.err("saving a cursor", e))?;
+        })
+        .map_err(|e| self.err("saving a cursor", e))?;
         Ok(())
     }
 
@@ -338,35 +370,33 @@ impl StateDb {
         cursor: &str,
         windows: &[(IpAddr, Rule, Option<WindowRecord>)],
     ) -> Result<()> {
-        let path = self.path.clone();
-        let err = |e| Error::sqlite(&path, format!("saving a checkpoint in Warden's state {}", path.display()), e);
-        let tx = self.conn.transaction().map_err(err)?;
-        for (ip, rule, window) in windows {
-            match window {
-                Some(w) => {
-                    let json = serde_json::to_string(w).unwrap_or_default();
-                    tx.execute(
-                        "INSERT INTO windows (ip, rule, window) VALUES (?1, ?2, ?3) \
-                         ON CONFLICT(ip, rule) DO UPDATE SET window = excluded.window",
-                        params![ip.to_string(), rule.as_str(), json],
-                    )
-                    .map_err(err)?;
-                }
-                None => {
-                    tx.execute(
-                        "DELETE FROM windows WHERE ip = ?1 AND rule = ?2",
-                        params![ip.to_string(), rule.as_str()],
-                    )
-                    .map_err(err)?;
+        self.relaxed(|conn| {
+            let tx = conn.unchecked_transaction()?;
+            for (ip, rule, window) in windows {
+                match window {
+                    Some(w) => {
+                        let json = serde_json::to_string(w).unwrap_or_default();
+                        tx.execute(
+                            "INSERT INTO windows (ip, rule, window) VALUES (?1, ?2, ?3) \
+                             ON CONFLICT(ip, rule) DO UPDATE SET window = excluded.window",
+                            params![ip.to_string(), rule.as_str(), json],
+                        )?;
+                    }
+                    None => {
+                        tx.execute(
+                            "DELETE FROM windows WHERE ip = ?1 AND rule = ?2",
+                            params![ip.to_string(), rule.as_str()],
+                        )?;
+                    }
                 }
             }
-        }
-        tx.execute(
-            "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
-            params![source, cursor],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)
+            tx.execute(
+                "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
+                params![source, cursor],
+            )?;
+            tx.commit()
+        })
+        .map_err(|e| self.err("saving a checkpoint", e))
     }
 
     /// The counters saved by [`StateDb::checkpoint`].
@@ -435,11 +465,12 @@ impl StateDb {
     /// notice fires once even across restarts. `until` is when the key can be forgotten.
     pub fn alert_once(&self, key: &str, at: Timestamp, until: Timestamp) -> Result<bool> {
         let n = self
-            .conn
-            .execute(
-                "INSERT OR IGNORE INTO alerts (key, at, until) VALUES (?1, ?2, ?3)",
-                params![key, ts(at), ts(until)],
-            )
+            .relaxed(|conn| {
+                conn.execute(
+                    "INSERT OR IGNORE INTO alerts (key, at, until) VALUES (?1, ?2, ?3)",
+                    params![key, ts(at), ts(until)],
+                )
+            })
             .map_err(|e| self.err("recording a notice", e))?;
         Ok(n == 1)
     }
