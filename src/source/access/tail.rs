@@ -26,6 +26,8 @@ use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::{FileExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{channel, Sender};
+use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
 
 use serde::{Deserialize, Serialize};
@@ -118,10 +120,54 @@ enum Known {
     New,
 }
 
+/// An open file that is closed on a thread of its own when dropped (see [`close_later`]).
+#[derive(Debug)]
+struct Handle(Option<File>);
+
+impl std::ops::Deref for Handle {
+    type Target = File;
+    fn deref(&self) -> &File {
+        // Some until dropped.
+        self.0.as_ref().unwrap_or_else(|| unreachable!("a handle is only emptied when dropped"))
+    }
+}
+
+impl std::ops::DerefMut for Handle {
+    fn deref_mut(&mut self) -> &mut File {
+        self.0.as_mut().unwrap_or_else(|| unreachable!("a handle is only emptied when dropped"))
+    }
+}
+
+impl Drop for Handle {
+    fn drop(&mut self) {
+        if let Some(file) = self.0.take() {
+            close_later(file);
+        }
+    }
+}
+
+/// Closes `file` on a thread of its own. Closing the last handle of a deleted file frees it, and
+/// on ext4 that waits for the journal: up to 2.9 s measured with a bulk write beside Warden.
+/// Rotated files are deleted while Warden still reads them, so the tailer would stand still
+/// while a storm of rotations deletes files it has not read. Closed in place if the thread
+/// cannot start.
+fn close_later(file: File) {
+    static CLOSER: OnceLock<Option<Sender<File>>> = OnceLock::new();
+    let closer = CLOSER.get_or_init(|| {
+        let (tx, rx) = channel::<File>();
+        std::thread::Builder::new().name("warden-close".into()).spawn(move || rx.into_iter().for_each(drop)).ok()?;
+        Some(tx)
+    });
+    if let Some(tx) = closer {
+        // A send fails only when the thread has gone; the file is then closed here.
+        let _ = tx.send(file);
+    }
+}
+
 /// One open file being read.
 #[derive(Debug)]
 struct Stream {
-    file: File,
+    file: Handle,
     dev: u64,
     ino: u64,
     /// Bytes of this file's current content read (lines handed over, plus `partial`).
@@ -147,7 +193,7 @@ impl Stream {
         let meta = file.metadata()?;
         let (fp, fp_len) = fingerprint(&file, meta.len())?;
         Ok(Some(Self {
-            file,
+            file: Handle(Some(file)),
             dev: meta.dev(),
             ino: meta.ino(),
             offset: 0,
@@ -639,5 +685,27 @@ mod tests {
         std::fs::write(&path, "").expect("empty");
         let empty = Looked { born: None, head: head_of(&path, FINGERPRINT_BYTES).expect("head") };
         assert!(!empty.is(&path, &meta()), "an empty file tells nothing: look again");
+    }
+
+    #[test]
+    fn a_deleted_file_let_go_is_closed_on_the_closing_thread() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("access.log.20");
+        std::fs::write(&path, "old\n").expect("write");
+        let handle = Handle(Some(File::open(&path).expect("open")));
+        std::fs::remove_file(&path).expect("logrotate deletes the oldest");
+        let held = || {
+            std::fs::read_dir("/proc/self/fd")
+                .expect("fds")
+                .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+                .any(|target| target.to_string_lossy().starts_with(&*path.to_string_lossy()))
+        };
+        assert!(held(), "the deleted file is open");
+        drop(handle);
+        let since = Instant::now();
+        while held() && since.elapsed() < std::time::Duration::from_secs(10) {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(!held(), "the deleted file was never closed");
     }
 }
