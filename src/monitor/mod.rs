@@ -72,7 +72,7 @@ pub struct Monitor {
     poll_seconds: u64,
     started: bool,
     /// Copies the state's WAL back on its own thread, so a busy disk does not stop the reading.
-    _wal: crate::store::wal::WalCheckpointer,
+    wal: crate::store::wal::WalCheckpointer,
 }
 
 impl Monitor {
@@ -118,7 +118,7 @@ impl Monitor {
             minute: Minute::default(),
             poll_seconds: cfg.poll_seconds,
             started: false,
-            _wal: wal,
+            wal,
         })
     }
 
@@ -244,12 +244,21 @@ impl Monitor {
             }
             // Counters are saved only together with a position; with no position yet (the file
             // is missing) or a failed save they stay marked and go with the next checkpoint.
+            // While the checkpointer brings the state's log back to its start, a save is
+            // skipped: what it would have saved stays marked and goes with the next one.
             let cursor = self.access[i].position().and_then(|p| serde_json::to_string(&p).ok());
             if let Some(cursor) = cursor {
-                let dirty = self.engine.take_dirty();
                 let key = self.access[i].key().to_string();
-                if let Err(e) = self.state.checkpoint(&key, &cursor, &dirty) {
-                    self.engine.restore_dirty(dirty.iter().map(|(ip, rule, _)| (*ip, *rule)));
+                let (engine, state) = (&mut self.engine, &mut self.state);
+                let saved = self.wal.try_save(|| {
+                    let dirty = engine.take_dirty();
+                    let result = state.checkpoint(&key, &cursor, &dirty);
+                    if result.is_err() {
+                        engine.restore_dirty(dirty.iter().map(|(ip, rule, _)| (*ip, *rule)));
+                    }
+                    result
+                });
+                if let Some(Err(e)) = saved {
                     out.push(self.state_failing(&e));
                 }
             }

@@ -186,7 +186,12 @@ impl StateDb {
         self.conn
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| self.err("turning off automatic checkpoints", e))?;
-        WalCheckpointer::start(&self.path, every)
+        // When the log starts over, its file is cut back to this size instead of keeping the
+        // largest it ever reached.
+        self.conn
+            .pragma_update(None, "journal_size_limit", super::wal::RESTART_AT as i64)
+            .map_err(|e| self.err("limiting the log's size", e))?;
+        WalCheckpointer::start(&self.path, every, super::wal::RESTART_AT)
     }
 
     /// Runs `f` with commits that return before they reach the disk (`synchronous=NORMAL`),

@@ -229,9 +229,9 @@ impl Stream {
 /// looks, a file Warden never read can then sit under a number it has seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Looked {
-    /// Birth time, where the filesystem keeps one (ext4, xfs, btrfs, tmpfs): a new file under
-    /// the same number was born later. Its clock ticks every few milliseconds, far finer than
-    /// the seconds between two rotations.
+    /// Birth time, where the filesystem keeps one (ext4 does): a new file under the same number
+    /// was born later. Its clock ticks every few milliseconds, far finer than the time between
+    /// two rotations.
     born: Option<SystemTime>,
     /// Otherwise the fingerprint of the first bytes, `(hash, bytes covered)`, checked again at
     /// each look; none covered (an empty file) never matches, so it is looked at again.
