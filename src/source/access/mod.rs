@@ -18,6 +18,7 @@
 mod addr_cache;
 pub mod caddy;
 pub mod classify;
+mod files;
 pub mod follow;
 pub mod format;
 pub mod lines;
