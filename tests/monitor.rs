@@ -397,3 +397,39 @@ fn the_address_the_trader_signed_in_from_is_never_banned_once_the_monitor_sees_t
         .expect("count");
     assert_eq!(bans, 0);
 }
+
+#[test]
+fn offences_recorded_beside_a_running_monitor_are_taken_over_and_its_own_saves_are_not_mistaken_for_them() {
+    let s = setup();
+    let now = t("2026-11-22T10:00:00Z");
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    m.tick(now);
+    let ip: std::net::IpAddr = "198.51.100.44".parse().expect("ip");
+    assert_eq!(m.engine().offences(ip), 0);
+    // The CLI, in another process, records two offences (what `warden ban` leaves behind).
+    let cli = warden::store::StateDb::open(&s.paths.state_db).expect("state");
+    for (i, at) in ["2026-11-20T10:00:00Z", "2026-11-21T10:00:00Z"].into_iter().enumerate() {
+        let offence = warden::store::state::Offence {
+            ip: ip.to_string(),
+            rule: "manual".into(),
+            at: t(at),
+            until: Some(t(at) + Duration::hours(24)),
+            source: "cli".into(),
+            reason: Some(format!("offence {i}")),
+        };
+        assert!(cli.record_offence(&offence).expect("record"));
+    }
+    let before = cli.offences_version().expect("version");
+    m.tick(now + Duration::seconds(1));
+    assert_eq!(m.engine().offences(ip), 2, "the monitor did not take over the offences the CLI recorded");
+    // The monitor's saving thread commits through a connection of its own; those commits change
+    // no offence, so they must not read as one.
+    let saver = warden::store::saver::Saver::start(&s.paths.state_db, StdDuration::from_secs(3600)).expect("saver");
+    saver.submit("access:/x", "{}".into(), vec![(ip, Rule::NotFound, None)]);
+    saver.flush().expect("save");
+    assert_eq!(cli.offences_version().expect("version"), before, "a save of positions read as changed offences");
+    cli.raise_ban_count(&ip.to_string(), 5).expect("ban count");
+    assert_ne!(cli.offences_version().expect("version"), before, "a raised ban count went unnoticed");
+    m.tick(now + Duration::seconds(2));
+    assert_eq!(m.engine().offences(ip), 5);
+}

@@ -174,13 +174,6 @@ impl Engine {
         }
     }
 
-    /// Marks counters as changed again (their checkpoint failed).
-    pub fn restore_dirty(&mut self, keys: impl IntoIterator<Item = (IpAddr, Rule)>) {
-        if self.track_dirty {
-            self.dirty.extend(keys);
-        }
-    }
-
     /// Stops remembering which counters changed (for a replay, which saves none).
     pub fn without_change_tracking(mut self) -> Self {
         self.track_dirty = false;

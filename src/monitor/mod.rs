@@ -26,6 +26,7 @@ use crate::ip::{canonicalize, display_raw};
 use crate::source::access::follow::AccessSource;
 use crate::source::openalgo::{Changes, Health, OpenAlgoSource};
 use crate::store::logs_db::BanRow;
+use crate::store::saver::Saver;
 use crate::store::state::{Offence, StateDb};
 use crate::time::Timestamp;
 
@@ -33,6 +34,9 @@ const TRAFFIC_CURSOR: &str = "openalgo.traffic_logs";
 
 /// How often the trader's own addresses are gathered again.
 const OWN_REFRESH: chrono::Duration = chrono::Duration::seconds(15);
+
+/// How often counters whose window is over are dropped, at most.
+const EVICT_EVERY: chrono::Duration = chrono::Duration::seconds(1);
 
 /// How often the state's WAL is copied back into the database, on a thread of its own.
 const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -71,8 +75,13 @@ pub struct Monitor {
     minute: Minute,
     poll_seconds: u64,
     started: bool,
-    /// Copies the state's WAL back on its own thread, so a busy disk does not stop the reading.
-    wal: crate::store::wal::WalCheckpointer,
+    /// The position last handed to the saver, per access log (an unchanged one with no changed
+    /// counter is not saved again: `logs.db` alone wakes the monitor at every request).
+    submitted: Vec<Option<String>>,
+    /// When counters whose window is over were last dropped.
+    evicted: Option<Timestamp>,
+    /// Saves positions and counters on its own thread, so a busy disk does not stop the reading.
+    saver: Saver,
 }
 
 impl Monitor {
@@ -80,7 +89,9 @@ impl Monitor {
     /// state must open; `logs.db` and `openalgo.db` may be missing and are retried on every tick.
     pub fn open(cfg: &Config, paths: &Paths) -> Result<Self> {
         let state = StateDb::open(&paths.state_db)?;
-        let wal = state.checkpoint_wal_in_background(WAL_CHECKPOINT_EVERY)?;
+        // The saving thread's connection copies the WAL back; this one's rare commits must not.
+        state.leave_checkpoints_to_background()?;
+        let saver = Saver::start(&paths.state_db, WAL_CHECKPOINT_EVERY)?;
         let own_thresholds = cfg.own_thresholds();
         let mut engine = Engine::new(own_thresholds.clone(), cfg.protection()?, cfg.near_fraction);
         engine.set_offences(state.offence_counts()?);
@@ -101,6 +112,7 @@ impl Monitor {
             engine.hold(order.ip, order.expires_at());
             pending.insert(order.ip, order);
         }
+        let submitted = vec![None; access.len()];
         Ok(Self {
             engine,
             own_thresholds,
@@ -118,7 +130,9 @@ impl Monitor {
             minute: Minute::default(),
             poll_seconds: cfg.poll_seconds,
             started: false,
-            wal,
+            submitted,
+            evicted: None,
+            saver,
         })
     }
 
@@ -170,7 +184,12 @@ impl Monitor {
         }
         self.follow_access(now, &mut out);
         self.retry_pending(now, &mut out);
-        self.engine.evict(now);
+        // Once a second at most: it walks every counter, and a busy log wakes the monitor
+        // hundreds of times a second.
+        if self.evicted.is_none_or(|at| now < at || now - at >= EVICT_EVERY) {
+            self.evicted = Some(now);
+            self.engine.evict(now);
+        }
         self.close_minute(now, false, &mut out);
         out
     }
@@ -221,7 +240,7 @@ impl Monitor {
     }
 
     fn reload_offences_if_changed(&mut self, out: &mut Vec<Notice>) {
-        let version = match self.state.data_version() {
+        let version = match self.state.offences_version() {
             Ok(v) => v,
             Err(e) => return out.push(self.state_failing(&e)),
         };
@@ -231,8 +250,12 @@ impl Monitor {
         }
     }
 
-    /// Reads each access log and saves its position together with the counters it changed.
+    /// Reads each access log and hands its position, with the counters it changed, to the
+    /// saving thread.
     fn follow_access(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        if let Some(e) = self.saver.take_failure() {
+            out.push(self.state_failing(&e));
+        }
         for i in 0..self.access.len() {
             let mut verdicts = Vec::new();
             if let Some(health) = self.access[i].poll(&mut self.engine, now, &mut verdicts) {
@@ -243,25 +266,15 @@ impl Monitor {
                 self.act(verdict, now, out);
             }
             // Counters are saved only together with a position; with no position yet (the file
-            // is missing) or a failed save they stay marked and go with the next checkpoint.
-            // While the checkpointer brings the state's log back to its start, a save is
-            // skipped: what it would have saved stays marked and goes with the next one.
+            // is missing) they stay marked and go with the first one.
             let cursor = self.access[i].position().and_then(|p| serde_json::to_string(&p).ok());
-            if let Some(cursor) = cursor {
-                let key = self.access[i].key().to_string();
-                let (engine, state) = (&mut self.engine, &mut self.state);
-                let saved = self.wal.try_save(|| {
-                    let dirty = engine.take_dirty();
-                    let result = state.checkpoint(&key, &cursor, &dirty);
-                    if result.is_err() {
-                        engine.restore_dirty(dirty.iter().map(|(ip, rule, _)| (*ip, *rule)));
-                    }
-                    result
-                });
-                if let Some(Err(e)) = saved {
-                    out.push(self.state_failing(&e));
-                }
+            let Some(cursor) = cursor else { continue };
+            let dirty = self.engine.take_dirty();
+            if dirty.is_empty() && self.submitted[i].as_ref() == Some(&cursor) {
+                continue;
             }
+            self.saver.submit(self.access[i].key(), cursor.clone(), dirty);
+            self.submitted[i] = Some(cursor);
         }
     }
 

@@ -6,6 +6,7 @@
 
 pub mod logs_db;
 pub mod openalgo_settings;
+pub mod saver;
 pub mod state;
 pub mod value;
 pub mod wal;

@@ -68,6 +68,28 @@ CREATE TABLE IF NOT EXISTS alerts (
     at TEXT NOT NULL,
     until TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS changes (
+    what TEXT PRIMARY KEY,
+    n INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS offences_insert AFTER INSERT ON offences BEGIN
+    INSERT INTO changes (what, n) VALUES ('offences', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS offences_update AFTER UPDATE ON offences BEGIN
+    INSERT INTO changes (what, n) VALUES ('offences', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS offences_delete AFTER DELETE ON offences BEGIN
+    INSERT INTO changes (what, n) VALUES ('offences', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS ban_counts_insert AFTER INSERT ON ban_counts BEGIN
+    INSERT INTO changes (what, n) VALUES ('offences', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS ban_counts_update AFTER UPDATE ON ban_counts BEGIN
+    INSERT INTO changes (what, n) VALUES ('offences', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
+END;
+CREATE TRIGGER IF NOT EXISTS ban_counts_delete AFTER DELETE ON ban_counts BEGIN
+    INSERT INTO changes (what, n) VALUES ('offences', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
+END;
 PRAGMA user_version = 1;
 ";
 
@@ -183,6 +205,13 @@ impl StateDb {
     /// for the monitor, whose thread must not wait for the disk. Checkpoints run while the
     /// returned value lives, every `every`, and once more when it is dropped.
     pub fn checkpoint_wal_in_background(&self, every: Duration) -> Result<WalCheckpointer> {
+        self.leave_checkpoints_to_background()?;
+        WalCheckpointer::start(&self.path, every, super::wal::RESTART_AT)
+    }
+
+    /// Stops this connection's commits from copying the WAL back themselves, for a connection
+    /// beside one whose [`StateDb::checkpoint_wal_in_background`] does it.
+    pub fn leave_checkpoints_to_background(&self) -> Result<()> {
         self.conn
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| self.err("turning off automatic checkpoints", e))?;
@@ -190,8 +219,7 @@ impl StateDb {
         // largest it ever reached.
         self.conn
             .pragma_update(None, "journal_size_limit", super::wal::RESTART_AT as i64)
-            .map_err(|e| self.err("limiting the log's size", e))?;
-        WalCheckpointer::start(&self.path, every, super::wal::RESTART_AT)
+            .map_err(|e| self.err("limiting the log's size", e))
     }
 
     /// Runs `f` with commits that return before they reach the disk (`synchronous=NORMAL`),
@@ -213,9 +241,16 @@ impl StateDb {
         Error::sqlite(&self.path, format!("{context} in Warden's state {}", self.path.display()), e)
     }
 
-    /// `data_version`: changes when another process (the CLI next to a running monitor) commits.
-    pub fn data_version(&self) -> Result<i64> {
-        self.conn.query_row("PRAGMA data_version", [], |r| r.get(0)).map_err(|e| self.err("checking for changes", e))
+    /// A number that changes whenever offences or ban counts change, whoever changes them (the
+    /// CLI next to a running monitor): triggers in the file keep it. SQLite's `data_version`
+    /// would not do, because it also changes with every save of the monitor's own saving
+    /// thread, which has a connection of its own.
+    pub fn offences_version(&self) -> Result<i64> {
+        self.conn
+            .prepare_cached("SELECT n FROM changes WHERE what = 'offences'")
+            .and_then(|mut s| s.query_row([], |r| r.get(0)).optional())
+            .map(|n| n.unwrap_or(0))
+            .map_err(|e| self.err("checking for changed offences", e))
     }
 
     /// Remembers an offence. Returns false when it was already known (same address, time, rule).
@@ -367,38 +402,39 @@ impl StateDb {
         Ok(())
     }
 
-    /// Saves a source's position together with the counters it changed, in one transaction, so
-    /// that a restart neither loses nor double-counts what was read.
+    /// Saves sources' positions (`(source, cursor)`) together with the counters they changed,
+    /// in one transaction, so that a restart neither loses nor double-counts what was read.
     pub fn checkpoint(
         &mut self,
-        source: &str,
-        cursor: &str,
+        cursors: &[(&str, &str)],
         windows: &[(IpAddr, Rule, Option<WindowRecord>)],
     ) -> Result<()> {
         self.relaxed(|conn| {
             let tx = conn.unchecked_transaction()?;
-            for (ip, rule, window) in windows {
-                match window {
-                    Some(w) => {
-                        let json = serde_json::to_string(w).unwrap_or_default();
-                        tx.execute(
-                            "INSERT INTO windows (ip, rule, window) VALUES (?1, ?2, ?3) \
-                             ON CONFLICT(ip, rule) DO UPDATE SET window = excluded.window",
-                            params![ip.to_string(), rule.as_str(), json],
-                        )?;
-                    }
-                    None => {
-                        tx.execute(
-                            "DELETE FROM windows WHERE ip = ?1 AND rule = ?2",
-                            params![ip.to_string(), rule.as_str()],
-                        )?;
+            {
+                let mut put = tx.prepare_cached(
+                    "INSERT INTO windows (ip, rule, window) VALUES (?1, ?2, ?3) \
+                     ON CONFLICT(ip, rule) DO UPDATE SET window = excluded.window",
+                )?;
+                let mut gone = tx.prepare_cached("DELETE FROM windows WHERE ip = ?1 AND rule = ?2")?;
+                for (ip, rule, window) in windows {
+                    match window {
+                        Some(w) => {
+                            let json = serde_json::to_string(w).unwrap_or_default();
+                            put.execute(params![ip.to_string(), rule.as_str(), json])?;
+                        }
+                        None => {
+                            gone.execute(params![ip.to_string(), rule.as_str()])?;
+                        }
                     }
                 }
+                let mut at = tx.prepare_cached(
+                    "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
+                )?;
+                for (source, cursor) in cursors {
+                    at.execute(params![source, cursor])?;
+                }
             }
-            tx.execute(
-                "INSERT INTO cursors (source, value) VALUES (?1, ?2) ON CONFLICT(source) DO UPDATE SET value = excluded.value",
-                params![source, cursor],
-            )?;
             tx.commit()
         })
         .map_err(|e| self.err("saving a checkpoint", e))

@@ -14,8 +14,10 @@
 //! always has a save under way when a checkpoint ends (measured: 2.3 GB of log in 80 s of the
 //! rotation storm). So once the log passes [`RESTART_AT`], the checkpointer waits for the save
 //! under way, if any, and has the writer skip its saves ([`WalCheckpointer::try_save`]) while it
-//! copies the last frames; the next save then starts the log over. The writer never waits: it
-//! keeps reading, and a skipped save goes with the next one.
+//! copies the last frames; the next save then starts the log over. The writer (the saving
+//! thread of [`super::saver`]) never waits for that: it tries again a few milliseconds later,
+//! with whatever came in meanwhile merged in. A writer that saves back to back is told to step
+//! aside while the checkpointer waits for the gate, so it cannot keep taking the gate first.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -37,6 +39,9 @@ pub struct WalCheckpointer {
     stop: Arc<AtomicBool>,
     /// Held by a save, or by the checkpointer while it brings the log back to its start.
     gate: Arc<Mutex<()>>,
+    /// Set while the checkpointer waits for the gate, so a writer that saves back to back
+    /// steps aside instead of taking the gate again at once.
+    wanted: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -52,7 +57,8 @@ impl WalCheckpointer {
         conn.busy_timeout(Duration::from_secs(5)).map_err(|e| Error::sqlite(path, "setting busy_timeout", e))?;
         let stop = Arc::new(AtomicBool::new(false));
         let gate = Arc::new(Mutex::new(()));
-        let (flag, held) = (Arc::clone(&stop), Arc::clone(&gate));
+        let wanted = Arc::new(AtomicBool::new(false));
+        let (flag, held, want) = (Arc::clone(&stop), Arc::clone(&gate), Arc::clone(&wanted));
         let wal = wal_path(path);
         let thread = std::thread::Builder::new()
             .name("warden-wal".into())
@@ -67,24 +73,37 @@ impl WalCheckpointer {
                     if std::fs::metadata(&wal).is_ok_and(|m| m.len() > restart_at) {
                         // The few frames written meanwhile, after the save under way and with
                         // the next ones skipped.
-                        let _gate = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        want.store(true, Ordering::Release);
+                        let gate = held.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                        want.store(false, Ordering::Release);
                         let _ = passive();
+                        drop(gate);
                     }
                 }
             })
             .map_err(|e| Error::io("starting the checkpoint thread", e))?;
-        Ok(Self { stop, gate, thread: Some(thread) })
+        Ok(Self { stop, gate, wanted, thread: Some(thread) })
     }
 
     /// Runs the save `f`, unless the checkpointer is bringing the log back to its start: then
     /// `None`, at once, and what `f` would have saved goes with the next save.
     pub fn try_save<T>(&self, f: impl FnOnce() -> T) -> Option<T> {
+        if self.wanted.load(Ordering::Acquire) {
+            return None;
+        }
         let _gate = match self.gate.try_lock() {
             Ok(gate) => gate,
             Err(TryLockError::Poisoned(gate)) => gate.into_inner(),
             Err(TryLockError::WouldBlock) => return None,
         };
         Some(f())
+    }
+
+    /// Runs the save `f`, waiting for the checkpointer if it is bringing the log back to its
+    /// start: for the last save before a stop, which has no next one to go with.
+    pub fn save<T>(&self, f: impl FnOnce() -> T) -> T {
+        let _gate = self.gate.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f()
     }
 }
 
@@ -129,7 +148,9 @@ mod tests {
         for i in 0..3000u32 {
             let ip = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
             let w = WindowRecord { count: i, first_at: at, last_at: at, items: vec!["/.env".repeat(100)] };
-            state.checkpoint("access:/var/log/nginx/access.log", "{}", &[(ip, Rule::NotFound, Some(w))]).expect("save");
+            state
+                .checkpoint(&[("access:/var/log/nginx/access.log", "{}")], &[(ip, Rule::NotFound, Some(w))])
+                .expect("save");
         }
         assert_eq!(db_len(), before, "a commit copied the log back into the database itself");
         drop(wal);
@@ -178,7 +199,7 @@ mod tests {
                     (ip, Rule::NotFound, Some(w))
                 })
                 .collect();
-            let save = || state.checkpoint("access:/var/log/nginx/access.log", "{}", &rows).expect("save");
+            let save = || state.checkpoint(&[("access:/var/log/nginx/access.log", "{}")], &rows).expect("save");
             match wal.try_save(save) {
                 Some(()) => saved += 1,
                 None => std::thread::sleep(Duration::from_micros(100)),

@@ -147,7 +147,7 @@ def main():
             next_rotation += every
             last_rotation = time.monotonic()
             if args.trace:
-                print(f"  line {n}: rotation {sum(rotations.values()) + 1}")
+                print(f"  line {n}: rotation {sum(rotations.values()) + 1} at {time.time():.4f}")
             shift()
             if (rotations["rename"] + rotations["copytruncate"]) % 2 == 0:
                 if reopen_after is not None:  # a second rotation before the reopen: reopen now
