@@ -19,7 +19,7 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::state::StateDb;
 use super::wal::WalCheckpointer;
@@ -27,7 +27,7 @@ use crate::engine::WindowRecord;
 use crate::error::{Error, Result};
 use crate::event::Rule;
 
-/// How long a failed save waits before it is tried again (sooner if a new batch comes).
+/// How long a failed save waits before it is tried again.
 const RETRY_AFTER_FAILURE: Duration = Duration::from_millis(250);
 
 /// How long a save held back by the checkpointer waits before it is tried again.
@@ -145,12 +145,18 @@ impl Drop for Saver {
     }
 }
 
-/// The saving thread: takes the merged batch, commits it, and on failure puts it back.
+/// The saving thread: takes the merged batch, commits it, and on failure puts it back and waits
+/// a moment (new batches are merged in meanwhile, not each tried at once against a failing disk).
 fn run(shared: &Shared, state: &mut StateDb, wal: &WalCheckpointer) {
+    let mut not_before: Option<Instant> = None;
     let mut slot = shared.lock();
     loop {
-        while slot.is_empty() && !slot.stop {
-            slot = shared.changed.wait(slot).unwrap_or_else(PoisonError::into_inner);
+        while !slot.stop {
+            match not_before.and_then(|t| t.checked_duration_since(Instant::now())).filter(|d| !d.is_zero()) {
+                Some(left) => slot = shared.changed.wait_timeout(slot, left).unwrap_or_else(PoisonError::into_inner).0,
+                None if slot.is_empty() => slot = shared.changed.wait(slot).unwrap_or_else(PoisonError::into_inner),
+                None => break,
+            }
         }
         if slot.is_empty() {
             return;
@@ -170,27 +176,24 @@ fn run(shared: &Shared, state: &mut StateDb, wal: &WalCheckpointer) {
         let result = if stopping { Some(wal.save(|| save(state))) } else { wal.try_save(|| save(state)) };
         slot = shared.lock();
         slot.saving = false;
-        let wait = match result {
+        not_before = match result {
             Some(Ok(())) => None,
             Some(Err(e)) => {
                 slot.put_back(cursors, windows);
                 slot.failure = Some(e);
                 slot.failures += 1;
-                Some(RETRY_AFTER_FAILURE)
+                Some(Instant::now() + RETRY_AFTER_FAILURE)
             }
             None => {
                 slot.put_back(cursors, windows);
-                Some(RETRY_AFTER_GATE)
+                Some(Instant::now() + RETRY_AFTER_GATE)
             }
         };
         shared.changed.notify_all();
-        if stopping && wait.is_some() {
+        if stopping && not_before.is_some() {
             // Stopping with a disk that refuses the save: what was not saved is read again
             // after the restart, from the last saved position.
             return;
-        }
-        if let Some(wait) = wait {
-            slot = shared.changed.wait_timeout(slot, wait).unwrap_or_else(PoisonError::into_inner).0;
         }
     }
 }
@@ -270,6 +273,26 @@ mod tests {
         let retried = (0..3).any(|_| saver.flush().is_ok());
         assert!(retried, "never saved on a retry");
         assert_eq!(saved(&path), (vec![(a, Rule::InvalidApiKey, 4)], Some("1".into())));
+    }
+
+    #[test]
+    fn while_saves_fail_new_batches_wait_for_the_retry_instead_of_each_being_tried() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("state.db");
+        let saver = Saver::start(&path, Duration::from_secs(1)).expect("start");
+        let other = rusqlite::Connection::open(&path).expect("open");
+        other.execute_batch("ALTER TABLE windows RENAME TO windows_away").expect("hide the table");
+        let a: IpAddr = "203.0.113.50".parse().expect("ip");
+        for i in 0..50u32 {
+            saver.submit("access:a", i.to_string(), vec![(a, Rule::NotFound, window(i))]);
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let failures = saver.shared.lock().failures;
+        // One failure, perhaps a retry or two on a slow machine; not one per batch.
+        assert!((1..=3).contains(&failures), "{failures} failed saves for 50 batches");
+        other.execute_batch("ALTER TABLE windows_away RENAME TO windows").expect("bring it back");
+        assert!((0..3).any(|_| saver.flush().is_ok()), "never saved on a retry");
+        assert_eq!(saved(&path), (vec![(a, Rule::NotFound, 49)], Some("49".into())), "the newest of the batches");
     }
 
     #[test]
