@@ -26,14 +26,18 @@ catching up used to squeeze 20 rotations into 0.2 s.
 `--disk-load` (the default) runs a bulk writer beside it the whole time (`dd` of 2 GiB with
 `conv=fsync`, read back, deleted, over and over), as a build or a backup does: a disk that takes a
 second to sync must not make Warden lose lines. `--no-disk-load` leaves the disk alone.
+`--cpu-load` (the default) also runs a CPU-bound loop (`while :; do :; done`) the whole time, so the
+two cores are shared by the writer, the bulk writer, the loop and Warden; `--no-cpu-load` leaves it
+out. With both loads, Warden's save on its reading thread once took 0.8 s, past the 0.5 s floor.
 `--trace` gives every 100-line batch an address of its own, so a loss or a double count names
 the batches, to be matched with the rotations printed.
 
 Usage: rotation_storm.py [--lines 1000000] [--rotations 1000] [--rate 20000] [--keep 20] [--trace]
-       [--no-disk-load] [--warden PATH]
+       [--no-disk-load] [--no-cpu-load] [--warden PATH]
 """
 
 import argparse
+import atexit
 import collections
 import json
 import os
@@ -65,6 +69,8 @@ def main():
     ap.add_argument("--trace", action="store_true", help="one address per 100-line batch (to debug a loss)")
     ap.add_argument("--disk-load", action=argparse.BooleanOptionalAction, default=True,
                     help="a bulk writer syncing to the same disk throughout")
+    ap.add_argument("--cpu-load", action=argparse.BooleanOptionalAction, default=True,
+                    help="a CPU-bound loop throughout")
     args = ap.parse_args()
 
     work = tempfile.mkdtemp(prefix="warden-storm-")
@@ -87,13 +93,29 @@ def main():
     reader = threading.Thread(target=lambda: notices.extend(warden.stdout), daemon=True)
     reader.start()
     time.sleep(1.0)  # let it start and take its first look
-    load = None
+    loads = []
     if args.disk_load:
         bulk = os.path.join(work, "bulk")
-        load = subprocess.Popen(
+        loads.append(subprocess.Popen(
             ["bash", "-c", f'while :; do dd if=/dev/zero of="{bulk}" bs=1M count=2048 conv=fsync status=none; '
                            f'cat "{bulk}" > /dev/null; rm -f "{bulk}"; done'],
-            start_new_session=True)
+            start_new_session=True))
+    if args.cpu_load:
+        loads.append(subprocess.Popen(["sh", "-c", "while :; do :; done"], start_new_session=True))
+
+    def stop_loads():
+        # Also on an error or a SIGTERM: a CPU loop left behind would slow everything after.
+        for load in loads:
+            try:
+                os.killpg(load.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            load.wait()
+        loads.clear()
+        if os.path.exists(os.path.join(work, "bulk")):
+            os.remove(os.path.join(work, "bulk"))
+    atexit.register(stop_loads)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     rng = random.Random(args.seed)
     ips = [f"{11 + i // 65536 % 80}.{i // 256 % 256}.{i % 256}.{7 + i % 200}" for i in range(args.ips)]
@@ -171,11 +193,7 @@ def main():
             time.sleep(ahead)
     out.close()
     wrote = time.monotonic() - started
-    if load is not None:
-        os.killpg(load.pid, signal.SIGKILL)
-        load.wait()
-        if os.path.exists(os.path.join(work, "bulk")):
-            os.remove(os.path.join(work, "bulk"))
+    stop_loads()
     print(f"wrote {n} lines in {wrote:.1f} s ({n / wrote:,.0f}/s) with {rotations['rename']} rename and "
           f"{rotations['copytruncate']} copytruncate rotations; {late} lines went into renamed files before "
           f"the reopen; {len(truth)} addresses")
