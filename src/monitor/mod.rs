@@ -67,6 +67,9 @@ pub struct Monitor {
     /// Addresses whose ban is being retried (their saved copy goes once it is written).
     was_pending: HashSet<IpAddr>,
     imported: HashSet<(String, i64)>,
+    /// The `ban_count` of each OpenAlgo ban already handed to the state, so that the whole of
+    /// `ip_bans`, read again at every change of `logs.db`, is not written again row by row.
+    ban_counts: HashMap<String, u32>,
     state_version: Option<i64>,
     /// `openalgo.db`, where the trader's sign-ins are (see [`crate::source::own`]).
     openalgo_db: Option<std::path::PathBuf>,
@@ -124,6 +127,7 @@ impl Monitor {
             retrying: false,
             was_pending: HashSet::new(),
             imported: HashSet::new(),
+            ban_counts: HashMap::new(),
             state_version: None,
             openalgo_db: paths.openalgo_db.clone(),
             own_checked: None,
@@ -323,9 +327,19 @@ impl Monitor {
             // NOTE: a host ban's ban_count counts traffic rows, not bans (spec §5.9): no evidence.
             if let (Some(n), false) = (row.ban_count, row.created_by.as_deref() == Some("host_ban")) {
                 let n = u32::try_from(n.max(0)).unwrap_or(u32::MAX);
-                match self.state.raise_ban_count(&ip.to_string(), n) {
-                    Ok(raised) => changed |= raised,
-                    Err(e) => out.push(self.state_failing(&e)),
+                let key = ip.to_string();
+                if self.ban_counts.get(&key).is_none_or(|&had| n > had) {
+                    match self.state.raise_ban_count(&key, n) {
+                        Ok(raised) => {
+                            changed |= raised;
+                            if self.ban_counts.len() > 100_000 {
+                                // Only saves repeated writes; the state keeps the highest anyway.
+                                self.ban_counts.clear();
+                            }
+                            self.ban_counts.insert(key, n);
+                        }
+                        Err(e) => out.push(self.state_failing(&e)),
+                    }
                 }
             }
             let Some(at) = row.banned_at else { continue };
