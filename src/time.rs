@@ -37,6 +37,11 @@ pub fn parse_db_time(text: &str) -> Option<Timestamp> {
     if !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
         return None;
     }
+    // The spellings OpenAlgo writes, read without chrono's format machinery: the monitor reads
+    // every timestamp of `ip_bans` and the trackers whenever they change.
+    if let Some(t) = parse_plain(b) {
+        return Some(t);
+    }
     // NOTE: OpenAlgo drops a timezone suffix instead of converting it (spec §5.2 step d), so a
     // stored "+05:30" is ignored here too; otherwise Warden and OpenAlgo would disagree about
     // whether a ban is still active.
@@ -49,6 +54,34 @@ pub fn parse_db_time(text: &str) -> Option<Timestamp> {
         return Some(dt.and_utc());
     }
     NaiveDate::parse_from_str(&body, "%Y-%m-%d").ok().and_then(|d| d.and_hms_opt(0, 0, 0)).map(|dt| dt.and_utc())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` with an optional `.` and 1 to 9 digits, and a space or `T` between
+/// date and time: exactly what the general path below reads them as. `None` for anything else
+/// (a zone, a leap second, fewer digits), which the general path then reads.
+fn parse_plain(b: &[u8]) -> Option<Timestamp> {
+    if b.len() < 19 || b.len() == 20 || b.len() > 29 {
+        return None;
+    }
+    let num = |at: usize, len: usize| -> Option<u32> {
+        b[at..at + len].iter().try_fold(0u32, |n, &d| d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0')))
+    };
+    let shape = b[4] == b'-' && b[7] == b'-' && matches!(b[10], b' ' | b'T') && b[13] == b':' && b[16] == b':';
+    if !shape {
+        return None;
+    }
+    let nanos = match b.get(19..) {
+        Some([]) => 0,
+        Some([b'.', digits @ ..]) => num(20, digits.len())? * 10u32.pow(9 - digits.len() as u32),
+        _ => return None,
+    };
+    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 2)?, num(8, 2)?)?;
+    let (h, m, sec) = (num(11, 2)?, num(14, 2)?, num(17, 2)?);
+    // chrono reads second 60 as a leap second; leave that to it.
+    if sec > 59 {
+        return None;
+    }
+    Some(date.and_hms_nano_opt(h, m, sec, nanos)?.and_utc())
 }
 
 fn strip_zone(s: &str) -> &str {
@@ -135,6 +168,43 @@ mod tests {
         assert_eq!(t("2026-11-23 10:00"), "2026-11-23 10:00:00.000000");
         for bad in ["", "yesterday", "2026-13-01", "2026-11-21 25:00:00", "9999999999999"] {
             assert_eq!(t(bad), "NONE", "{bad:?}");
+        }
+    }
+
+    /// What the general path alone makes of `s`.
+    fn general(s: &str) -> Option<Timestamp> {
+        let body = strip_zone(s).replacen('T', " ", 1);
+        NaiveDateTime::parse_from_str(&body, "%Y-%m-%d %H:%M:%S%.f").ok().map(|dt| dt.and_utc())
+    }
+
+    #[test]
+    fn the_plain_spellings_read_exactly_as_chrono_reads_them() {
+        for s in ["2026-11-21 22:53:35", "2026-11-22 22:53:35.713727", "2026-11-22T22:56:47.5", "0001-01-01 00:00:00"] {
+            assert_eq!(parse_plain(s.as_bytes()), general(s), "{s}");
+            assert!(parse_plain(s.as_bytes()).is_some(), "{s}");
+        }
+        for s in ["2026-02-30 10:00:00", "2026-11-21 24:00:00", "2026-11-21 22:53:35.", "2026-11-21 22:53:35Z"] {
+            assert_eq!(parse_plain(s.as_bytes()), None, "{s}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_never_disagrees_with_chrono(
+            s in proptest::prop_oneof![
+                // Anything of the shape, mostly not a date at all.
+                "[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}[ T][0-9]{1,2}:[0-9]{1,2}:[0-9]{1,2}(\\.[0-9]{0,10})?",
+                // Real dates, with every day of the month up to 31 and second 60.
+                "(19|20)[0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[ T]([01][0-9]|2[0-4]):[0-5][0-9]:([0-5][0-9]|60)(\\.[0-9]{1,9})?",
+            ],
+        ) {
+            if let Some(fast) = parse_plain(s.as_bytes()) {
+                proptest::prop_assert_eq!(Some(fast), general(&s));
+            }
+            // And the whole function still reads whatever chrono reads.
+            if let Some(slow) = general(&s) {
+                proptest::prop_assert_eq!(parse_db_time(&s), Some(slow));
+            }
         }
     }
 
