@@ -264,3 +264,77 @@ fn a_locked_database_is_reported_as_locked_not_as_a_crash() {
     holder.execute_batch("ROLLBACK").expect("release");
     assert_eq!(db.bans().expect("readable again").len(), 0, "works again once the lock is gone");
 }
+
+#[test]
+fn the_reader_decodes_only_what_changed_since_its_last_poll() {
+    use warden::source::openalgo::OpenAlgoSource;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = copy_fixture("logs.db", dir.path());
+    let w = raw(&path);
+    let trackers: i64 = w
+        .query_row(
+            "SELECT (SELECT COUNT(*) FROM error_404_tracker) + (SELECT COUNT(*) FROM invalid_api_key_tracker)",
+            [],
+            |r| r.get(0),
+        )
+        .expect("count tracker rows");
+    let trackers = usize::try_from(trackers).expect("a count");
+    let mut src = OpenAlgoSource::new(&path, None);
+    let first = src.poll().1.expect("the first poll reads");
+    assert_eq!(first.bans.expect("the first poll reads every ban").len(), 10);
+    assert_eq!(first.readings.len() + first.unreadable.len(), trackers, "every tracker row at first");
+
+    // A request OpenAlgo only logs: nothing else is decoded.
+    w.execute(
+        "INSERT INTO traffic_logs (client_ip, method, path, status_code, duration_ms, host) \
+         VALUES ('203.0.113.50', 'GET', '/orderbook', 200, 1.5, 'trade.example.com')",
+        [],
+    )
+    .expect("insert traffic");
+    let c = src.poll().1.expect("a commit is read");
+    assert!(c.bans.is_none(), "ip_bans did not change");
+    assert!(c.readings.is_empty() && c.unreadable.is_empty(), "no tracker row changed");
+    assert_eq!(c.traffic.len(), 1);
+
+    // OpenAlgo bans again in place: same id and row count, a new ban_count and expiry.
+    w.execute("UPDATE ip_bans SET ban_count = 2, expires_at = '2026-11-30 00:00:00.000000' WHERE id = 1", [])
+        .expect("re-ban in place");
+    let bans = src.poll().1.expect("a commit is read").bans.expect("an in-place update is a change");
+    assert_eq!((bans[0].id, bans[0].ban_count), (1, Some(2)));
+    assert_eq!(fmt(bans[0].expires_at), "2026-11-30 00:00:00.000000");
+
+    // One 404 more from one address: that row alone, with its new count.
+    w.execute(
+        "UPDATE error_404_tracker SET error_count = error_count + 1, last_error_at = '2026-11-22 00:00:00.000000' \
+         WHERE id = 1",
+        [],
+    )
+    .expect("track a 404");
+    let c = src.poll().1.expect("a commit is read");
+    assert!(c.bans.is_none());
+    let got: Vec<(String, u32)> = c.readings.iter().map(|r| (r.raw_ip.clone(), r.count)).collect();
+    assert_eq!(got, [("198.51.100.14".to_string(), 8)]);
+
+    // Only the paths tried changed: nothing for the engine to judge again.
+    w.execute("UPDATE error_404_tracker SET paths_attempted = '[\"/.env\"]' WHERE id = 1", []).expect("update paths");
+    let c = src.poll().1.expect("a commit is read");
+    assert!(c.readings.is_empty(), "{:?}", c.readings);
+
+    // A row deleted and a new one under the same address: a new row, read.
+    w.execute("DELETE FROM error_404_tracker WHERE id = 1", []).expect("clear");
+    w.execute(
+        "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+         VALUES ('198.51.100.14', 1, '2026-11-22 00:00:01', '2026-11-22 00:00:01', '[]')",
+        [],
+    )
+    .expect("track again");
+    let c = src.poll().1.expect("a commit is read");
+    let got: Vec<(String, u32)> = c.readings.iter().map(|r| (r.raw_ip.clone(), r.count)).collect();
+    assert_eq!(got, [("198.51.100.14".to_string(), 1)]);
+
+    // New thresholds: everything is read again.
+    src.rescan();
+    let c = src.poll().1.expect("a rescan reads");
+    assert_eq!(c.bans.map(|b| b.len()), Some(10));
+    assert_eq!(c.readings.len() + c.unreadable.len(), trackers);
+}

@@ -291,10 +291,12 @@ impl Monitor {
     }
 
     fn apply(&mut self, changes: Changes, now: Timestamp, out: &mut Vec<Notice>) {
-        self.engine.sync_bans(
-            changes.bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), r.banned_at, until))),
-        );
-        self.import_openalgo_bans(&changes.bans, now, out);
+        if let Some(bans) = &changes.bans {
+            // Rows that run out meanwhile need no new reading: the engine checks every end.
+            self.engine
+                .sync_bans(bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), r.banned_at, until))));
+            self.import_openalgo_bans(bans, now, out);
+        }
         for reading in &changes.readings {
             for verdict in self.engine.observe_tracker(reading, now) {
                 self.act(verdict, now, out);

@@ -1,9 +1,12 @@
 //! The incremental reader of OpenAlgo's `logs.db`.
 //!
 //! Each poll first asks SQLite's `data_version` whether anybody committed since the last look; if
-//! not, it reads nothing. Otherwise it reads `ip_bans` whole (it is small and OpenAlgo rewrites it
-//! at will), the two trackers whole but reports only the rows that changed, and `traffic_logs`
-//! past an id cursor. The file may be missing, locked or schema-less at any moment: the reader
+//! not, it reads nothing. Otherwise it fingerprints `ip_bans` and reads it whole only when the
+//! fingerprint changed (OpenAlgo updates ban rows in place, so no id or count would tell), walks
+//! the two trackers but decodes only the rows whose signature changed, and reads `traffic_logs`
+//! past an id cursor. OpenAlgo commits at every request, and most commits touch only a tracker
+//! row or `traffic_logs`: decoding every ban and tracker row at each of them cost Warden the
+//! most of its CPU under load. The file may be missing, locked or schema-less at any moment: the reader
 //! then reports a [`Health`] and tries again on the next poll, never failing the monitor.
 
 use std::collections::HashMap;
@@ -14,7 +17,7 @@ use serde::Serialize;
 use crate::engine::TrackerReading;
 use crate::error::{Error, Result};
 use crate::event::Tracker;
-use crate::store::logs_db::{BanRow, LogsDb, TrackerRow, TrafficRow};
+use crate::store::logs_db::{BanRow, LogsDb, TrackerHead, TrafficRow};
 
 /// Most traffic rows read per poll, so one poll stays short even after a long pause.
 pub const TRAFFIC_BATCH: usize = 5_000;
@@ -51,12 +54,12 @@ impl Health {
 /// What changed in `logs.db` since the last poll.
 #[derive(Debug, Default)]
 pub struct Changes {
-    /// All of `ip_bans`, when anything in the file changed.
-    pub bans: Vec<BanRow>,
+    /// All of `ip_bans`, when it changed since the last poll.
+    pub bans: Option<Vec<BanRow>>,
     /// Tracker rows that are new or whose count or window changed.
     pub readings: Vec<TrackerReading>,
     /// Tracker rows OpenAlgo wrote with an unreadable window start (reported, not acted on).
-    pub unreadable: Vec<TrackerRow>,
+    pub unreadable: Vec<TrackerHead>,
     /// New traffic rows, oldest first.
     pub traffic: Vec<TrafficRow>,
     /// Whether more traffic rows are waiting (poll again at once).
@@ -70,14 +73,25 @@ pub struct OpenAlgoSource {
     db: Option<LogsDb>,
     version: Option<i64>,
     traffic_cursor: Option<i64>,
-    seen: HashMap<(Tracker, i64), (String, u32, Option<crate::time::Timestamp>)>,
+    /// The fingerprint of `ip_bans` when it was last read.
+    bans_seen: Option<u64>,
+    /// Per tracker, each row's signature when it was last read.
+    seen: [HashMap<i64, u64>; 2],
     health: Option<Health>,
 }
 
 impl OpenAlgoSource {
     /// A reader for `path`, resuming traffic after `traffic_cursor` (or at the end when `None`).
     pub fn new(path: &Path, traffic_cursor: Option<i64>) -> Self {
-        Self { path: path.to_path_buf(), db: None, version: None, traffic_cursor, seen: HashMap::new(), health: None }
+        Self {
+            path: path.to_path_buf(),
+            db: None,
+            version: None,
+            traffic_cursor,
+            bans_seen: None,
+            seen: Default::default(),
+            health: None,
+        }
     }
 
     /// The file being read.
@@ -117,34 +131,37 @@ impl OpenAlgoSource {
         if self.db.is_none() {
             self.db = Some(LogsDb::open(&self.path)?);
             self.version = None;
-            self.seen.clear();
+            self.forget();
         }
         let Some(db) = self.db.as_ref() else { return Ok(None) };
         let version = db.data_version()?;
         if self.version == Some(version) {
             return Ok(None);
         }
-        let mut changes = Changes { bans: db.bans()?, ..Changes::default() };
-        let mut live = HashMap::new();
-        for tracker in Tracker::ALL {
-            for row in db.trackers(tracker)? {
-                let key = (tracker, row.id);
-                let sig = (row.ip.clone(), row.count, row.first_at);
-                if self.seen.get(&key) != Some(&sig) {
-                    match row.first_at {
-                        Some(first_at) => changes.readings.push(TrackerReading {
-                            raw_ip: row.ip.clone(),
-                            rule: tracker.rule(),
-                            count: row.count,
-                            first_at,
-                        }),
-                        None => changes.unreadable.push(row),
-                    }
-                }
-                live.insert(key, sig);
-            }
+        let mut changes = Changes::default();
+        let fingerprint = db.bans_fingerprint()?;
+        if self.bans_seen != Some(fingerprint) {
+            // NOTE: a commit between the two reads changes the next fingerprint, so the next poll
+            // reads again; the rows kept are never older than the fingerprint kept.
+            changes.bans = Some(db.bans()?);
+            self.bans_seen = Some(fingerprint);
         }
-        self.seen = live;
+        for (tracker, seen) in Tracker::ALL.into_iter().zip(self.seen.iter_mut()) {
+            let scan = db.tracker_changes(tracker, seen)?;
+            for row in scan.changed {
+                match row.first_at {
+                    Some(first_at) => changes.readings.push(TrackerReading {
+                        raw_ip: row.ip.clone(),
+                        rule: tracker.rule(),
+                        count: row.count,
+                        first_at,
+                    }),
+                    None => changes.unreadable.push(row),
+                }
+            }
+            seen.clear();
+            seen.extend(scan.sigs);
+        }
         let max_id = db.max_traffic_id()?;
         let cursor = match self.traffic_cursor {
             // First start: history is in the trackers already; count traffic from now on.
@@ -161,9 +178,15 @@ impl OpenAlgoSource {
         Ok(Some(changes))
     }
 
-    /// Forgets what was seen, so the next poll reports every tracker row again.
+    /// Forgets what was seen, so the next poll reports all of `ip_bans` and every tracker row
+    /// again.
     pub fn rescan(&mut self) {
         self.version = None;
-        self.seen.clear();
+        self.forget();
+    }
+
+    fn forget(&mut self) {
+        self.bans_seen = None;
+        self.seen.iter_mut().for_each(HashMap::clear);
     }
 }

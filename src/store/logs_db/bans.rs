@@ -131,6 +131,24 @@ impl LogsDb {
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(ctx, e))
     }
 
+    /// A fingerprint of every row of `ip_bans`, every column included, computed without
+    /// decoding anything: equal fingerprints mean an unchanged table (up to a 64-bit hash
+    /// collision). OpenAlgo updates ban rows in place, so neither the row count nor the
+    /// highest id would do.
+    pub fn bans_fingerprint(&self) -> Result<u64> {
+        use std::hash::Hasher;
+        let ctx = "reading ip_bans";
+        let mut stmt = self.conn.prepare_cached(&format!("{SELECT} ORDER BY id")).map_err(|e| self.err(ctx, e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(ctx, e))?;
+        let mut h = value::Fingerprint::default();
+        while let Some(row) = rows.next().map_err(|e| self.err(ctx, e))? {
+            for i in 0..8 {
+                value::hash_into(&mut h, row.get_ref(i).map_err(|e| self.err(ctx, e))?);
+            }
+        }
+        Ok(h.finish())
+    }
+
     /// Writes a ban: an upsert on `ip_address` for each spelling, with every column set, in one
     /// short `BEGIN IMMEDIATE` transaction. A spelling that already has a ban at least as long in
     /// force is left alone (Warden never shortens a ban or makes a permanent one temporary); the

@@ -14,7 +14,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 
 pub use bans::{BanEffect, BanRow, BanWrite, NewBan};
-pub use trackers::TrackerRow;
+pub use trackers::{TrackerHead, TrackerRow, TrackerScan};
 pub use traffic::{TrafficQuery, TrafficRow};
 
 use crate::error::{Error, Result};

@@ -1,5 +1,7 @@
 //! `error_404_tracker` and `invalid_api_key_tracker`: OpenAlgo's counters, one row per address.
 
+use std::collections::HashMap;
+
 use super::LogsDb;
 use crate::error::Result;
 use crate::event::Tracker;
@@ -25,6 +27,35 @@ pub struct TrackerRow {
     pub items: Vec<String>,
     /// Whether the items column held something that is not a JSON array of strings.
     pub items_malformed: bool,
+}
+
+/// What the engine judges of a tracker row: [`TrackerRow`] without the last time and the items.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackerHead {
+    /// Row id.
+    pub id: i64,
+    /// Which tracker it came from.
+    pub tracker: Tracker,
+    /// The address exactly as stored.
+    pub ip: String,
+    /// The count; NULL reads as 1, OpenAlgo's model default.
+    pub count: u32,
+    /// Window start, if it parses.
+    pub first_at: Option<Timestamp>,
+}
+
+/// One scan of a tracker by [`LogsDb::tracker_changes`].
+#[derive(Debug, Default)]
+pub struct TrackerScan {
+    /// Every row's id and signature, in id order: the `seen` of the next scan.
+    pub sigs: Vec<(i64, u64)>,
+    /// The rows that are new or changed.
+    pub changed: Vec<TrackerHead>,
+}
+
+/// A tracker count as OpenAlgo means it: NULL (or junk) is its model default, 1.
+fn count(v: rusqlite::types::ValueRef<'_>) -> u32 {
+    value::int(v).unwrap_or(1).clamp(0, i64::from(u32::MAX)) as u32
 }
 
 /// Table and column names of one tracker. Constants, never user input.
@@ -69,12 +100,11 @@ impl LogsDb {
             .query_map([], |r| {
                 let items_raw = r.get_ref(5)?;
                 let items = value::string_list(items_raw);
-                let count = value::int(r.get_ref(2)?).unwrap_or(1).clamp(0, i64::from(u32::MAX));
                 Ok(TrackerRow {
                     id: r.get(0)?,
                     tracker,
                     ip: value::text(r.get_ref(1)?).unwrap_or_default(),
-                    count: count as u32,
+                    count: count(r.get_ref(2)?),
                     first_at: value::time(r.get_ref(3)?),
                     last_at: value::time(r.get_ref(4)?),
                     items_malformed: items.is_none() && !matches!(items_raw, rusqlite::types::ValueRef::Null),
@@ -83,6 +113,41 @@ impl LogsDb {
             })
             .map_err(|e| self.err(&ctx, e))?;
         rows.collect::<rusqlite::Result<Vec<_>>>().map_err(|e| self.err(&ctx, e))
+    }
+
+    /// What changed in one tracker since `seen` (row id → signature, from the last scan's
+    /// [`TrackerScan::sigs`]): every row's signature, and the rows whose address, count or
+    /// window start differ, decoded. Only those three columns are read, and unchanged rows are
+    /// not decoded, so a poll after one tracker write decodes one row.
+    pub fn tracker_changes(&self, tracker: Tracker, seen: &HashMap<i64, u64>) -> Result<TrackerScan> {
+        let c = columns(tracker);
+        let ctx = format!("reading {}", c.table);
+        let err = |e: rusqlite::Error| self.err(&ctx, e);
+        let sql = format!("SELECT id, ip_address, {}, {} FROM {} ORDER BY id", c.count, c.first, c.table);
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(&err)?;
+        let mut rows = stmt.query([]).map_err(&err)?;
+        let mut scan = TrackerScan::default();
+        while let Some(r) = rows.next().map_err(&err)? {
+            let id: i64 = r.get(0).map_err(&err)?;
+            let (ip, n, first) =
+                (r.get_ref(1).map_err(&err)?, r.get_ref(2).map_err(&err)?, r.get_ref(3).map_err(&err)?);
+            let mut h = value::Fingerprint::default();
+            for v in [ip, n, first] {
+                value::hash_into(&mut h, v);
+            }
+            let sig = std::hash::Hasher::finish(&h);
+            scan.sigs.push((id, sig));
+            if seen.get(&id) != Some(&sig) {
+                scan.changed.push(TrackerHead {
+                    id,
+                    tracker,
+                    ip: value::text(ip).unwrap_or_default(),
+                    count: count(n),
+                    first_at: value::time(first),
+                });
+            }
+        }
+        Ok(scan)
     }
 
     /// Deletes the tracker rows of this address, in any spelling (OpenAlgo's `clear-404`, and
