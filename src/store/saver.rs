@@ -169,9 +169,7 @@ fn run(shared: &Shared, state: &mut StateDb, wal: &WalCheckpointer) {
         drop(slot);
         let save = |state: &mut StateDb| {
             let cursors: Vec<(&str, &str)> = cursors.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-            let windows: Vec<(IpAddr, Rule, Option<WindowRecord>)> =
-                windows.iter().map(|(&(ip, rule), w)| (ip, rule, w.clone())).collect();
-            state.checkpoint(&cursors, &windows)
+            state.checkpoint(&cursors, windows.iter().map(|(&(ip, rule), w)| (ip, rule, w.as_ref())))
         };
         // The last save, at a stop, waits for the checkpointer rather than being skipped.
         let result = if stopping { Some(wal.save(|| save(state))) } else { wal.try_save(|| save(state)) };

@@ -404,10 +404,12 @@ impl StateDb {
 
     /// Saves sources' positions (`(source, cursor)`) together with the counters they changed,
     /// in one transaction, so that a restart neither loses nor double-counts what was read.
-    pub fn checkpoint(
+    /// The counters are borrowed, `None` for one that is gone: the saving thread hands over
+    /// what it holds without copying it again.
+    pub fn checkpoint<'w>(
         &mut self,
         cursors: &[(&str, &str)],
-        windows: &[(IpAddr, Rule, Option<WindowRecord>)],
+        windows: impl IntoIterator<Item = (IpAddr, Rule, Option<&'w WindowRecord>)>,
     ) -> Result<()> {
         self.relaxed(|conn| {
             let tx = conn.unchecked_transaction()?;

@@ -149,7 +149,7 @@ mod tests {
             let ip = IpAddr::from([10, 0, (i / 256) as u8, (i % 256) as u8]);
             let w = WindowRecord { count: i, first_at: at, last_at: at, items: vec!["/.env".repeat(100)] };
             state
-                .checkpoint(&[("access:/var/log/nginx/access.log", "{}")], &[(ip, Rule::NotFound, Some(w))])
+                .checkpoint(&[("access:/var/log/nginx/access.log", "{}")], [(ip, Rule::NotFound, Some(&w))])
                 .expect("save");
         }
         assert_eq!(db_len(), before, "a commit copied the log back into the database itself");
@@ -199,7 +199,14 @@ mod tests {
                     (ip, Rule::NotFound, Some(w))
                 })
                 .collect();
-            let save = || state.checkpoint(&[("access:/var/log/nginx/access.log", "{}")], &rows).expect("save");
+            let save = || {
+                state
+                    .checkpoint(
+                        &[("access:/var/log/nginx/access.log", "{}")],
+                        rows.iter().map(|(ip, r, w)| (*ip, *r, w.as_ref())),
+                    )
+                    .expect("save")
+            };
             match wal.try_save(save) {
                 Some(()) => saved += 1,
                 None => std::thread::sleep(Duration::from_micros(100)),
