@@ -101,8 +101,19 @@ class App:
     def wait_tid(self, testid, timeout=15):
         return self.wait(lambda: (self.tids(testid) or [None])[0], timeout, f"[data-testid={testid}]")
 
+    def click(self, testid, timeout=15):
+        """Clicks an element, looking it up again if a live refresh replaced it between the
+        lookup and the click (a stale element is retried; a click that landed is not)."""
+        def attempt():
+            found = self.tids(testid)
+            if not found:
+                return False
+            found[0].click()
+            return True
+        self.wait(attempt, timeout, f"a click on [data-testid={testid}]")
+
     def nav(self, name):
-        self.wait_tid(f"nav-{name}").click()
+        self.click(f"nav-{name}")
 
     def shot(self, name):
         SHOTS.mkdir(parents=True, exist_ok=True)

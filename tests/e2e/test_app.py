@@ -30,8 +30,8 @@ def test_ban_form_writes_the_row_and_the_table_shows_it(ws, launch):
     app.tid("ban-reason").send_keys("probing /wp-admin")
     Select(app.tid("ban-duration")).select_by_value("1w")
     app.shot("manual-ban-form")
-    app.tid("ban-submit").click()
-    app.wait_tid("confirm-ok").click()
+    app.click("ban-submit")
+    app.click("confirm-ok")
     rows = app.wait(lambda: ws.ban_rows("203.0.113.77"), what="the ban row in logs.db")
     assert rows[0][1] == "probing /wp-admin"
     assert rows[0][2] == 0, "a week is not permanent"
@@ -51,12 +51,12 @@ def test_unban_asks_for_confirmation_then_deletes_the_row(ws, launch):
         )
     app = launch(ws.args())
     app.nav("bans")
-    app.wait_tid("unban-198.51.100.23").click()
-    ok = app.wait_tid("confirm-ok")
+    app.click("unban-198.51.100.23")
+    app.wait_tid("confirm-ok")
     time.sleep(0.5)
     assert ws.ban_rows("198.51.100.23"), "nothing is deleted before the confirmation"
     app.shot("unban-confirmation")
-    ok.click()
+    app.click("confirm-ok")
     app.wait(lambda: not ws.ban_rows("198.51.100.23"), what="the row deleted from logs.db")
     app.wait(lambda: app.css('[data-testid="bans-table"]') and not app.css('[data-testid="bans-table"] [data-ip="198.51.100.23"]'), what="the row gone")
 
@@ -183,15 +183,15 @@ def test_host_ban_lists_distinct_addresses_then_bans_each_once(ws, launch):
     app = launch(ws.args())
     app.nav("ban")
     app.wait_tid("host-input").send_keys("scanner.example")
-    app.tid("host-preview").click()
+    app.click("host-preview")
     app.wait_tid("host-candidates")
     app.wait(lambda: "203.0.113.41" in app.text("host-candidates"), what="the candidates")
     text = app.text("host-candidates")
     assert text.count("203.0.113.40") == 1, "one line per distinct address"
     app.shot("manual-ban-host-preview")
     app.wait(lambda: app.tid("host-submit").is_enabled(), what="the ban button enabled")
-    app.tid("host-submit").click()
-    app.wait_tid("confirm-ok").click()
+    app.click("host-submit")
+    app.click("confirm-ok")
     app.wait(lambda: ws.ban_rows("203.0.113.40") and ws.ban_rows("203.0.113.41"), what="both bans written")
     with ws.db() as c:
         counts = c.execute("SELECT ban_count, is_permanent FROM ip_bans WHERE ip_address = '203.0.113.40'").fetchall()
@@ -208,7 +208,7 @@ def test_settings_refuse_bad_input_with_the_reason_next_to_the_field(ws, launch)
     field = app.wait(lambda: app.css('[data-testid="settings-form"] input[name="not_found_threshold"]'))[0]
     field.clear()
     field.send_keys("0")
-    app.tid("settings-save").click()
+    app.click("settings-save")
     err = '[data-testid="settings-form"] [data-error-for="not_found_threshold"]'
     app.wait(lambda: app.css(err)[0].get_attribute("textContent").strip() != "", what="the field's error")
     app.shot("settings-refused")
