@@ -377,3 +377,55 @@ fn sixty_404s_in_one_second_make_one_ban_not_a_permanent_third() {
     let later = at + Duration::seconds(1);
     assert!(fresh.observe(&not_found("203.0.113.66", later, 99), later).is_empty(), "a second later: banned");
 }
+
+/// The interner keeps at most 200 000 distinct paths and key hashes. Once the counters that held
+/// them are evicted, compaction must free them, or every later offender's paths go unremembered
+/// for as long as the process runs.
+#[test]
+fn once_the_interned_paths_are_full_evicted_ones_make_room_and_live_ones_survive_renumbered() {
+    let mut cfg = Config::default();
+    cfg.rules.not_found_threshold = 1_000_000; // one address can send every path without a ban
+    let mut e = Engine::new(cfg.own_thresholds(), cfg.protection().expect("protection"), cfg.near_fraction);
+    let t0 = t("2026-11-21 00:00:00");
+    let late = t0 + Duration::hours(23);
+    let items =
+        |e: &Engine, ip: &str, rule| e.window(ip.parse().expect("ip"), rule).map(|w| w.items).unwrap_or_default();
+    let hit = |e: &mut Engine, ip: &str, rule, item: &str, at| {
+        e.observe_item(ip.parse().expect("ip"), ip.as_bytes(), rule, Some(item.as_bytes()), at, Source::Proxy, at);
+    };
+    // One scanner fills the interner with paths, in a window that is over a day later; the
+    // first thousand come before the strings that stay, so that those are numbered again.
+    let scan = |e: &mut Engine, from, to| {
+        for i in from..to {
+            hit(e, "203.0.113.9", Rule::NotFound, &format!("/scan/{i}"), t0);
+        }
+    };
+    scan(&mut e, 0, 1_000);
+    // Live through the compaction: two paths (held inline), three (in a list), one key hash.
+    for p in ["/d1", "/d2"] {
+        hit(&mut e, "198.51.100.1", Rule::NotFound, p, late);
+    }
+    for p in ["/l1", "/l2", "/l3"] {
+        hit(&mut e, "198.51.100.2", Rule::NotFound, p, late);
+    }
+    let at_key = t0 + Duration::hours(25) - Duration::minutes(1);
+    hit(&mut e, "198.51.100.3", Rule::InvalidApiKey, "00000000000000aa", at_key);
+    scan(&mut e, 1_000, 200_000);
+    hit(&mut e, "198.51.100.4", Rule::NotFound, "/too-many", late);
+    assert!(items(&e, "198.51.100.4", Rule::NotFound).is_empty(), "the interner is full");
+
+    let now = t0 + Duration::hours(25);
+    e.evict(now);
+    assert!(e.window("203.0.113.9".parse().expect("ip"), Rule::NotFound).is_none(), "the scanner's window is over");
+    hit(&mut e, "198.51.100.5", Rule::NotFound, "/after", now);
+    assert_eq!(items(&e, "198.51.100.5", Rule::NotFound), ["/after"], "a new path is remembered again");
+    assert_eq!(items(&e, "198.51.100.1", Rule::NotFound), ["/d1", "/d2"]);
+    assert_eq!(items(&e, "198.51.100.2", Rule::NotFound), ["/l1", "/l2", "/l3"]);
+    // The same key two minutes later still counts once: its five-minute memory was renumbered.
+    hit(&mut e, "198.51.100.3", Rule::InvalidApiKey, "00000000000000aa", now + Duration::minutes(1));
+    let w = e.window("198.51.100.3".parse().expect("ip"), Rule::InvalidApiKey).expect("window");
+    assert_eq!((w.count, w.items), (1, vec!["00000000000000aa".to_string()]));
+    // More paths on the live list land after the old ones.
+    hit(&mut e, "198.51.100.2", Rule::NotFound, "/l4", now);
+    assert_eq!(items(&e, "198.51.100.2", Rule::NotFound), ["/l1", "/l2", "/l3", "/l4"]);
+}

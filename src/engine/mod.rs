@@ -28,6 +28,7 @@ use std::net::IpAddr;
 pub use rate::{Burst, RateCounter};
 pub use thresholds::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
 pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
+use window::GONE;
 pub use window::{later, max_items, Interner, Window, WindowMap, WindowRecord, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
@@ -87,7 +88,12 @@ pub struct Engine {
     offences: HashMap<IpAddr, u32>,
     /// Notices already given, with the time after which each can be forgotten.
     alerted: HashMap<Given, Timestamp, RandomState>,
+    /// When the interner was last compacted (see [`Engine::evict`]).
+    compacted: Option<Timestamp>,
 }
+
+/// How often the interner may be compacted, at most.
+const COMPACT_EVERY: chrono::Duration = chrono::Duration::minutes(1);
 
 impl Engine {
     /// A new engine with no history.
@@ -108,6 +114,7 @@ impl Engine {
             held: HashMap::new(),
             offences: HashMap::new(),
             alerted: HashMap::default(),
+            compacted: None,
         }
     }
 
@@ -215,10 +222,29 @@ impl Engine {
             keep
         });
         self.key_seen.retain(|_, at| now < later(*at, SAME_KEY_GAP));
+        self.compact_interner(now);
         self.alerted.retain(|_, until| *until > now);
         self.bans.retain(|_, span| span.until.is_none_or(|u| u > now));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
         self.ordered_here.retain(|_, at| now < later(*at, chrono::Duration::minutes(1)));
+    }
+
+    /// Once the interner is full, drops the paths and key hashes that no live counter holds
+    /// (their counters have been evicted), so that new offenders' paths are remembered again.
+    /// At most once a minute: it walks every counter, and while every string is still in use a
+    /// flood of new paths would otherwise make each eviction walk them all for nothing.
+    fn compact_interner(&mut self, now: Timestamp) {
+        if !self.interner.is_full() || self.compacted.is_some_and(|at| now >= at && now - at < COMPACT_EVERY) {
+            return;
+        }
+        self.compacted = Some(now);
+        let held: Vec<u32> = self.key_seen.keys().map(|&(_, id)| id).collect();
+        let map = self.windows.compact(&mut self.interner, held);
+        let seen = std::mem::take(&mut self.key_seen);
+        self.key_seen = seen
+            .into_iter()
+            .filter_map(|((ip, id), at)| map.get(id as usize).filter(|&&new| new != GONE).map(|&new| ((ip, new), at)))
+            .collect();
     }
 
     /// Counts one request and decides. `now` is when the ban would start; the window runs in

@@ -32,7 +32,8 @@ pub fn later(t: Timestamp, d: Duration) -> Timestamp {
 }
 
 /// Most distinct strings interned, and most bytes in all; past either, new paths are counted
-/// but not remembered. An attacker can send any number of distinct paths.
+/// but not remembered, until [`WindowMap::compact`] drops the strings no counter refers to any
+/// more. An attacker can send any number of distinct paths.
 const MAX_INTERNED: usize = 200_000;
 const MAX_INTERNED_BYTES: usize = 32 << 20;
 
@@ -104,7 +105,55 @@ impl Interner {
             self.free.push(list);
         }
     }
+
+    /// Whether a new string would not be remembered.
+    pub fn is_full(&self) -> bool {
+        self.strings.len() >= MAX_INTERNED || self.bytes >= MAX_INTERNED_BYTES
+    }
+
+    /// How many strings are interned.
+    pub fn len(&self) -> usize {
+        self.strings.len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+    }
+
+    /// Keeps the strings `used` marks, numbered again from 0 in their old order, and renumbers
+    /// the overflow lists. Returns each old id's new one ([`GONE`] for a dropped string).
+    fn compact(&mut self, used: &[bool]) -> Vec<u32> {
+        let mut map = vec![GONE; self.strings.len()];
+        let old = std::mem::take(&mut self.strings);
+        self.ids.clear();
+        self.bytes = 0;
+        for (id, s) in old.into_iter().enumerate() {
+            if used.get(id).copied().unwrap_or(false) {
+                let new = self.strings.len() as u32;
+                map[id] = new;
+                self.bytes += 2 * s.len();
+                self.ids.insert(s.clone(), new);
+                self.strings.push(s);
+            }
+        }
+        self.ids.shrink_to_fit();
+        self.strings.shrink_to_fit();
+        for list in &mut self.lists {
+            list.retain_mut(|id| match map.get(*id as usize) {
+                Some(&new) if new != GONE => {
+                    *id = new;
+                    true
+                }
+                _ => false,
+            });
+        }
+        map
+    }
 }
+
+/// The new id of a string [`Interner::compact`] dropped.
+pub const GONE: u32 = u32::MAX;
 
 const NO_LIST: u32 = u32::MAX;
 
@@ -326,6 +375,10 @@ impl<K: ShardKey> Shards<K> {
         self.maps.iter().flat_map(|m| m.iter())
     }
 
+    fn values_mut(&mut self) -> impl Iterator<Item = &mut Window> + '_ {
+        self.maps.iter_mut().flat_map(|m| m.values_mut())
+    }
+
     fn retain(&mut self, mut keep: impl FnMut(&K, &mut Window) -> bool) {
         for map in &mut self.maps {
             let before = map.len();
@@ -443,6 +496,40 @@ impl WindowMap {
             self.v6[i].iter().map(move |(k, w)| (std::net::IpAddr::V6((*k).into()), *rule, w))
         });
         v4.chain(v6)
+    }
+
+    /// Drops the interned strings that no counter refers to, nor `also` (ids held elsewhere),
+    /// and renumbers the rest everywhere here. Returns each old id's new one ([`GONE`] for a
+    /// dropped string), for the caller to renumber what it holds. Walks every counter: call it
+    /// only when the interner is full.
+    pub fn compact(&mut self, interner: &mut Interner, also: impl IntoIterator<Item = u32>) -> Vec<u32> {
+        let mut used = vec![false; interner.len()];
+        let mut mark = |id: u32| {
+            if let Some(u) = used.get_mut(id as usize) {
+                *u = true;
+            }
+        };
+        // Freed lists are empty, so every id in a list belongs to a live counter.
+        interner.lists.iter().flatten().for_each(|&id| mark(id));
+        for w in self.windows_mut() {
+            if w.list == NO_LIST {
+                w.inline[..usize::from(w.len).min(2)].iter().for_each(|&id| mark(id));
+            }
+        }
+        also.into_iter().for_each(&mut mark);
+        let map = interner.compact(&used);
+        for w in self.windows_mut() {
+            if w.list == NO_LIST {
+                // Every inline id was marked, so none maps to GONE.
+                let n = usize::from(w.len).min(2);
+                w.inline[..n].iter_mut().for_each(|id| *id = map.get(*id as usize).copied().unwrap_or(GONE));
+            }
+        }
+        map
+    }
+
+    fn windows_mut(&mut self) -> impl Iterator<Item = &mut Window> + '_ {
+        self.v4.iter_mut().flat_map(Shards::values_mut).chain(self.v6.iter_mut().flat_map(Shards::values_mut))
     }
 
     /// Keeps the counters for which `keep` is true.
