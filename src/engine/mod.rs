@@ -28,8 +28,7 @@ use std::net::IpAddr;
 pub use rate::{Burst, RateCounter};
 pub use thresholds::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
 pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
-use window::GONE;
-pub use window::{later, max_items, Interner, Window, WindowMap, WindowRecord, SAME_KEY_GAP, WINDOW};
+pub use window::{later, max_items, Interner, Window, WindowMap, WindowRecord, GONE, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
 use crate::ip::{canonicalize, display_raw, IpKey, Protection};

@@ -5,9 +5,11 @@
 //! fingerprint changed (OpenAlgo updates ban rows in place, so no id or count would tell), walks
 //! the two trackers but decodes only the rows whose signature changed, and reads `traffic_logs`
 //! past an id cursor. OpenAlgo commits at every request, and most commits touch only a tracker
-//! row or `traffic_logs`: decoding every ban and tracker row at each of them cost Warden the
-//! most of its CPU under load. The file may be missing, locked or schema-less at any moment: the reader
-//! then reports a [`Health`] and tries again on the next poll, never failing the monitor.
+//! row or `traffic_logs`: decoding every ban and tracker row at each of them cost Warden most of
+//! its CPU under load. The file may be missing, locked or schema-less at any moment: the reader
+//! then reports a [`Health`] and tries again on the next poll, never failing the monitor. A
+//! failed poll reopens the file and forgets every fingerprint, so nothing read before the
+//! failure is taken as already handed over.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
