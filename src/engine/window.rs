@@ -152,7 +152,7 @@ impl Interner {
     }
 }
 
-/// The new id of a string [`Interner::compact`] dropped.
+/// The new id of a string that [`WindowMap::compact`] dropped.
 pub const GONE: u32 = u32::MAX;
 
 const NO_LIST: u32 = u32::MAX;
