@@ -13,11 +13,15 @@ track_404 / track_invalid_api_key do. Their rows are seeded part-way (12 and 4, 
 under way when Warden starts) so that the attack writes fit in the 200 writes/s budget and leave
 room for ordinary traffic, below-threshold trackers and lazy deletes (spec openalgo.md §5).
 
+`--disk-load` runs a bulk writer on the same disk while the writer runs (`dd` of 2 GiB with
+`conv=fsync`, read back, deleted, over and over), as a backup or a build does: a commit that waits for
+the disk then shows in the ban latency.
+
 Usage: python3 tests/reliability/concurrent_writer.py [--seconds 60] [--ips 1000] [--rate 200]
-       [--warden PATH] [--keep DIR]        (stdlib only; runs from any directory)
+       [--warden PATH] [--keep DIR] [--disk-load]        (stdlib only; runs from any directory)
 Exit 0 when every check holds; otherwise 1, after one FAIL line per broken check.
 """
-import argparse, collections, datetime as dt, hashlib, json, os, queue, random, sqlite3, subprocess, sys, tempfile
+import argparse, collections, datetime as dt, hashlib, json, os, queue, random, signal, sqlite3, subprocess, sys, tempfile
 import threading, time
 from pathlib import Path
 
@@ -284,13 +288,18 @@ def run(a, work):
     proc = subprocess.Popen([str(warden), "watch", "--json", "--logs-db", str(db), "--state-db", str(state),
                              "--access-log", str(log), "--seconds", str(wsecs)],
                             stdout=subprocess.PIPE, stderr=stderr, text=True, env=env)
-    writer, r = None, {"notices": [], "access_done": {}}
+    writer, r, load = None, {"notices": [], "access_done": {}}, None
     try:
         reader = threading.Thread(target=lambda: [r["notices"].append((time.time(), l)) for l in proc.stdout])
         reader.start()
         deadline = time.time() + 5   # ready = both sources reported healthy
         while time.time() < deadline and sum('"state":"ok"' in l for _, l in list(r["notices"])) < 2:
             time.sleep(0.05)
+        if a.disk_load:
+            bulk = work / "bulk"
+            load = subprocess.Popen(
+                ["bash", "-c", f'while :; do dd if=/dev/zero of="{bulk}" bs=1M count=2048 conv=fsync status=none; '
+                               f'cat "{bulk}" > /dev/null; rm -f "{bulk}"; done'], start_new_session=True)
         t0 = time.time() + 0.5
         (work / "plan.json").write_text(json.dumps({"db": str(db), "t0": t0, "events": plan["events"]}))
         writer = subprocess.Popen([sys.executable, __file__, "--_writer", str(work / "plan.json"),
@@ -299,11 +308,13 @@ def run(a, work):
         appender.start()
         r["writer_rc"] = writer.wait(timeout=a.seconds * 3 + 120)
         r["writer_end"] = time.time()
+        stop_load(load, work)
         appender.join()
         r["warden_rc"] = proc.wait(timeout=wsecs + 120)
         r["warden_end"] = time.time()
         reader.join(timeout=10)
-    finally:   # on any harness failure, stop our own two children (by their handles) before leaving
+    finally:   # on any harness failure, stop our own children (by their handles) before leaving
+        stop_load(load, work)
         for child in (writer, proc):
             if child is not None and child.poll() is None:
                 child.kill()
@@ -312,13 +323,22 @@ def run(a, work):
     return verify(a, work, plan, r)
 
 
+def stop_load(load, work):
+    """Stops the bulk writer, its `dd` included, and removes its file."""
+    if load is not None and load.poll() is None:
+        os.killpg(load.pid, signal.SIGKILL)
+        load.wait()
+    (work / "bulk").unlink(missing_ok=True)
+
+
 def verify(a, work, plan, r):
     fails = []
     def check(ok, what):
         print(("  ok    " if ok else "  FAIL  ") + what)
         fails.extend([] if ok else [what])
 
-    print(f"\n== results ({a.seconds} s, {a.ips} IPs, target {a.rate} writes/s; files in {work})")
+    load = ", a bulk writer on the disk" if a.disk_load else ""
+    print(f"\n== results ({a.seconds} s, {a.ips} IPs, target {a.rate} writes/s{load}; files in {work})")
     # 3. The writer: no sqlite error at all, and the rate it promised.
     path = work / "writer.json"
     res = json.loads(path.read_text()) if path.exists() else {"writes": 0, "requests": 0, "blocked": 0, "stale": 0,
@@ -403,6 +423,7 @@ def main():
     ap.add_argument("--warden", help="the warden binary (default: target/harness/warden, built by `cargo build --profile harness --bin warden`)")
     ap.add_argument("--keep", help="work in this directory and keep it")
     ap.add_argument("--grace", type=int, default=30, help="seconds Warden runs after the writer's schedule (30)")
+    ap.add_argument("--disk-load", action="store_true", help="a bulk writer syncing to the same disk meanwhile")
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--_writer", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()
