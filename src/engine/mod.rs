@@ -15,6 +15,7 @@
 mod bans;
 
 use bans::Span;
+mod interner;
 mod rate;
 mod thresholds;
 mod verdict;
@@ -25,10 +26,11 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 use std::net::IpAddr;
 
+pub use interner::{Interner, GONE};
 pub use rate::{Burst, RateCounter};
 pub use thresholds::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresholds};
 pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
-pub use window::{later, max_items, Interner, Window, WindowMap, WindowRecord, GONE, SAME_KEY_GAP, WINDOW};
+pub use window::{later, max_items, Window, WindowMap, WindowRecord, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
 use crate::ip::{canonicalize, display_raw, IpKey, Protection};
