@@ -6,7 +6,7 @@ use warden::store::logs_db::{BanEffect, LogsDb};
 use warden::store::openalgo_settings::OpenAlgoDb;
 use warden::time::format_db_time;
 
-use crate::common::{copy_fixture, fixture, raw, t};
+use crate::common::{copy_fixture, fixture, fresh_logs_db, raw, t};
 
 fn open_copy(name: &str) -> (tempfile::TempDir, LogsDb) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -279,8 +279,10 @@ fn the_reader_decodes_only_what_changed_since_its_last_poll() {
         )
         .expect("count tracker rows");
     let trackers = usize::try_from(trackers).expect("a count");
+    // Small tables are scanned at every commit, so polls at one instant each read.
+    let now = t("2026-11-22 00:00:00");
     let mut src = OpenAlgoSource::new(&path, None);
-    let first = src.poll().1.expect("the first poll reads");
+    let first = src.poll(now).1.expect("the first poll reads");
     assert_eq!(first.bans.expect("the first poll reads every ban").len(), 10);
     assert_eq!(first.readings.len() + first.unreadable.len(), trackers, "every tracker row at first");
 
@@ -291,7 +293,7 @@ fn the_reader_decodes_only_what_changed_since_its_last_poll() {
         [],
     )
     .expect("insert traffic");
-    let c = src.poll().1.expect("a commit is read");
+    let c = src.poll(now).1.expect("a commit is read");
     assert!(c.bans.is_none(), "ip_bans did not change");
     assert!(c.readings.is_empty() && c.unreadable.is_empty(), "no tracker row changed");
     assert_eq!(c.traffic.len(), 1);
@@ -299,7 +301,7 @@ fn the_reader_decodes_only_what_changed_since_its_last_poll() {
     // OpenAlgo bans again in place: same id and row count, a new ban_count and expiry.
     w.execute("UPDATE ip_bans SET ban_count = 2, expires_at = '2026-11-30 00:00:00.000000' WHERE id = 1", [])
         .expect("re-ban in place");
-    let bans = src.poll().1.expect("a commit is read").bans.expect("an in-place update is a change");
+    let bans = src.poll(now).1.expect("a commit is read").bans.expect("an in-place update is a change");
     assert_eq!((bans[0].id, bans[0].ban_count), (1, Some(2)));
     assert_eq!(fmt(bans[0].expires_at), "2026-11-30 00:00:00.000000");
 
@@ -310,14 +312,14 @@ fn the_reader_decodes_only_what_changed_since_its_last_poll() {
         [],
     )
     .expect("track a 404");
-    let c = src.poll().1.expect("a commit is read");
+    let c = src.poll(now).1.expect("a commit is read");
     assert!(c.bans.is_none());
     let got: Vec<(String, u32)> = c.readings.iter().map(|r| (r.raw_ip.clone(), r.count)).collect();
     assert_eq!(got, [("198.51.100.14".to_string(), 8)]);
 
     // Only the paths tried changed: nothing for the engine to judge again.
     w.execute("UPDATE error_404_tracker SET paths_attempted = '[\"/.env\"]' WHERE id = 1", []).expect("update paths");
-    let c = src.poll().1.expect("a commit is read");
+    let c = src.poll(now).1.expect("a commit is read");
     assert!(c.readings.is_empty(), "{:?}", c.readings);
 
     // A row deleted and a new one under the same address: a new row, read.
@@ -328,13 +330,77 @@ fn the_reader_decodes_only_what_changed_since_its_last_poll() {
         [],
     )
     .expect("track again");
-    let c = src.poll().1.expect("a commit is read");
+    let c = src.poll(now).1.expect("a commit is read");
     let got: Vec<(String, u32)> = c.readings.iter().map(|r| (r.raw_ip.clone(), r.count)).collect();
     assert_eq!(got, [("198.51.100.14".to_string(), 1)]);
 
     // New thresholds: everything is read again.
     src.rescan();
-    let c = src.poll().1.expect("a rescan reads");
+    let c = src.poll(now).1.expect("a rescan reads");
     assert_eq!(c.bans.map(|b| b.len()), Some(10));
     assert_eq!(c.readings.len() + c.unreadable.len(), trackers);
+}
+
+#[test]
+fn large_tables_are_scanned_at_most_once_per_spacing_while_traffic_is_read_at_every_commit() {
+    use warden::source::openalgo::{OpenAlgoSource, SCAN_SPACING_PER_ROW};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = fresh_logs_db(dir.path());
+    let w = raw(&path);
+    // 2 000 old one-attempt rows, as scanners leave them behind.
+    w.execute_batch(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 2000) \
+         INSERT INTO invalid_api_key_tracker (ip_address, attempt_count, first_attempt_at, last_attempt_at, api_keys_tried) \
+         SELECT '10.1.' || (i / 256) || '.' || (i % 256), 1, '2026-11-01 00:00:00', '2026-11-01 00:00:00', '[]' FROM n",
+    )
+    .expect("fill the tracker");
+    let spacing = SCAN_SPACING_PER_ROW * 2_000;
+    let t0 = t("2026-11-22 00:00:00");
+    let mut src = OpenAlgoSource::new(&path, None);
+    src.read_hot_from([10, 8]);
+    assert_eq!(src.poll(t0).1.expect("the first poll reads").readings.len(), 2_000);
+    assert_eq!(src.due(), None, "nothing is waiting");
+
+    let traffic = "INSERT INTO traffic_logs (client_ip, method, path, status_code, duration_ms, host) \
+                   VALUES ('203.0.113.9', 'GET', '/.env', 404, 1.0, 'trade.example.com')";
+    let track = |ip: &str, count: i64| {
+        w.execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+             VALUES (?1, ?2, '2026-11-21 23:59:00', '2026-11-21 23:59:00', '[]')",
+            rusqlite::params![ip, count],
+        )
+        .expect("track");
+    };
+    let counts = |c: &warden::source::openalgo::Changes| -> Vec<(String, u32)> {
+        c.readings.iter().map(|r| (r.raw_ip.clone(), r.count)).collect()
+    };
+    // A commit inside the spacing: its traffic is read at once, a low count waits.
+    track("203.0.113.9", 5);
+    w.execute(traffic, []).expect("traffic");
+    let c = src.poll(t0 + chrono::Duration::milliseconds(5)).1.expect("a commit is read");
+    assert_eq!(c.traffic.len(), 1, "traffic is never held back");
+    assert!(c.readings.is_empty() && c.bans.is_none(), "the scan waits for its spacing");
+    assert_eq!(src.due(), Some(t0 + spacing), "the monitor is told when to come back");
+
+    // A count that can warn or ban is read at the next commit, spacing or not, and only once.
+    track("203.0.113.10", 10);
+    w.execute("UPDATE invalid_api_key_tracker SET attempt_count = 8 WHERE id = 7", []).expect("count");
+    let c = src.poll(t0 + chrono::Duration::milliseconds(6)).1.expect("a commit is read");
+    assert_eq!(counts(&c), [("203.0.113.10".to_string(), 10), ("10.1.0.7".to_string(), 8)]);
+    w.execute(traffic, []).expect("traffic");
+    let c = src.poll(t0 + chrono::Duration::milliseconds(7)).1.expect("a commit is read");
+    assert!(c.readings.is_empty(), "already handed over: {:?}", c.readings);
+    assert!(src.poll(t0 + spacing - chrono::Duration::milliseconds(1)).1.is_none(), "not yet");
+
+    // At the due time, with no further commit, the held-back row is read, and only it.
+    let c = src.poll(t0 + spacing).1.expect("the held-back scan");
+    assert_eq!(counts(&c), [("203.0.113.9".to_string(), 5)]);
+    assert!(c.traffic.is_empty());
+    assert_eq!(src.due(), None);
+    assert!(src.poll(t0 + spacing * 2).1.is_none(), "nothing new, nothing read");
+
+    // A clock stepped back does not hold a scan back for the length of the step.
+    w.execute("UPDATE error_404_tracker SET error_count = 6 WHERE ip_address = '203.0.113.9'", []).expect("count");
+    let c = src.poll(t0 - chrono::Duration::hours(1)).1.expect("a commit is read");
+    assert_eq!(c.readings.iter().map(|r| r.count).collect::<Vec<_>>(), [6]);
 }

@@ -241,6 +241,47 @@ fn the_live_monitor_bans_within_moments_of_a_write_through_file_notifications() 
 }
 
 #[test]
+fn a_commit_held_back_by_the_scan_spacing_is_read_when_due_with_nothing_else_waking_the_monitor() {
+    let s = setup();
+    // 50 000 old rows (a year of scanners): scans are 0.5 s apart.
+    raw(&s.logs)
+        .execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50000) \
+             INSERT INTO invalid_api_key_tracker (ip_address, attempt_count, first_attempt_at, last_attempt_at, \
+             api_keys_tried) SELECT '10.' || (i / 65536) || '.' || (i / 256 % 256) || '.' || (i % 256), 1, \
+             '2025-11-01 00:00:00', '2025-11-01 00:00:00', '[]' FROM n",
+        )
+        .expect("fill the tracker");
+    let cfg = Config { poll_seconds: 3600, ..Config::default() };
+    let (tx, rx) = mpsc::channel();
+    let handle = Monitor::open(&cfg, &s.paths)
+        .expect("monitor")
+        .spawn(move |n| {
+            let _ = tx.send(n);
+        })
+        .expect("spawn");
+    wait_for(StdDuration::from_secs(30), "the monitor's first scan", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::Source { .. }))
+    });
+    // One commit right after that scan, with nothing after it, of a row whose count (1) is too
+    // low to be read between full scans: only the due time brings it in (the fallback poll is an
+    // hour away). A name where an address belongs is reported whatever its count.
+    let now = warden::time::now();
+    raw(&s.logs)
+        .execute(
+            "INSERT INTO error_404_tracker (ip_address, error_count, first_error_at, last_error_at, paths_attempted) \
+             VALUES ('scanner.example', 1, ?1, ?1, '[]')",
+            [warden::time::format_db_time(now - Duration::seconds(30))],
+        )
+        .expect("track");
+    let notice = wait_for(StdDuration::from_secs(10), "the held-back row's report", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::NotAnIp { .. }))
+    });
+    assert!(matches!(notice, Notice::NotAnIp { ref raw, .. } if raw == "scanner.example"), "{notice:?}");
+    handle.stop();
+}
+
+#[test]
 fn a_ban_that_cannot_be_written_is_announced_once_held_and_written_later() {
     let s = setup();
     let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");

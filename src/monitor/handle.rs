@@ -64,12 +64,18 @@ impl MonitorHandle {
                         on_notice(notice);
                     }
                     on_round(woken);
-                    // Wake on the first change or at the poll, whichever comes first; then
-                    // drain the burst of events a single SQLite commit produces.
-                    match rx.recv_timeout(poll) {
+                    // Wake on the first change, at a held-back scan's time, or at the poll,
+                    // whichever comes first; then drain the burst of events a single SQLite
+                    // commit produces.
+                    let due = monitor
+                        .due()
+                        .map(|at| (at - crate::time::now()).to_std().unwrap_or(Duration::ZERO))
+                        .filter(|d| *d < poll);
+                    match rx.recv_timeout(due.unwrap_or(poll)) {
                         Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
                         Ok(Wake::Changed) => woken = true,
-                        Err(RecvTimeoutError::Timeout) => woken = false,
+                        // A held-back scan may bring changes: the UI refreshes as for a wake.
+                        Err(RecvTimeoutError::Timeout) => woken = due.is_some(),
                     }
                     while let Ok(w) = rx.try_recv() {
                         if w == Wake::Stop {

@@ -21,7 +21,7 @@ pub use notice::Notice;
 use crate::config::{Config, Paths, ThresholdSource};
 use crate::engine::{BanLength, BanOrder, Engine, Thresholds};
 use crate::error::Result;
-use crate::event::{Rule, Source};
+use crate::event::{Rule, Source, Tracker};
 use crate::ip::{canonicalize, display_raw};
 use crate::source::access::follow::AccessSource;
 use crate::source::openalgo::{Changes, Health, OpenAlgoSource};
@@ -160,6 +160,12 @@ impl Monitor {
         files
     }
 
+    /// When the next round must come even if no file changes: `logs.db` changed while its
+    /// scan was held back (see [`crate::source::openalgo::SCAN_SPACING_PER_ROW`]).
+    pub fn due(&self) -> Option<Timestamp> {
+        self.logs.due()
+    }
+
     /// One round at `now`. Returns what happened, in order.
     pub fn tick(&mut self, now: Timestamp) -> Vec<Notice> {
         let mut out = Vec::new();
@@ -170,8 +176,14 @@ impl Monitor {
         self.refresh_own_addresses(now);
         self.follow_openalgo(&mut out);
         self.reload_offences_if_changed(&mut out);
+        // The counts at which the engine warns or bans are read at every commit.
+        let thresholds = self.engine.thresholds();
+        self.logs.read_hot_from(Tracker::ALL.map(|t| {
+            let threshold = thresholds.limits(t.rule()).threshold;
+            self.engine.near_at(threshold).min(threshold)
+        }));
         loop {
-            let (health, changes) = self.logs.poll();
+            let (health, changes) = self.logs.poll(now);
             if let Some(health) = health {
                 out.push(Notice::Source {
                     name: "logs.db".into(),

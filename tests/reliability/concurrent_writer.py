@@ -13,12 +13,15 @@ track_404 / track_invalid_api_key do. Their rows are seeded part-way (12 and 4, 
 under way when Warden starts) so that the attack writes fit in the 200 writes/s budget and leave
 room for ordinary traffic, below-threshold trackers and lazy deletes (spec openalgo.md §5).
 
+`--old-rows N` seeds N tracker rows that past scanners left behind (1 to 3 hits each, in the last day;
+OpenAlgo keeps them until its dashboard is opened), as on a server that has been up for months.
+
 `--disk-load` runs a bulk writer on the same disk while the writer runs (`dd` of 2 GiB with
 `conv=fsync`, read back, deleted, over and over), as a backup or a build does: a commit that waits for
 the disk then shows in the ban latency.
 
 Usage: python3 tests/reliability/concurrent_writer.py [--seconds 60] [--ips 1000] [--rate 200]
-       [--warden PATH] [--keep DIR] [--disk-load]        (stdlib only; runs from any directory)
+       [--warden PATH] [--keep DIR] [--disk-load] [--old-rows N]   (stdlib only; any directory)
 Exit 0 when every check holds; otherwise 1, after one FAIL line per broken check.
 """
 import argparse, collections, datetime as dt, hashlib, json, os, queue, random, signal, sqlite3, subprocess, sys, tempfile
@@ -222,7 +225,7 @@ def build_plan(a):
     return p
 
 
-def make_db(path, plan):
+def make_db(path, plan, old_rows=0):
     """A fresh logs.db from OpenAlgo's exact DDL, in WAL, seeded like a server already running."""
     c = sqlite3.connect(path)
     c.execute("PRAGMA journal_mode=WAL")
@@ -244,6 +247,13 @@ def make_db(path, plan):
             c.execute(f"INSERT INTO {table} (ip_address, {count}, {first}, {last}, {items}) VALUES (?, ?, ?, ?, ?)",
                       (x, seed, sql_time(now - dt.timedelta(minutes=40)), py_time(now - dt.timedelta(minutes=2)),
                        json.dumps(lst)))
+    for i in range(old_rows):                 # scanners long gone: a hit or three each, never near a threshold
+        kind = "404" if i % 2 else "api"
+        table, count, first, last, items, _ = TRACKERS[kind]
+        seen = now - dt.timedelta(hours=3 + i % 20)
+        c.execute(f"INSERT INTO {table} (ip_address, {count}, {first}, {last}, {items}) VALUES (?, ?, ?, ?, ?)",
+                  (ip(19 if kind == "404" else 20, i // 2), 1 + i % 3 if kind == "404" else 1 + i % 2,
+                   sql_time(seen), py_time(seen), json.dumps(SCAN_PATHS[:1] if kind == "404" else [key_hash()])))
     c.commit()
     c.close()
 
@@ -275,7 +285,7 @@ def run(a, work):
     warden = Path(a.warden) if a.warden else ROOT / "target" / "harness" / "warden"
     plan = build_plan(a)
     db, log, state = work / "logs.db", work / "access.log", work / "state.db"
-    make_db(db, plan)
+    make_db(db, plan, a.old_rows)
     log.touch()
     for _ in range(120):   # the lead's build may be replacing the binary right now
         if os.access(warden, os.X_OK):
@@ -337,7 +347,7 @@ def verify(a, work, plan, r):
         print(("  ok    " if ok else "  FAIL  ") + what)
         fails.extend([] if ok else [what])
 
-    load = ", a bulk writer on the disk" if a.disk_load else ""
+    load = (", a bulk writer on the disk" if a.disk_load else "") + (f", {a.old_rows} old tracker rows" if a.old_rows else "")
     print(f"\n== results ({a.seconds} s, {a.ips} IPs, target {a.rate} writes/s{load}; files in {work})")
     # 3. The writer: no sqlite error at all, and the rate it promised.
     path = work / "writer.json"
@@ -424,6 +434,7 @@ def main():
     ap.add_argument("--keep", help="work in this directory and keep it")
     ap.add_argument("--grace", type=int, default=30, help="seconds Warden runs after the writer's schedule (30)")
     ap.add_argument("--disk-load", action="store_true", help="a bulk writer syncing to the same disk meanwhile")
+    ap.add_argument("--old-rows", type=int, default=0, help="tracker rows past scanners left behind (default 0)")
     ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--_writer", nargs=2, help=argparse.SUPPRESS)
     a = ap.parse_args()

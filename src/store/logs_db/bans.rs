@@ -132,21 +132,23 @@ impl LogsDb {
     }
 
     /// A fingerprint of every row of `ip_bans`, every column included, computed without
-    /// decoding anything: equal fingerprints mean an unchanged table (up to a 64-bit hash
-    /// collision). OpenAlgo updates ban rows in place, so neither the row count nor the
-    /// highest id would do.
-    pub fn bans_fingerprint(&self) -> Result<u64> {
+    /// decoding anything, and the number of rows: equal fingerprints mean an unchanged table
+    /// (up to a 64-bit hash collision). OpenAlgo updates ban rows in place, so neither the row
+    /// count nor the highest id would do.
+    pub fn bans_fingerprint(&self) -> Result<(u64, usize)> {
         use std::hash::Hasher;
         let ctx = "reading ip_bans";
         let mut stmt = self.conn.prepare_cached(&format!("{SELECT} ORDER BY id")).map_err(|e| self.err(ctx, e))?;
         let mut rows = stmt.query([]).map_err(|e| self.err(ctx, e))?;
         let mut h = value::Fingerprint::default();
+        let mut n = 0;
         while let Some(row) = rows.next().map_err(|e| self.err(ctx, e))? {
+            n += 1;
             for i in 0..8 {
                 value::hash_into(&mut h, row.get_ref(i).map_err(|e| self.err(ctx, e))?);
             }
         }
-        Ok(h.finish())
+        Ok((h.finish(), n))
     }
 
     /// Writes a ban: an upsert on `ip_address` for each spelling, with every column set, in one

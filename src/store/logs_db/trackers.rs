@@ -121,11 +121,39 @@ impl LogsDb {
     /// not decoded, so a poll after one tracker write decodes one row.
     pub fn tracker_changes(&self, tracker: Tracker, seen: &HashMap<i64, u64>) -> Result<TrackerScan> {
         let c = columns(tracker);
-        let ctx = format!("reading {}", c.table);
-        let err = |e: rusqlite::Error| self.err(&ctx, e);
         let sql = format!("SELECT id, ip_address, {}, {} FROM {} ORDER BY id", c.count, c.first, c.table);
-        let mut stmt = self.conn.prepare_cached(&sql).map_err(&err)?;
-        let mut rows = stmt.query([]).map_err(&err)?;
+        self.scan_tracker(tracker, &sql, None, seen)
+    }
+
+    /// Like [`LogsDb::tracker_changes`], for the rows whose count is at least `min_count` only:
+    /// a walk of OpenAlgo's index on the count, so it costs what those rows cost, however many
+    /// low-count rows scanners left behind. `sigs` then holds only those rows.
+    pub fn tracker_changes_from(
+        &self,
+        tracker: Tracker,
+        min_count: u32,
+        seen: &HashMap<i64, u64>,
+    ) -> Result<TrackerScan> {
+        let c = columns(tracker);
+        let sql = format!("SELECT id, ip_address, {0}, {1} FROM {2} WHERE {0} >= ?1", c.count, c.first, c.table);
+        self.scan_tracker(tracker, &sql, Some(min_count), seen)
+    }
+
+    fn scan_tracker(
+        &self,
+        tracker: Tracker,
+        sql: &str,
+        min_count: Option<u32>,
+        seen: &HashMap<i64, u64>,
+    ) -> Result<TrackerScan> {
+        let ctx = format!("reading {}", columns(tracker).table);
+        let err = |e: rusqlite::Error| self.err(&ctx, e);
+        let mut stmt = self.conn.prepare_cached(sql).map_err(&err)?;
+        let mut rows = match min_count {
+            Some(min) => stmt.query([min]),
+            None => stmt.query([]),
+        }
+        .map_err(&err)?;
         let mut scan = TrackerScan::default();
         while let Some(r) = rows.next().map_err(&err)? {
             let id: i64 = r.get(0).map_err(&err)?;
