@@ -169,3 +169,51 @@ fn a_ban_written_over_an_expired_row_survives_openalgos_lazy_delete_of_that_row(
         .execute("INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, is_permanent, created_by) VALUES ('198.51.100.9', 'x', 1, '2026-11-21 10:00:00', 1, 'manual')", [])
         .expect("OpenAlgo's insert");
 }
+
+/// From the WAL index (`logs.db-shm`, native byte order): the frames in the log (`mxFrame`, at
+/// byte 16) and how many of them were copied back into the database (`nBackfill`, at byte 96).
+fn wal_frames(path: &std::path::Path) -> (u32, u32) {
+    let shm = std::fs::read(format!("{}-shm", path.display())).expect("read the WAL index");
+    let at = |i: usize| u32::from_ne_bytes(shm[i..i + 4].try_into().expect("four bytes"));
+    (at(16), at(96))
+}
+
+#[test]
+fn a_ban_leaves_copying_openalgos_log_back_to_the_background_checkpointer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = fresh_logs_db(dir.path());
+    let w = raw(&path);
+    w.pragma_update(None, "wal_autocheckpoint", 0).expect("pragma");
+    // OpenAlgo's traffic, past the 1 000 pages at which a commit checkpoints by default.
+    let grow = || {
+        w.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 10000) \
+             INSERT INTO traffic_logs (client_ip, method, path, status_code, duration_ms) \
+             SELECT '203.0.113.' || (i % 250), 'GET', '/' || hex(randomblob(200)), 200, 1.0 FROM n",
+        )
+        .expect("traffic");
+        let (frames, _) = wal_frames(&path);
+        assert!(frames > 1_000, "the log holds {frames} frames");
+    };
+
+    // SQLite's default: the ban's own commit copies the log back, on the caller's thread.
+    grow();
+    let mut db = LogsDb::open(&path).expect("open");
+    db.write_ban(&ban(&["203.0.113.60"], BanLength::Hours(24), "2026-11-21 23:00:00", 1)).expect("write");
+    assert!(wal_frames(&path).1 > 0, "a default commit checkpoints");
+
+    // Left to the background: the ban commits, nothing is copied back until the checkpointer runs.
+    grow();
+    db.leave_checkpoints_to_background().expect("pragma");
+    db.write_ban(&ban(&["203.0.113.61"], BanLength::Hours(24), "2026-11-21 23:00:00", 1)).expect("write");
+    let (frames, copied) = wal_frames(&path);
+    assert_eq!(copied, 0, "the ban's commit copied {copied} of {frames} frames back");
+    assert_eq!(raw_row(&path, "203.0.113.61").2, Some(1), "the ban is there");
+    let _checkpointer =
+        warden::store::wal::WalCheckpointer::start(&path, std::time::Duration::from_millis(20), u64::MAX)
+            .expect("checkpointer");
+    crate::common::wait_for(std::time::Duration::from_secs(10), "the checkpointer to copy the log back", || {
+        let (frames, copied) = wal_frames(&path);
+        (copied == frames).then_some(())
+    });
+}

@@ -32,10 +32,16 @@ use crate::engine::TrackerReading;
 use crate::error::{Error, Result};
 use crate::event::Tracker;
 use crate::store::logs_db::{BanRow, LogsDb, TrackerHead, TrafficRow};
+use crate::store::wal::WalCheckpointer;
 use crate::time::Timestamp;
 
 /// Most traffic rows read per poll, so one poll stays short even after a long pause.
 pub const TRAFFIC_BATCH: usize = 5_000;
+
+/// How often the reader's own checkpointer copies `logs.db`'s log back, for the commits Warden
+/// makes there (its bans); OpenAlgo's connections checkpoint theirs at every commit past 1 000
+/// pages, as always.
+pub const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Up to this many rows in `ip_bans` and the trackers together, they are scanned at every
 /// commit: such a scan costs well under a millisecond.
@@ -95,6 +101,9 @@ pub struct Changes {
 pub struct OpenAlgoSource {
     path: PathBuf,
     db: Option<LogsDb>,
+    /// Checkpoints `logs.db` off the monitor's thread while `db` is open (see
+    /// [`LogsDb::leave_checkpoints_to_background`]).
+    checkpointer: Option<WalCheckpointer>,
     version: Option<i64>,
     traffic_cursor: Option<i64>,
     /// The fingerprint of `ip_bans` when it was last read.
@@ -116,6 +125,7 @@ impl OpenAlgoSource {
         Self {
             path: path.to_path_buf(),
             db: None,
+            checkpointer: None,
             version: None,
             traffic_cursor,
             bans_seen: None,
@@ -176,7 +186,15 @@ impl OpenAlgoSource {
 
     fn try_poll(&mut self, now: Timestamp) -> Result<Option<Changes>> {
         if self.db.is_none() {
-            self.db = Some(LogsDb::open(&self.path)?);
+            let db = LogsDb::open(&self.path)?;
+            // NOTE: passive checkpoints only (the log is never held for a restart): they never
+            // block OpenAlgo's writers. Without the thread, commits keep checkpointing themselves.
+            self.checkpointer = None;
+            if let Ok(c) = WalCheckpointer::start(&self.path, CHECKPOINT_EVERY, u64::MAX) {
+                db.leave_checkpoints_to_background()?;
+                self.checkpointer = Some(c);
+            }
+            self.db = Some(db);
             self.version = None;
             self.forget();
         }

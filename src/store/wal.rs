@@ -49,7 +49,9 @@ impl WalCheckpointer {
     /// Starts checkpointing the WAL of the database at `path` every `every`, and bringing the log
     /// back to its start once it is larger than `restart_at` bytes. The caller turns off the
     /// automatic checkpoints of its own connection (`PRAGMA wal_autocheckpoint=0`) and makes its
-    /// saves through [`WalCheckpointer::try_save`].
+    /// saves through [`WalCheckpointer::try_save`]. With `restart_at` at `u64::MAX` it only ever
+    /// runs passive checkpoints, which never block a writer: for a database other programs write
+    /// too (OpenAlgo's `logs.db`).
     pub fn start(path: &Path, every: Duration, restart_at: u64) -> Result<Self> {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)

@@ -57,6 +57,21 @@ impl LogsDb {
         Ok(db)
     }
 
+    /// Stops this connection's commits from copying the WAL back into the database themselves
+    /// (`PRAGMA wal_autocheckpoint=0`), for the monitor, which runs a
+    /// [`crate::store::wal::WalCheckpointer`] beside it instead.
+    ///
+    /// By default a commit that finds the log past 1 000 pages checkpoints it, syncing the log
+    /// and the database. OpenAlgo commits at every request, so its log is often past that, and
+    /// a ban Warden wrote then waited for those syncs on the monitor's thread: under a bulk writer
+    /// on the same disk, 41 of them took 2.0 s in one run, up to 0.8 s each (`strace -f -T`).
+    /// OpenAlgo's own connections still checkpoint as they always did.
+    pub fn leave_checkpoints_to_background(&self) -> Result<()> {
+        self.conn
+            .pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(|e| self.err("turning off automatic checkpoints", e))
+    }
+
     /// Shortens the busy timeout. For tests and tools that must not wait 15 s; the monitor and
     /// the CLI always keep [`BUSY_TIMEOUT`], as OpenAlgo's interop rules ask.
     pub fn set_busy_timeout(&self, timeout: Duration) -> Result<()> {
