@@ -187,13 +187,10 @@ impl OpenAlgoSource {
     fn try_poll(&mut self, now: Timestamp) -> Result<Option<Changes>> {
         if self.db.is_none() {
             let db = LogsDb::open(&self.path)?;
-            // NOTE: passive checkpoints only (the log is never held for a restart): they never
-            // block OpenAlgo's writers. Without the thread, commits keep checkpointing themselves.
+            // NOTE: the old thread stops before a new one starts. Without a thread, commits keep
+            // checkpointing themselves: slower on a busy disk, not wrong.
             self.checkpointer = None;
-            if let Ok(c) = WalCheckpointer::start(&self.path, CHECKPOINT_EVERY, u64::MAX) {
-                db.leave_checkpoints_to_background()?;
-                self.checkpointer = Some(c);
-            }
+            self.checkpointer = db.checkpoint_wal_in_background(CHECKPOINT_EVERY).ok();
             self.db = Some(db);
             self.version = None;
             self.forget();

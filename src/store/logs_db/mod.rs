@@ -66,10 +66,23 @@ impl LogsDb {
     /// a ban Warden wrote then waited for those syncs on the monitor's thread: under a bulk writer
     /// on the same disk, 41 of them took 2.0 s in one run, up to 0.8 s each (`strace -f -T`).
     /// OpenAlgo's own connections still checkpoint as they always did.
+    ///
+    /// [`LogsDb::checkpoint_wal_in_background`] pairs this with the thread that does it.
     pub fn leave_checkpoints_to_background(&self) -> Result<()> {
         self.conn
             .pragma_update(None, "wal_autocheckpoint", 0)
             .map_err(|e| self.err("turning off automatic checkpoints", e))
+    }
+
+    /// Moves this connection's checkpoints to a thread of their own, as
+    /// [`crate::store::StateDb::checkpoint_wal_in_background`] does for Warden's state, but with
+    /// passive checkpoints only: the log is never held for a restart, so OpenAlgo's writers are
+    /// never blocked. The thread is started first, so a failure to start it leaves this
+    /// connection checkpointing for itself. Checkpoints run while the returned value lives.
+    pub fn checkpoint_wal_in_background(&self, every: Duration) -> Result<crate::store::wal::WalCheckpointer> {
+        let checkpointer = crate::store::wal::WalCheckpointer::start(&self.path, every, u64::MAX)?;
+        self.leave_checkpoints_to_background()?;
+        Ok(checkpointer)
     }
 
     /// Shortens the busy timeout. For tests and tools that must not wait 15 s; the monitor and
