@@ -5,8 +5,6 @@
 //! leave a threshold at its default. Warden writes the file with mode 0600.
 
 use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -15,6 +13,7 @@ use crate::engine::{Action, BanLength, PathLimit, RateLimits, RuleLimits, Thresh
 use crate::error::{Error, Result};
 use crate::ip::Protection;
 use crate::source::access::classify::Classify;
+use crate::store::private::write_private;
 
 /// Where the thresholds come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -300,36 +299,16 @@ fn check_hours(name: &str, v: u32) -> std::result::Result<(), String> {
     Ok(())
 }
 
-/// Creates `path`'s parent directory with mode 0700 if it is missing.
-pub fn create_private_dir(dir: &Path) -> Result<()> {
-    if dir.as_os_str().is_empty() || dir.exists() {
-        return Ok(());
+/// The access logs to follow: the configuration's, plus any given on the command line (in the
+/// `combined` format).
+fn paths_and_formats(cfg: &Config, extra: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = cfg.access_log.iter().map(|l| (l.path.clone(), l.format.clone())).collect();
+    for p in extra {
+        if !out.iter().any(|(q, _)| q == p) {
+            out.push((p.clone(), "combined".into()));
+        }
     }
-    fs::create_dir_all(dir).map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
-    fs::set_permissions(dir, fs::Permissions::from_mode(0o700))
-        .map_err(|e| Error::io(format!("restricting {}", dir.display()), e))
-}
-
-/// Writes a file readable only by its owner (0600), through a temporary file and a rename so a
-/// crash never leaves half a file.
-pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(dir) = path.parent() {
-        create_private_dir(dir)?;
-    }
-    let tmp = path.with_extension("tmp");
-    let ctx = |what: &str| format!("{what} {}", tmp.display());
-    let mut f = fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| Error::io(ctx("creating"), e))?;
-    // NOTE: `mode` applies only when the file is created; force it in case `tmp` pre-existed.
-    f.set_permissions(fs::Permissions::from_mode(0o600)).map_err(|e| Error::io(ctx("restricting"), e))?;
-    f.write_all(bytes).map_err(|e| Error::io(ctx("writing"), e))?;
-    f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
-    fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
+    out
 }
 
 fn home() -> Option<PathBuf> {
@@ -394,7 +373,7 @@ impl Paths {
             sibling.exists().then_some(sibling)
         });
         let state_db = state_db.or_else(|| cfg.state_db.clone()).unwrap_or_else(default_state_db);
-        let access_logs = crate::source::access::follow::paths_and_formats(cfg, access_logs);
+        let access_logs = paths_and_formats(cfg, access_logs);
         Self { logs_db, openalgo_db, state_db, access_logs }
     }
 }

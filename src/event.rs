@@ -183,6 +183,17 @@ pub fn is_safe_404(path: &str) -> bool {
     SAFE_404_PREFIXES.iter().any(|p| path.starts_with(p))
 }
 
+/// Whether the raw path `hay` starts with `prefix`, as the path rules compare them (safe 404
+/// prefixes, the API prefix, per-path rate limits). Paths share their first bytes (`/api/v1/…`),
+/// so the last byte of the prefix is compared first: most candidates fail on that one load.
+#[inline]
+pub fn has_prefix(hay: &[u8], prefix: &[u8]) -> bool {
+    match prefix.last() {
+        None => true,
+        Some(last) => hay.get(prefix.len() - 1) == Some(last) && hay[..prefix.len()] == *prefix,
+    }
+}
+
 /// OpenAlgo's API-key hash: the first 16 hex digits of SHA-256 of the raw key (UTF-8, no salt).
 /// Warden never stores or prints a raw key, only this.
 pub fn api_key_hash(key: &str) -> String {

@@ -282,7 +282,7 @@ pub enum ProtectedKind {
     NotAClient,
     /// On the configured allow-list; the entry is given.
     AllowList(String),
-    /// An address the trader is using (see [`crate::source::own`]); how Warden knows is given.
+    /// An address the trader is using (an [`OwnAddress`]); how Warden knows is given.
     Yours(String),
 }
 
@@ -338,12 +338,22 @@ fn v6_kind(ip: Ipv6Addr) -> Option<ProtectedKind> {
     }
 }
 
+/// An address the trader is using, and how Warden knows. The sources find them (sign-ins, SSH
+/// sessions, this machine's own interfaces); [`Protection`] never bans them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OwnAddress {
+    /// The canonical address.
+    pub ip: IpAddr,
+    /// Where it was seen, in words: "you signed in to OpenAlgo from it on 2026-11-21 09:14 IST".
+    pub why: String,
+}
+
 /// The addresses Warden never bans: built-in ranges plus the user's allow-list.
 #[derive(Debug, Clone, Default)]
 pub struct Protection {
     allow: Vec<IpNet>,
     /// The trader's own addresses, with how Warden knows each (refreshed while running).
-    own: Vec<crate::source::own::OwnAddress>,
+    own: Vec<OwnAddress>,
 }
 
 impl Protection {
@@ -354,13 +364,13 @@ impl Protection {
     }
 
     /// This protection, also covering the trader's own addresses.
-    pub fn with_own(mut self, own: Vec<crate::source::own::OwnAddress>) -> Self {
+    pub fn with_own(mut self, own: Vec<OwnAddress>) -> Self {
         self.own = own;
         self
     }
 
     /// Replaces the trader's own addresses (they change as the trader signs in from elsewhere).
-    pub fn set_own(&mut self, own: Vec<crate::source::own::OwnAddress>) {
+    pub fn set_own(&mut self, own: Vec<OwnAddress>) {
         self.own = own;
     }
 

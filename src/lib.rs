@@ -9,22 +9,31 @@
 //! call the same [`monitor::Monitor`], and the rules live only in [`engine`].
 //!
 //! # Layout
-//! - [`error`]: the one error type and its `Result` alias; every message says what to do.
-//! - [`ip`]: IP canonicalization and the addresses that are never banned.
-//! - [`time`]: the timestamp spellings of `logs.db`, and how Warden writes them.
-//! - [`config`]: thresholds, paths and the allow-list, validated once when loaded.
-//! - [`event`]: the rules and the one input shape that every source produces.
-//! - [`engine`]: pure rules: windows, thresholds, offences, protection. Time is passed in.
-//! - [`store`]: SQLite by table: OpenAlgo's `logs.db` and `settings`, and Warden's own state.
-//! - [`source`]: the incremental reader of `logs.db`.
-//! - [`watch`]: file-system notifications turned into wake-ups, with a slow poll as fallback.
-//! - [`monitor`]: wires sources to the engine and the engine to the stores, and reports [`monitor::Notice`]s.
-//! - [`cli`]: the `warden` command line (its options are shared with the desktop app).
-//! - [`actions`]: manual ban, unban and clear, with an audit entry each (shared by CLI and GUI).
-//! - [`replay`]: old access logs through the engine in event time (`warden replay`).
-//! - [`report`]: the read-only views behind `status`, `bans` and `trackers`.
-//! - [`dashboard`]: the desktop app's views and actions, without Tauri (its commands call these).
-//! - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
+//! The modules form layers, and every `use crate::…` points down (or sideways within a layer):
+//!
+//! 1. The base, which depends on nothing else of Warden's:
+//!    - [`error`]: the one error type and its `Result` alias; every message says what to do.
+//!    - [`time`]: the timestamp spellings of `logs.db`, and how Warden writes them.
+//!    - [`ip`]: IP canonicalization, the trader's own addresses, and the addresses never banned.
+//!    - [`event`]: the rules and the one input shape that every source produces.
+//! 2. [`engine`]: pure rules: windows, thresholds, offences, protection. Time is passed in. It
+//!    depends only on the base.
+//! 3. The edges, which depend on the engine's types and the base:
+//!    - [`store`]: SQLite by table (OpenAlgo's `logs.db` and `settings`, Warden's own state) and
+//!      the private files Warden writes;
+//!    - [`source`]: the access-log parser and tailer, the incremental reader of `logs.db` (through
+//!      the store's table code), and where the trader's own addresses are found;
+//!    - [`watch`]: file-system notifications turned into wake-ups, with a slow poll as fallback.
+//! 4. [`config`]: thresholds, paths and the allow-list, validated once when loaded.
+//! 5. [`monitor`]: wires sources to the engine and the engine to the stores, and reports
+//!    [`monitor::Notice`]s.
+//! 6. On top, what users call:
+//!    - [`cli`]: the `warden` command line (its options are shared with the desktop app);
+//!    - [`actions`]: manual ban, unban and clear, with an audit entry each (shared by CLI and GUI);
+//!    - [`replay`]: old access logs through the engine in event time (`warden replay`);
+//!    - [`report`]: the read-only views behind `status`, `bans` and `trackers`;
+//!    - [`dashboard`]: the desktop app's views and actions, without Tauri (its commands call these);
+//!    - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
 #![deny(missing_docs)]
 
 pub mod actions;

@@ -6,65 +6,22 @@
 //! parseable line, so `access.log access.log.1 access.log.2.gz` can be given in any order.
 
 use std::collections::HashMap;
-use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read};
+use std::io::Read;
 use std::net::IpAddr;
-use std::path::PathBuf;
 
-use flate2::read::MultiGzDecoder;
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::engine::{Engine, Verdict};
 use crate::error::{Error, Result};
 use crate::event::Rule;
+use crate::source::access::input::Input;
 use crate::source::access::lines::for_each_line;
 use crate::source::access::pipeline::{LineParser, LineReader, Offender};
 use crate::time::Timestamp;
 
 /// How many top offenders the report lists.
 pub const TOP: usize = 20;
-
-/// One input.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Input {
-    /// A file, plain or gzip.
-    File(PathBuf),
-    /// Standard input.
-    Stdin,
-}
-
-impl Input {
-    /// `-` is standard input; anything else a path.
-    pub fn parse(arg: &str) -> Self {
-        if arg == "-" {
-            Input::Stdin
-        } else {
-            Input::File(PathBuf::from(arg))
-        }
-    }
-
-    fn name(&self) -> String {
-        match self {
-            Input::File(p) => p.display().to_string(),
-            Input::Stdin => "standard input".into(),
-        }
-    }
-
-    /// Opens the input, decompressing gzip transparently.
-    pub fn open(&self) -> Result<Box<dyn Read>> {
-        let raw: Box<dyn Read> = match self {
-            Input::File(p) => Box::new(File::open(p).map_err(|e| Error::io(format!("opening {}", p.display()), e))?),
-            Input::Stdin => Box::new(io::stdin().lock()),
-        };
-        let mut buffered = BufReader::with_capacity(1 << 16, raw);
-        let gz = buffered
-            .fill_buf()
-            .map_err(|e| Error::io(format!("reading {}", self.name()), e))?
-            .starts_with(&[0x1f, 0x8b]);
-        Ok(if gz { Box::new(MultiGzDecoder::new(buffered)) } else { Box::new(buffered) })
-    }
-}
 
 /// A ban the replay ordered.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -19,9 +19,10 @@ use rusqlite::{params, Connection};
 
 pub use scenario::{actions_at, Action, TICK};
 
-use crate::config::{create_private_dir, Config, Paths};
+use crate::config::{Config, Paths};
 use crate::error::{Error, Result};
 use crate::store::logs_db::create_openalgo_schema;
+use crate::store::private::create_private_dir;
 
 /// The files of a demo workspace.
 #[derive(Debug, Clone, PartialEq, Eq)]

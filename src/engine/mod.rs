@@ -33,7 +33,7 @@ pub use verdict::{BanOrder, NearThreshold, TrackerReading, Verdict};
 pub use window::{later, max_items, Window, WindowMap, WindowRecord, SAME_KEY_GAP, WINDOW};
 
 use crate::event::{is_safe_404, Event, Rule, Source, What};
-use crate::ip::{canonicalize, display_raw, IpKey, Protection};
+use crate::ip::{canonicalize, display_raw, IpKey, OwnAddress, Protection};
 use crate::time::Timestamp;
 
 /// One request, as rate detection sees it.
@@ -124,8 +124,8 @@ impl Engine {
         &self.thresholds
     }
 
-    /// Replaces the trader's own addresses (see [`crate::source::own`]), which are never banned.
-    pub fn set_own_addresses(&mut self, own: Vec<crate::source::own::OwnAddress>) {
+    /// Replaces the trader's own addresses, which are never banned.
+    pub fn set_own_addresses(&mut self, own: Vec<OwnAddress>) {
         self.protection.set_own(own);
     }
 

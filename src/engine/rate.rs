@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use foldhash::fast::RandomState;
 
 use super::thresholds::RateLimits;
+use crate::event::has_prefix;
 use crate::ip::IpKey;
 
 /// An address that went over a per-minute limit.
@@ -77,7 +78,7 @@ impl RateCounter {
         }
         for (i, limit) in limits.paths.iter().enumerate() {
             let prefix = limit.prefix.as_bytes();
-            if !crate::source::access::parse::has_prefix(path, prefix) {
+            if !has_prefix(path, prefix) {
                 continue;
             }
             let c = self.paths.entry((ip, i as u16)).or_insert(0);

@@ -19,7 +19,7 @@ use std::path::Path;
 use chrono::Duration;
 use rusqlite::{Connection, OpenFlags};
 
-use crate::ip::{canonicalize, canonicalize_bytes};
+use crate::ip::{canonicalize, canonicalize_bytes, OwnAddress};
 use crate::time::Timestamp;
 
 /// How far back a successful OpenAlgo sign-in protects its address. Long enough to cover a
@@ -29,15 +29,6 @@ pub const SIGN_IN_DAYS: i64 = 30;
 /// At most this many sign-in addresses are taken (the most recent), so a huge login table costs
 /// nothing.
 const MAX_SIGN_INS: usize = 50;
-
-/// An address the trader is using, and how Warden knows.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct OwnAddress {
-    /// The canonical address.
-    pub ip: IpAddr,
-    /// Where it was seen, in words: "you signed in to OpenAlgo from it on 2026-11-21 09:14 IST".
-    pub why: String,
-}
 
 /// Gathers the trader's addresses from every place [this module](self) describes. Sources that
 /// are absent (no `openalgo.db`, no `utmp`) simply add nothing: this never fails.

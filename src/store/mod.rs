@@ -1,4 +1,5 @@
-//! SQLite by table: OpenAlgo's `logs.db`, OpenAlgo's `settings`, and Warden's own state.
+//! SQLite by table: OpenAlgo's `logs.db`, OpenAlgo's `settings`, and Warden's own state; and the
+//! private files Warden writes ([`private`]).
 //!
 //! Each table's DDL sits beside its queries. Every query is parameterized. Values read from
 //! OpenAlgo's files are decoded leniently (see [`value`]), because anything can be in them: other
@@ -6,6 +7,7 @@
 
 pub mod logs_db;
 pub mod openalgo_settings;
+pub mod private;
 pub mod saver;
 pub mod state;
 pub mod value;

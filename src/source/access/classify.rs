@@ -3,8 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::parse::{has_prefix, Request};
-use crate::event::{Rule, What, SAFE_404_PREFIXES};
+use super::parse::Request;
+use crate::event::{has_prefix, Rule, What, SAFE_404_PREFIXES};
 
 /// Which requests count for which rule.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

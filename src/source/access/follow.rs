@@ -1,16 +1,16 @@
 //! One followed access log: tailing, parsing and classification together, with its health and
 //! the first-start backfill of recent history (including `.1` and `.gz` rotations).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::Duration;
 
 use super::classify::Classify;
+use super::input::Input;
 use super::pipeline::{LineParser, LineReader};
 use super::tail::{rotated_candidates, Position, TailState, Tailer};
 use crate::engine::{Engine, Verdict};
 use crate::error::Result;
-use crate::replay::Input;
 use crate::source::openalgo::Health;
 use crate::time::Timestamp;
 
@@ -101,16 +101,4 @@ impl AccessSource {
         self.health = Some(health);
         changed
     }
-}
-
-/// The access logs to follow: the configuration's, plus any given on the command line (in the
-/// `combined` format).
-pub fn paths_and_formats(cfg: &crate::config::Config, extra: &[PathBuf]) -> Vec<(PathBuf, String)> {
-    let mut out: Vec<(PathBuf, String)> = cfg.access_log.iter().map(|l| (l.path.clone(), l.format.clone())).collect();
-    for p in extra {
-        if !out.iter().any(|(q, _)| q == p) {
-            out.push((p.clone(), "combined".into()));
-        }
-    }
-    out
 }

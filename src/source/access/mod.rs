@@ -10,6 +10,7 @@
 //! - [`caddy`]: Caddy's JSON lines.
 //! - [`classify`]: which requests count for which rule.
 //! - [`follow`]: one followed log, with its health and first-start backfill.
+//! - [`input`]: a file, plain or gzip, or standard input.
 //! - [`lines`]: splitting a stream into lines.
 //! - [`pipeline`]: lines through parsing, classification and the engine.
 //! - [`scan`]: finding a byte in a short run (a newline in a line).
@@ -21,6 +22,7 @@ pub mod classify;
 mod files;
 pub mod follow;
 pub mod format;
+pub mod input;
 pub mod lines;
 pub mod parse;
 pub mod pipeline;

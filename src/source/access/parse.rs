@@ -129,16 +129,6 @@ fn starts_with_short(hay: &[u8], lit: &[u8]) -> bool {
     }
 }
 
-/// Whether `hay` starts with `prefix`. Paths share their first bytes (`/api/v1/…`), so the last
-/// byte of the prefix is compared first: most candidates fail on that one load.
-#[inline]
-pub(crate) fn has_prefix(hay: &[u8], prefix: &[u8]) -> bool {
-    match prefix.last() {
-        None => true,
-        Some(last) => hay.get(prefix.len() - 1) == Some(last) && hay[..prefix.len()] == *prefix,
-    }
-}
-
 fn find_end(hay: &[u8], lit: &[u8], quoted: bool) -> Option<usize> {
     let first = *lit.first()?;
     let mut from = 0;

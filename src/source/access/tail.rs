@@ -503,7 +503,7 @@ impl Tailer {
     /// stopped, or a copy compressed before Warden got to it). Unknown compressed content is
     /// history.
     fn read_gz(&mut self, path: &Path, f: &mut dyn FnMut(&[u8])) -> io::Result<()> {
-        let Ok(mut stream) = crate::replay::Input::File(path.to_path_buf()).open() else { return Ok(()) };
+        let Ok(mut stream) = super::input::Input::File(path.to_path_buf()).open() else { return Ok(()) };
         let mut head = Vec::with_capacity(FINGERPRINT_BYTES as usize);
         (&mut stream).take(FINGERPRINT_BYTES).read_to_end(&mut head)?;
         let seen = self

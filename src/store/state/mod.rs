@@ -15,10 +15,10 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde::Serialize;
 
-use crate::config::create_private_dir;
 use crate::engine::WindowRecord;
 use crate::error::{Error, Result};
 use crate::event::Rule;
+use crate::store::private::create_private_dir;
 use crate::time::Timestamp;
 
 use super::wal::WalCheckpointer;
