@@ -4,7 +4,8 @@
 //! writes `logs.db-wal` far more often than `logs.db`, a file may not exist yet, and an editor or
 //! OpenAlgo may replace it. Events for the named files (and their `-wal`) become a
 //! [`Wake::Changed`]. The `-shm` file is ignored on purpose: Warden's own reads touch it, and
-//! waking on it would make the monitor wake itself forever.
+//! waking on it would make the monitor wake itself forever. Opening, reading and closing a file
+//! (access events), and a new owner or mode of a `-wal`, never wake it either.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -59,12 +60,14 @@ impl DirWatcher {
         }
         let files = &files[..];
         let mut names: BTreeSet<OsString> = BTreeSet::new();
+        let mut wals: BTreeSet<OsString> = BTreeSet::new();
         for f in files {
             if let Some(name) = f.file_name() {
                 names.insert(name.to_os_string());
                 let mut wal = name.to_os_string();
                 wal.push("-wal");
-                names.insert(wal);
+                names.insert(wal.clone());
+                wals.insert(wal);
             }
         }
         let handler = move |res: notify::Result<notify::Event>| {
@@ -73,14 +76,22 @@ impl DirWatcher {
                 let _ = tx.send(Wake::Changed);
                 return;
             };
-            if matches!(
-                ev.kind,
-                EventKind::Access(notify::event::AccessKind::Open(_) | notify::event::AccessKind::Read)
-            ) {
+            // NOTE: opening, reading and closing change nothing, and neither does a change of a
+            // `-wal`'s owner or mode. Every connection that opens logs.db read-write (the app's
+            // dashboard reads, the CLI) closes its -wal with IN_CLOSE_WRITE even when it wrote
+            // nothing, and SQLite running as root gives the -wal it opens the database's owner
+            // (an attribute event). Waking on those made each dashboard refresh wake the monitor,
+            // which asked the UI to refresh again: a loop, four times a second, in an app at rest.
+            // A real write sends a modify-data event, and so does a truncation.
+            if matches!(ev.kind, EventKind::Access(_)) {
                 return;
             }
-            let relevant =
-                ev.need_rescan() || ev.paths.iter().any(|p| p.file_name().is_some_and(|n| names.contains(n)));
+            let metadata = matches!(ev.kind, EventKind::Modify(notify::event::ModifyKind::Metadata(_)));
+            let relevant = ev.need_rescan()
+                || ev
+                    .paths
+                    .iter()
+                    .any(|p| p.file_name().is_some_and(|n| names.contains(n) && !(metadata && wals.contains(n))));
             if relevant {
                 let _ = tx.send(Wake::Changed);
             }

@@ -477,3 +477,50 @@ fn offences_recorded_beside_a_running_monitor_are_taken_over_and_its_own_saves_a
     m.tick(now + Duration::seconds(2));
     assert_eq!(m.engine().offences(ip), 5);
 }
+
+/// The desktop app at rest: its dashboard reads logs.db through connections of its own, and a
+/// connection that opens the file read-write closes it (and its `-wal`) with a close-after-write
+/// notification even when it wrote nothing. Such reads must not wake the monitor, or each
+/// dashboard refresh asks for the next one; a real write still must.
+#[test]
+fn reading_logs_db_beside_a_live_monitor_does_not_wake_it_and_a_write_does() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let s = setup();
+    raw(&s.logs).execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+    let cfg = Config { poll_seconds: 3600, ..Config::default() };
+    let woken = Arc::new(AtomicUsize::new(0));
+    let (tx, rx) = mpsc::channel();
+    let counter = woken.clone();
+    let handle = Monitor::open(&cfg, &s.paths)
+        .expect("monitor")
+        .spawn_with_rounds(
+            move |n| {
+                let _ = tx.send(n);
+            },
+            move |w| {
+                if w {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                }
+            },
+        )
+        .expect("spawn");
+    wait_for(StdDuration::from_secs(30), "the monitor's first read of logs.db", || {
+        rx.try_recv().ok().filter(|n| matches!(n, Notice::Source { .. }))
+    });
+    std::thread::sleep(StdDuration::from_millis(500));
+    let before = woken.load(Ordering::SeqCst);
+    let desk = warden::dashboard::Desk { cfg: cfg.clone(), paths: s.paths.clone(), config_path: None, demo: None };
+    for _ in 0..5 {
+        desk.overview(warden::time::now()).expect("overview");
+        desk.bans(warden::time::now()).expect("bans");
+        std::thread::sleep(StdDuration::from_millis(100));
+    }
+    std::thread::sleep(StdDuration::from_millis(1500));
+    assert_eq!(woken.load(Ordering::SeqCst), before, "dashboard reads woke the monitor");
+    scan(&s.logs, "203.0.113.81", warden::time::now(), 1);
+    wait_for(StdDuration::from_secs(10), "a wake after a real write", || {
+        (woken.load(Ordering::SeqCst) > before).then_some(())
+    });
+    handle.stop();
+}
