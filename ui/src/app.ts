@@ -175,7 +175,12 @@ export function startApp(mount: HTMLElement): App {
     if (location.hash !== hash) history.pushState(null, "", hash);
   }
 
+  let shellShown = "";
   function drawShell(ov: Overview) {
+    // Nothing is redrawn when nothing changed (the safety refresh of an app at rest).
+    const json = JSON.stringify([ov.demo, ov.status]);
+    if (json === shellShown) return;
+    shellShown = json;
     replace(banner, ov.demo ? h("div", { class: "demo-banner", "data-testid": "demo-banner", role: "note" }, ov.demo) : null);
     stats.update(ov.status);
     bansBadge.hidden = ov.status.total_bans === 0;
@@ -183,6 +188,7 @@ export function startApp(mount: HTMLElement): App {
   }
 
   function showError(message: string | null) {
+    if (errorBar.hidden === !message && errorBar.textContent === (message ?? "")) return;
     errorBar.hidden = !message;
     errorBar.textContent = message ?? "";
   }

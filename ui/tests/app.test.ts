@@ -330,3 +330,30 @@ describe("audit", () => {
 });
 
 void BANS;
+
+describe("at rest", () => {
+  it("a refresh that brings the same overview redraws nothing, and a changed one redraws", async () => {
+    let current = overview();
+    mockRust({ overview: () => current });
+    start();
+    await vi.waitFor(() => expect(byTestId("stat-total-bans")!.textContent).toBe("2"));
+    const card = byTestId("stat-total-bans")!;
+    const chart = document.querySelector(".chart-slot")!.firstElementChild;
+    const warnings = document.querySelector(".warnings")!.firstElementChild;
+    expect(chart).not.toBeNull();
+    const seen: MutationRecord[] = [];
+    const watcher = new MutationObserver((m) => seen.push(...m));
+    watcher.observe(document.querySelector(".main")!, { subtree: true, childList: true, characterData: true, attributes: true });
+    await app!.refresh();
+    await app!.refresh();
+    await new Promise((r) => setTimeout(r, 0));
+    expect(seen, "nothing in the page changed").toHaveLength(0);
+    expect(document.querySelector(".chart-slot")!.firstElementChild).toBe(chart);
+    expect(document.querySelector(".warnings")!.firstElementChild).toBe(warnings);
+    current = overview({ status: { ...current.status, total_bans: 3 }, warnings: [{ id: "x", level: "warn", title: "New", text: "changed" }] });
+    await app!.refresh();
+    expect(card.textContent).toBe("3");
+    expect(document.querySelector(".warnings")!.firstElementChild).not.toBe(warnings);
+    watcher.disconnect();
+  });
+});

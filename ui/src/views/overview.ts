@@ -88,10 +88,16 @@ export function overviewView(): View {
     replace(openalgo, openAlgoCard(ov.openalgo));
   }
 
+  // The app at rest redraws nothing: a refresh that brings the same overview leaves the page alone.
+  let shown = "";
   return {
     root,
     async refresh(ov) {
-      if (ov) draw(ov);
+      if (!ov) return;
+      const json = JSON.stringify(ov);
+      if (json === shown) return;
+      shown = json;
+      draw(ov);
     },
   };
 }
