@@ -36,11 +36,32 @@ install_debian_packages() {
   fi
 }
 
-# The web-view front end: npm packages (npm install, not npm ci: see ui/README.md), then the build
-# that the desktop binary embeds (ui/dist must exist before any cargo build of src-tauri).
+# The web-view front end, which the desktop binary embeds (ui/dist must exist before any cargo build
+# of src-tauri). Both halves are skipped when nothing changed, so a second run rebuilds nothing:
+# - npm packages: `npm ci`, which installs exactly the committed package-lock.json and never rewrites
+#   it, and only when node_modules is missing or older than the lock;
+# - the build (tsc + vite into ui/dist): only when a hash of the front end's sources differs from the
+#   one recorded after the last build. Rewriting ui/dist would make cargo embed it, and so rebuild
+#   warden-desktop, again.
+ui_source_hash() {
+  (cd ui && find src index.html package.json package-lock.json tsconfig.json vite.config.ts -type f -print0 \
+    | sort -z | xargs -0 sha256sum | sha256sum | cut -d' ' -f1)
+}
+
 build_ui() {
-  npm --prefix ui install --no-audit --no-fund --loglevel=error
+  if [ ! -f ui/node_modules/.package-lock.json ] || [ ui/package-lock.json -nt ui/node_modules/.package-lock.json ]; then
+    npm --prefix ui ci --no-audit --no-fund --loglevel=error
+  else
+    echo "npm packages up to date"
+  fi
+  local stamp=target/ui-build.sha256 want
+  want=$(ui_source_hash)
+  if [ -f ui/dist/index.html ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+    echo "ui/dist is up to date with the front end's sources"
+    return
+  fi
   npm --prefix ui run build
+  mkdir -p target && echo "$want" > "$stamp"
 }
 
 # Rust 1.90 or newer. Debian 12's own rustc is too old, so rustup is used when cargo is missing.

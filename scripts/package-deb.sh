@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the desktop app in release mode and packages it as a .deb with the Tauri bundler.
 # The bundler comes from npm (@tauri-apps/cli, a prebuilt native module) into target/, so it is not
-# a dependency of the UI (npm ci would trip on its non-Linux optional packages, see ui/README.md).
+# a dependency of the UI.
 #
 #   bash scripts/package-deb.sh        ->  target/release/bundle/deb/warden-desktop_0.1.0_amd64.deb
 set -euo pipefail

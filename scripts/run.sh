@@ -19,6 +19,9 @@ if [ "${1:-}" = "cli" ]; then
   exec target/release/warden "$@"
 fi
 step "UI: install and build" build_ui
+# The CLI's release profile uses fat LTO for the replay hot loop; over Tauri's ~400 crates that
+# costs minutes for nothing, so the app is built without it (as scripts/package-deb.sh does).
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 step "build warden-desktop (release)" cargo build --release --locked -p warden-desktop --features custom-protocol
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "error: no display (DISPLAY is unset); on a server use the CLI: bash scripts/run.sh cli watch --logs-db PATH" >&2
