@@ -8,6 +8,13 @@ use super::{Monitor, Notice};
 use crate::source::openalgo::Health;
 use crate::watch::{DirWatcher, Wake};
 
+/// How long after the last wake-up of a burst the monitor looks once more. A commit to `logs.db`
+/// writes its last frame to the `-wal` (the notification) a moment before it makes the commit
+/// visible in the `-shm` index, which is written through memory and sends no notification; a
+/// round that runs in between sees nothing new, and no later event would say so if the writer
+/// stays quiet and keeps its connection open.
+const FOLLOW_UP: Duration = Duration::from_millis(50);
+
 /// What the watched files resolve to (symlinks followed), and which of their directories exist.
 fn resolve(files: &[std::path::PathBuf]) -> Vec<(Option<std::path::PathBuf>, bool)> {
     files
@@ -52,6 +59,8 @@ impl MonitorHandle {
                 };
                 let poll = Duration::from_secs(monitor.poll_seconds());
                 let mut woken = true;
+                // A second look shortly after the last wake-up of a burst (see FOLLOW_UP).
+                let mut follow_up = false;
                 loop {
                     // A few stat calls per wake-up; a retarget itself wakes the loop, because the
                     // link's directory is watched.
@@ -71,11 +80,17 @@ impl MonitorHandle {
                         .due()
                         .map(|at| (at - crate::time::now()).to_std().unwrap_or(Duration::ZERO))
                         .filter(|d| *d < poll);
-                    match rx.recv_timeout(due.unwrap_or(poll)) {
+                    let wait = match (due, follow_up) {
+                        (Some(d), true) => d.min(FOLLOW_UP),
+                        (None, true) => FOLLOW_UP,
+                        (d, false) => d.unwrap_or(poll),
+                    };
+                    match rx.recv_timeout(wait) {
                         Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                        Ok(Wake::Changed) => woken = true,
-                        // A held-back scan may bring changes: the UI refreshes as for a wake.
-                        Err(RecvTimeoutError::Timeout) => woken = due.is_some(),
+                        Ok(Wake::Changed) => (woken, follow_up) = (true, true),
+                        // A held-back scan or the second look may bring changes: the UI refreshes
+                        // as for a wake.
+                        Err(RecvTimeoutError::Timeout) => (woken, follow_up) = (due.is_some() || follow_up, false),
                     }
                     while let Ok(w) = rx.try_recv() {
                         if w == Wake::Stop {
