@@ -1,5 +1,6 @@
 //! The desktop app's views and actions (`warden::dashboard`), on real files, without Tauri.
 
+use std::io::Write;
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
@@ -431,4 +432,67 @@ fn the_chart_counts_the_whole_last_hour_of_a_busy_access_log_and_nothing_older()
     let total: u32 = o.per_minute.iter().map(|b| b.ok + b.not_found + b.denied + b.other_4xx + b.errors).sum();
     assert_eq!(total, 15_000, "every request of the last hour, none older");
     assert_eq!(o.per_minute.iter().map(|b| b.not_found).sum::<u32>(), 5_000);
+}
+
+/// The overview's chart and its one-address warning from a running monitor's counters are the
+/// same as read from the logs: after the monitor's first round, after new requests, and after a
+/// restart, when the monitor resumes past what it read and the hour before comes from the seed.
+#[test]
+fn the_chart_from_the_monitors_counters_matches_the_chart_read_from_the_logs_across_a_restart() {
+    use warden::monitor::Monitor;
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    let log = dir.path().join("access.log");
+    let line = |at: &str, status: u16| format!("203.0.113.7 - - [{at}] \"GET /x HTTP/1.1\" {status} 5 \"-\" \"ua\"\n");
+    let mut text = String::new();
+    // 90 minutes, in time order, half of them before the chart's hour.
+    for i in 0..300 {
+        let minute = i * 90 / 300;
+        text.push_str(&line(
+            &format!("22/Nov/2026:{:02}:{:02}:00 +0000", 9 + minute / 60, minute % 60),
+            [200, 404, 403, 500][i % 4],
+        ));
+    }
+    std::fs::write(&log, &text).unwrap();
+    d.paths.access_logs = vec![(log.clone(), "combined".into())];
+    for i in 0..60 {
+        request(&d.paths.logs_db, &format!("2026-11-22 10:{:02}:00", i % 30), "172.17.0.1", "/", 200, "h");
+    }
+    let same = |pulse: &warden::monitor::SharedPulse, now: &str, what: &str| {
+        let live = d.overview_with(t(now), Some(&pulse.lock().unwrap().clone())).unwrap();
+        let read = d.overview(t(now)).unwrap();
+        assert_eq!(live.per_minute_source, read.per_minute_source, "{what}");
+        assert_eq!(live.per_minute, read.per_minute, "{what}: the chart");
+        assert_eq!(live.warnings, read.warnings, "{what}: the warnings");
+        live
+    };
+    let cfg = Config::default();
+    let mut m = Monitor::open(&cfg, &d.paths).unwrap();
+    let pulse = m.share_pulse();
+    m.tick(t(NOW));
+    d.seed_pulse(&pulse, t(NOW));
+    let o = same(&pulse, NOW, "after the first round");
+    assert_eq!(o.per_minute_source, "access log");
+    assert!(o.per_minute.iter().map(|b| b.not_found).sum::<u32>() > 0);
+    assert!(o.warnings.iter().any(|w| w.id == "one_client_ip"), "{:?}", o.warnings);
+
+    let mut more = String::new();
+    for s in 0..20 {
+        more.push_str(&line(&format!("22/Nov/2026:10:31:{s:02} +0000"), 404));
+    }
+    std::fs::OpenOptions::new().append(true).open(&log).unwrap().write_all(more.as_bytes()).unwrap();
+    for s in 0..5 {
+        request(&d.paths.logs_db, &format!("2026-11-22 10:31:{s:02}"), "172.17.0.1", "/", 200, "h");
+    }
+    m.tick(t("2026-11-22 10:31:40"));
+    let o = same(&pulse, "2026-11-22 10:31:40", "after new requests");
+    assert_eq!(o.per_minute[59].not_found, 20, "the new minute's 404s, counted once");
+    drop(m);
+
+    let mut m = Monitor::open(&cfg, &d.paths).unwrap();
+    let pulse = m.share_pulse();
+    m.tick(t("2026-11-22 10:32:00"));
+    assert!(pulse.lock().unwrap().access.first_minute().is_none(), "the restarted monitor resumed past every line");
+    d.seed_pulse(&pulse, t("2026-11-22 10:32:00"));
+    same(&pulse, "2026-11-22 10:32:00", "after a restart");
 }

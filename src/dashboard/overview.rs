@@ -11,7 +11,9 @@ use super::{traffic, Desk, DeskResult};
 use crate::config::ThresholdSource;
 use crate::event::Rule;
 use crate::ip::canonicalize;
+use crate::monitor::{Pulse, SharedPulse};
 use crate::report::{self, key, Status};
+use crate::source::minutes::{MinuteRing, StatusCounts};
 use crate::source::openalgo::Health;
 use crate::store::openalgo_settings::OpenAlgoDb;
 use crate::store::LogsDb;
@@ -128,9 +130,16 @@ pub struct Overview {
 const CHART_ROWS: usize = 200_000;
 
 impl Desk {
-    /// The Overview at `now`. A missing or locked logs.db is shown as a source problem, not an
-    /// error: the rest of the page still loads.
+    /// The Overview at `now`, its chart read from the logs. A missing or locked logs.db is shown
+    /// as a source problem, not an error: the rest of the page still loads.
     pub fn overview(&self, now: Timestamp) -> DeskResult<Overview> {
+        self.overview_with(now, None)
+    }
+
+    /// The Overview at `now`. With a running monitor's [`Pulse`], the chart and the one-address
+    /// warning come from its counters, and nothing is read from the logs but the stat cards'
+    /// tables: a refresh costs the same at any traffic. Without one, they are read from the logs.
+    pub fn overview_with(&self, now: Timestamp, pulse: Option<&Pulse>) -> DeskResult<Overview> {
         let thresholds = self.thresholds();
         let logs = LogsDb::open(&self.paths.logs_db);
         let proxy = self.proxy_windows().unwrap_or_default();
@@ -147,7 +156,7 @@ impl Desk {
         for (path, format) in &self.paths.access_logs {
             sources.push(access_source(path, format));
         }
-        let (status, top, chart_rows) = match &logs {
+        let (status, top) = match &logs {
             Ok(logs) => {
                 let (bans, trackers) = (report::bans(logs, now)?, report::trackers(logs, &proxy, &thresholds, now)?);
                 let status = report::status_of(&bans, &trackers, self.cfg.near_fraction);
@@ -156,36 +165,100 @@ impl Desk {
                 for o in &mut top {
                     o.protected = super::protected_reason(&protection, &o.ip);
                 }
-                let rows = logs.traffic_since(now - TimeDelta::minutes(60), CHART_ROWS).unwrap_or_default();
-                (status, top, rows)
+                (status, top)
             }
-            Err(_) => (Status::default(), Vec::new(), Vec::new()),
+            Err(_) => (Status::default(), Vec::new()),
         };
-        let since = now - TimeDelta::minutes(60);
-        let from_access: Vec<(Timestamp, u16)> =
-            self.paths.access_logs.iter().flat_map(|(p, f)| access_since(p, f, since)).collect();
-        // nginx sees every request OpenAlgo logs (and more), so the access log wins when it has any.
-        let (per_minute_source, points) = if !from_access.is_empty() {
-            ("access log", from_access)
-        } else if !chart_rows.is_empty() {
-            ("logs.db", chart_rows.iter().map(|(at, status, _)| (*at, *status)).collect())
-        } else {
-            ("none", Vec::new())
+        let chart = match pulse {
+            Some(p) => self.chart_from_pulse(p, now),
+            None => self.chart_from_logs(logs.as_ref().ok(), now),
         };
-        let warnings = self.warnings(openalgo.as_ref(), &chart_rows, &sources);
+        let warnings = self.warnings(openalgo.as_ref(), chart.one_client.as_ref(), &sources);
         Ok(Overview {
             status,
             sources,
             openalgo,
             warnings,
-            per_minute: per_minute(&points, now),
-            per_minute_source,
+            per_minute: chart.per_minute,
+            per_minute_source: chart.source,
             top,
             not_found_threshold: thresholds.not_found.threshold,
             api_threshold: thresholds.api.threshold,
             near_fraction: self.cfg.near_fraction,
             demo: self.demo.clone(),
         })
+    }
+
+    /// The chart read from the logs: the access logs' last hour when they have any (nginx sees
+    /// every request OpenAlgo logs, and more), else `traffic_logs`'.
+    fn chart_from_logs(&self, logs: Option<&LogsDb>, now: Timestamp) -> Chart {
+        let since = now - TimeDelta::minutes(60);
+        let rows = logs.and_then(|l| l.traffic_since(since, CHART_ROWS).ok()).unwrap_or_default();
+        let from_access: Vec<(Timestamp, u16)> =
+            self.paths.access_logs.iter().flat_map(|(p, f)| access_since(p, f, since)).collect();
+        let (source, points) = if !from_access.is_empty() {
+            ("access log", from_access)
+        } else if !rows.is_empty() {
+            ("logs.db", rows.iter().map(|(at, status, _)| (*at, *status)).collect())
+        } else {
+            ("none", Vec::new())
+        };
+        Chart { per_minute: per_minute(&points, now), source, one_client: one_client(&rows) }
+    }
+
+    /// The chart from a running monitor's counters.
+    fn chart_from_pulse(&self, pulse: &Pulse, now: Timestamp) -> Chart {
+        let last = now.timestamp().div_euclid(60);
+        let minutes = (last - 59)..=last;
+        let bucket = |m: i64, c: Option<StatusCounts>| {
+            let c = c.unwrap_or_default();
+            MinuteBucket {
+                at: Timestamp::from_timestamp(m * 60, 0).unwrap_or(now),
+                ok: c.ok,
+                not_found: c.not_found,
+                denied: c.denied,
+                other_4xx: c.other_4xx,
+                errors: c.errors,
+            }
+        };
+        let access: Vec<MinuteBucket> = minutes.clone().map(|m| bucket(m, pulse.access_at(m))).collect();
+        let db: Vec<MinuteBucket> = minutes.clone().map(|m| bucket(m, pulse.logs_db_at(m))).collect();
+        let any = |b: &[MinuteBucket]| b.iter().any(|b| b.ok + b.not_found + b.denied + b.other_4xx + b.errors > 0);
+        let (source, per_minute) = if !self.paths.access_logs.is_empty() && any(&access) {
+            ("access log", access)
+        } else if any(&db) {
+            ("logs.db", db)
+        } else {
+            ("none", access)
+        };
+        let one_client = pulse
+            .logs_db_one_sender(last - 59, last)
+            .filter(|(ip, rows)| *rows >= ONE_CLIENT_ROWS && is_proxy_like(ip));
+        Chart { per_minute, source, one_client }
+    }
+
+    /// Reads the last hour of the access logs and of `traffic_logs` once, into `pulse`'s seed: a
+    /// monitor that starts on a saved position (or at the end of `traffic_logs`) counts only what
+    /// comes next, and the chart of a restarted app would otherwise start empty. Run it off the
+    /// UI's way: it is the one read whose cost grows with traffic.
+    pub fn seed_pulse(&self, pulse: &SharedPulse, now: Timestamp) {
+        let since = now - TimeDelta::minutes(60);
+        let mut access = MinuteRing::default();
+        for (path, format) in &self.paths.access_logs {
+            for (at, status) in access_since(path, format, since) {
+                access.add(at.timestamp(), status);
+            }
+        }
+        let mut db = MinuteRing::default();
+        if let Ok(logs) = LogsDb::open(&self.paths.logs_db) {
+            for (at, status, ip) in logs.traffic_since(since, CHART_ROWS).unwrap_or_default() {
+                db.add_from(at.timestamp(), status, &ip);
+            }
+        }
+        let mut p = pulse.lock().unwrap_or_else(|e| e.into_inner());
+        p.seed_access = access;
+        p.seed_logs_db = db;
+        p.seeded = true;
     }
 
     fn openalgo_settings(&self, sources: &mut Vec<SourceView>) -> Option<OpenAlgoSettings> {
@@ -215,7 +288,7 @@ impl Desk {
     fn warnings(
         &self,
         oa: Option<&OpenAlgoSettings>,
-        rows: &[(Timestamp, u16, String)],
+        one_client: Option<&(String, u64)>,
         sources: &[SourceView],
     ) -> Vec<Warning> {
         let mut out = Vec::new();
@@ -260,16 +333,15 @@ impl Desk {
                 });
             }
         }
-        if oa.and_then(|o| o.trust_proxy_headers) != Some(false) && one_client(rows) {
+        if let Some((ip, rows)) = one_client.filter(|_| oa.and_then(|o| o.trust_proxy_headers) != Some(false)) {
             out.push(Warning {
                 id: "one_client_ip",
                 level: "warn",
                 title: "All recent requests come from one address".into(),
                 text: format!(
-                    "OpenAlgo logged {} recent requests, all from {}. That is usually the proxy or a Docker gateway, \
+                    "OpenAlgo logged {rows} recent requests, all from {}. That is usually the proxy or a Docker gateway, \
                      not the real clients: check TRUST_PROXY_HEADERS, and add the nginx access log in Settings.",
-                    rows.len(),
-                    crate::ip::display_raw(&rows[0].2)
+                    crate::ip::display_raw(ip)
                 ),
             });
         }
@@ -287,12 +359,30 @@ impl Desk {
     }
 }
 
-/// True when at least 50 requests of the last hour all came from one loopback or private address.
-fn one_client(rows: &[(Timestamp, u16, String)]) -> bool {
-    let Some((_, _, first)) = rows.first() else { return false };
-    rows.len() >= 50
-        && rows.iter().all(|r| &r.2 == first)
-        && canonicalize(first).is_ok_and(|ip| crate::ip::Protection::default().check(ip).is_some())
+/// How many `traffic_logs` rows of the last hour, all from one proxy-like address, raise the
+/// one-address warning.
+const ONE_CLIENT_ROWS: u64 = 50;
+
+/// The chart's part of the Overview.
+struct Chart {
+    per_minute: Vec<MinuteBucket>,
+    source: &'static str,
+    /// The one loopback or private address that sent every `traffic_logs` row of the last hour (at
+    /// least [`ONE_CLIENT_ROWS`]), with how many there were.
+    one_client: Option<(String, u64)>,
+}
+
+/// Whether `ip` is loopback, private or otherwise never a real client: what OpenAlgo records for
+/// every request when it sees the proxy instead of the clients.
+fn is_proxy_like(ip: &str) -> bool {
+    canonicalize(ip).is_ok_and(|ip| crate::ip::Protection::default().check(ip).is_some())
+}
+
+/// The one loopback or private address that sent all of at least [`ONE_CLIENT_ROWS`] rows.
+fn one_client(rows: &[(Timestamp, u16, String)]) -> Option<(String, u64)> {
+    let (_, _, first) = rows.first()?;
+    (rows.len() as u64 >= ONE_CLIENT_ROWS && rows.iter().all(|r| &r.2 == first) && is_proxy_like(first))
+        .then(|| (first.clone(), rows.len() as u64))
 }
 
 fn access_source(path: &Path, format: &str) -> SourceView {

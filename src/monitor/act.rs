@@ -138,7 +138,10 @@ impl Monitor {
     }
 
     pub(super) fn count_traffic(&mut self, row: &TrafficRow, now: Timestamp, out: &mut Vec<Notice>) {
-        let minute = row.at.unwrap_or(now).timestamp() / 60;
+        let secs = row.at.unwrap_or(now).timestamp();
+        self.traffic_minutes.add_from(secs, row.status, &row.ip);
+        self.traffic_rows += 1;
+        let minute = secs / 60;
         if self.minute.start.is_some_and(|m| m != minute) {
             self.close_minute(now, true, out);
         }

@@ -10,6 +10,7 @@ mod act;
 mod follow;
 mod handle;
 mod notice;
+mod pulse;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -17,6 +18,7 @@ use std::net::IpAddr;
 use follow::Follower;
 pub use handle::MonitorHandle;
 pub use notice::Notice;
+pub use pulse::{Pulse, SharedPulse};
 
 use crate::config::{Config, Paths, ThresholdSource};
 use crate::engine::{BanLength, BanOrder, Engine, Thresholds};
@@ -85,6 +87,14 @@ pub struct Monitor {
     evicted: Option<Timestamp>,
     /// Saves positions and counters on its own thread, so a busy disk does not stop the reading.
     saver: Saver,
+    /// `traffic_logs` rows per minute, as read.
+    traffic_minutes: crate::source::minutes::MinuteRing,
+    /// Where the per-minute counters are published for the dashboard, once asked for.
+    pulse: Option<SharedPulse>,
+    /// Lines and rows counted when the pulse was last published.
+    published: u64,
+    /// `traffic_logs` rows counted.
+    traffic_rows: u64,
 }
 
 impl Monitor {
@@ -137,7 +147,33 @@ impl Monitor {
             submitted,
             evicted: None,
             saver,
+            traffic_minutes: Default::default(),
+            pulse: None,
+            published: u64::MAX,
+            traffic_rows: 0,
         })
+    }
+
+    /// The per-minute counters this monitor publishes after every round in which it read
+    /// something (the desktop app's overview chart reads them instead of the logs).
+    pub fn share_pulse(&mut self) -> SharedPulse {
+        self.pulse.get_or_insert_with(Default::default).clone()
+    }
+
+    fn publish_pulse(&mut self) {
+        let Some(shared) = &self.pulse else { return };
+        let counted = self.access.iter().map(|a| a.stats().lines).sum::<u64>() + self.traffic_rows;
+        if counted == self.published {
+            return;
+        }
+        self.published = counted;
+        let mut access = crate::source::minutes::MinuteRing::default();
+        for a in &self.access {
+            access.merge(&a.stats().minutes);
+        }
+        let mut p = shared.lock().unwrap_or_else(|e| e.into_inner());
+        p.access = access;
+        p.logs_db.clone_from(&self.traffic_minutes);
     }
 
     /// The engine, for read-only views.
@@ -207,6 +243,7 @@ impl Monitor {
             self.engine.evict(now);
         }
         self.close_minute(now, false, &mut out);
+        self.publish_pulse();
         out
     }
 

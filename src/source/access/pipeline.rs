@@ -14,6 +14,7 @@ use crate::engine::{Engine, Verdict};
 use crate::error::Result;
 use crate::event::{Rule, Source};
 use crate::ip::{canonicalize_bytes, display_raw, IpKey};
+use crate::source::minutes::MinuteRing;
 use crate::time::Timestamp;
 
 /// How many unparsed lines are kept as samples for the UI.
@@ -82,6 +83,9 @@ pub struct LineStats {
     /// The same, as Unix seconds.
     #[serde(skip)]
     pub last_secs: i64,
+    /// Requests per minute of the last hour or so, for the overview's chart.
+    #[serde(skip)]
+    pub minutes: MinuteRing,
 }
 
 /// Per-address counts of requests that a rule counted (the top offenders).
@@ -226,6 +230,7 @@ impl Judge<'_> {
     fn judge(&mut self, req: &Request<'_>, engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
         let Judge { classify, stats, offenders, ips, not_before, rate } = self;
         let at = req.at;
+        stats.minutes.add(req.secs, req.status);
         if not_before.is_some_and(|nb| at < nb) {
             return;
         }
