@@ -12,13 +12,15 @@ use warden::dashboard::{DeskError, TrackerRow};
 use warden::report::BanView;
 use warden::store::state::AuditEntry;
 
+use crate::shell::lock;
 use crate::Shell;
 
 type Reply<T> = Result<T, DeskError>;
 
 #[tauri::command]
 pub async fn overview(shell: State<'_, Shell>) -> Reply<Overview> {
-    shell.call(|d, now| d.overview(now)).await
+    let pulse = shell.pulse();
+    shell.call(move |d, now| d.overview_with(now, pulse.map(|p| lock(&p).clone()).as_ref())).await
 }
 
 #[tauri::command]

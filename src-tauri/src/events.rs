@@ -56,6 +56,11 @@ pub fn round_sink<R: Runtime>(app: AppHandle<R>, alerts: Arc<Mutex<Alerts>>) -> 
     }
 }
 
+/// Asks the UI to refresh what it shows.
+pub fn changed<R: Runtime>(app: &AppHandle<R>) {
+    let _ = app.emit(CHANGED_EVENT, ());
+}
+
 /// A failure outside the monitor (it did not start, the demo's simulator failed): shown to the
 /// UI as a failing source, and as an alert.
 pub fn report_failure<R: Runtime>(app: &AppHandle<R>, what: &str, message: &str) {
@@ -84,8 +89,9 @@ pub fn show_main<R: Runtime>(app: &AppHandle<R>) {
 }
 
 /// The tray icon: its title says the state, its menu opens the app or quits. A desktop without a
-/// tray (or a tray host) only loses the icon.
-pub fn create_tray<R: Runtime>(app: &AppHandle<R>) {
+/// tray (or a tray host) only loses the icon. Returns whether the icon was made: only then does
+/// closing the window hide it instead of quitting.
+pub fn create_tray<R: Runtime>(app: &AppHandle<R>) -> bool {
     let made = (|| -> tauri::Result<()> {
         let open = MenuItem::with_id(app, "open", "Open Warden", true, None::<&str>)?;
         let quit = MenuItem::with_id(app, "quit", "Quit", true, None::<&str>)?;
@@ -102,10 +108,30 @@ pub fn create_tray<R: Runtime>(app: &AppHandle<R>) {
         .build(app)?;
         Ok(())
     })();
-    if let Err(e) = made {
+    if let Err(e) = &made {
         eprintln!("warden-desktop: no tray icon: {e}");
     }
     update_tray(app);
+    made.is_ok()
+}
+
+/// What the trader is told the first time closing the window hides it.
+pub const HIDDEN_TO_TRAY: &str = "Warden is still watching your server. Open it again from the tray icon \
+    (or start Warden again); Quit is in the tray icon's menu.";
+
+/// Closing the main window: with a tray icon, the window hides and the monitor goes on (said once,
+/// the first time, in a desktop alert); without one, the app quits as usual.
+pub fn on_close_requested<R: Runtime>(window: &tauri::Window<R>, api: &tauri::CloseRequestApi) {
+    let app = window.app_handle();
+    let shell = app.state::<crate::Shell>();
+    if !shell.has_tray() {
+        return;
+    }
+    api.prevent_close();
+    let _ = window.hide();
+    if shell.first_hide() {
+        send_alert(app, &Alert { title: "Warden keeps watching".into(), body: HIDDEN_TO_TRAY.into() });
+    }
 }
 
 /// Puts the headline numbers in the tray's title and tooltip.

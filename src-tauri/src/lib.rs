@@ -59,11 +59,16 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
-            if tray {
-                events::create_tray(&handle);
+            if tray && events::create_tray(&handle) {
+                app.state::<Shell>().set_tray(true);
             }
             app.state::<Shell>().start(&handle);
             Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let tauri::WindowEvent::CloseRequested { api, .. } = event {
+                events::on_close_requested(window, api);
+            }
         })
 }
 

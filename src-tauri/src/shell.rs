@@ -5,6 +5,7 @@
 //! runs on Tauri's blocking pool, so the async runtime's threads never wait on a file lock.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tauri::{AppHandle, Runtime};
@@ -14,7 +15,7 @@ use warden::dashboard::alerts::Alerts;
 use warden::dashboard::settings::SettingsForm;
 use warden::dashboard::{Desk, DeskError, DeskResult};
 use warden::demo::{Simulator, Workspace};
-use warden::monitor::{Monitor, MonitorHandle};
+use warden::monitor::{Monitor, MonitorHandle, SharedPulse};
 use warden::time::Timestamp;
 
 use crate::events;
@@ -71,6 +72,9 @@ pub struct Shell {
     alerts: Arc<Mutex<Alerts>>,
     demo: Option<Workspace>,
     simulator: Mutex<Option<Simulator>>,
+    tray: AtomicBool,
+    /// The running monitor's per-minute counters, which the overview's chart reads.
+    pulse: Mutex<Option<SharedPulse>>,
 }
 
 /// Locks `m`, taking over a poisoned lock.
@@ -93,7 +97,37 @@ impl Shell {
             alerts: Arc::new(Mutex::new(alerts)),
             demo: launch.demo,
             simulator: Mutex::new(None),
+            tray: AtomicBool::new(false),
+            pulse: Mutex::new(None),
         }
+    }
+
+    /// The running monitor's per-minute counters, if it runs.
+    pub fn pulse(&self) -> Option<SharedPulse> {
+        lock(&self.pulse).clone()
+    }
+
+    /// Records whether the tray icon exists (closing the window then hides it).
+    pub fn set_tray(&self, on: bool) {
+        self.tray.store(on, Ordering::Relaxed);
+    }
+
+    /// Whether the tray icon exists.
+    pub fn has_tray(&self) -> bool {
+        self.tray.load(Ordering::Relaxed)
+    }
+
+    /// Whether this is the first time the window was hidden to the tray on this machine: a marker
+    /// file beside the state database remembers it across starts (an unwritable folder only means
+    /// the hint is shown again).
+    pub fn first_hide(&self) -> bool {
+        let state_db = self.desk().paths.state_db;
+        let marker = state_db.with_file_name(".warden-closed-to-tray");
+        if marker.exists() {
+            return false;
+        }
+        let _ = warden::store::private::write_private(&marker, b"the window was closed to the tray once\n");
+        true
     }
 
     /// Whether the monitor is running.
@@ -132,14 +166,27 @@ impl Shell {
         let desk = self.desk();
         // Stop the old monitor first: two monitors must never write one state file.
         drop(lock(&self.monitor).take());
-        let started = Monitor::open(&desk.cfg, &desk.paths).and_then(|m| {
+        *lock(&self.pulse) = None;
+        let started = Monitor::open(&desk.cfg, &desk.paths).and_then(|mut m| {
+            let pulse = m.share_pulse();
             m.spawn_with_rounds(
                 events::notice_sink(app.clone(), self.alerts.clone()),
                 events::round_sink(app.clone(), self.alerts.clone()),
             )
+            .map(|handle| (handle, pulse))
         });
         match started {
-            Ok(handle) => *lock(&self.monitor) = Some(handle),
+            Ok((handle, pulse)) => {
+                *lock(&self.monitor) = Some(handle);
+                *lock(&self.pulse) = Some(pulse.clone());
+                // The chart's last hour before the monitor's own counts, read once, off the way of
+                // the first dashboard; the UI refreshes when it is there.
+                let app = app.clone();
+                std::thread::spawn(move || {
+                    desk.seed_pulse(&pulse, warden::time::now());
+                    events::changed(&app);
+                });
+            }
             Err(e) => events::report_failure(app, "monitor", &e.to_string()),
         }
     }

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The desktop app at rest against a blank Tauri window and the CLI monitor (bench/idle.py), under
+# Xvfb with a private D-Bus session and tauri-driver, as the end-to-end tests run. Builds what it
+# measures first (release, without fat LTO, as scripts/run.sh builds the app).
+#
+#   bash bench/idle.sh [idle.py options, e.g. --seconds 60]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" != "--inner" ]; then
+  export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
+  . scripts/common.sh
+  build_ui
+  cargo build --release --locked -p warden-desktop --features custom-protocol --bin warden-desktop --example blank
+  cargo build --release --locked --bin warden
+  exec xvfb-run -a -s "-screen 0 1280x820x24 -nolisten tcp" dbus-run-session -- bash "$0" --inner "$@"
+fi
+shift
+driver_bin=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
+"$driver_bin" --port 4444 >/dev/null 2>&1 &
+driver=$!
+trap 'kill $driver 2>/dev/null || true' EXIT
+for _ in $(seq 1 100); do
+  (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
+  sleep 0.1
+done
+python3 bench/idle.py "$@"
