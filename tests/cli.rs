@@ -320,12 +320,12 @@ fn config_init_writes_a_private_file_that_loads_and_never_overwrites() {
 }
 
 #[test]
-fn the_configuration_shown_in_the_readme_is_valid_and_is_the_default() {
-    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md")).expect("README");
-    let section = readme.split("## Configuration").nth(1).expect("a Configuration section");
+fn the_configuration_shown_in_the_guide_is_valid_and_is_the_default() {
+    let guide = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/guide.md")).expect("guide");
+    let section = guide.split("## Configuration").nth(1).expect("a Configuration section");
     let block = section.split("```toml").nth(1).and_then(|b| b.split("```").next()).expect("a toml block");
-    let cfg = warden::config::Config::parse(block, "README.md").unwrap_or_else(|e| panic!("README config: {e}"));
-    assert_eq!(cfg, warden::config::Config::default(), "the README documents the defaults");
+    let cfg = warden::config::Config::parse(block, "docs/guide.md").unwrap_or_else(|e| panic!("guide config: {e}"));
+    assert_eq!(cfg, warden::config::Config::default(), "the guide documents the defaults");
 }
 
 #[test]

@@ -142,7 +142,10 @@ impl Desk {
     pub fn overview_with(&self, now: Timestamp, pulse: Option<&Pulse>) -> DeskResult<Overview> {
         let thresholds = self.thresholds();
         let logs = LogsDb::open(&self.paths.logs_db);
-        let proxy = self.proxy_windows().unwrap_or_default();
+        let proxy = match pulse.and_then(|p| p.windows.clone()) {
+            Some(w) => w,
+            None => self.proxy_windows().unwrap_or_default(),
+        };
         let mut sources = vec![SourceView {
             name: "logs.db".into(),
             path: self.paths.logs_db.display().to_string(),

@@ -164,6 +164,24 @@ impl Engine {
         self.windows.iter().map(|(ip, rule, w)| (ip, rule, w.record_of(&self.interner)))
     }
 
+    /// The live counters of `rule`s for which `keep(rule, count)` holds, with their strings: a
+    /// filter before the strings are looked up, so a view that needs only the high counts of a
+    /// million counters builds a few records.
+    pub fn windows_where(
+        &self,
+        keep: impl Fn(Rule, u32) -> bool + 'static,
+    ) -> impl Iterator<Item = (IpAddr, Rule, WindowRecord)> + '_ {
+        self.windows
+            .iter()
+            .filter(move |(_, rule, w)| keep(*rule, w.count))
+            .map(|(ip, rule, w)| (ip, rule, w.record_of(&self.interner)))
+    }
+
+    /// The address, rule and count of every live counter, without their strings.
+    pub fn window_counts(&self) -> impl Iterator<Item = (IpAddr, Rule, u32)> + '_ {
+        self.windows.iter().map(|(ip, rule, w)| (ip, rule, w.count))
+    }
+
     /// How many counters are live (for memory checks).
     pub fn window_count(&self) -> usize {
         self.windows.len()

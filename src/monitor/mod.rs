@@ -40,6 +40,9 @@ const OWN_REFRESH: chrono::Duration = chrono::Duration::seconds(15);
 /// How often counters whose window is over are dropped, at most.
 const EVICT_EVERY: chrono::Duration = chrono::Duration::seconds(1);
 
+/// How often the live counters are published to the dashboard's pulse, at most.
+const WINDOWS_EVERY: chrono::Duration = chrono::Duration::seconds(1);
+
 /// How often the state's WAL is copied back into the database, on a thread of its own.
 const WAL_CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -95,6 +98,10 @@ pub struct Monitor {
     published: u64,
     /// `traffic_logs` rows counted.
     traffic_rows: u64,
+    /// Whether the counters changed since they were last published to the pulse.
+    windows_stale: bool,
+    /// When the counters were last published to the pulse.
+    windows_published: Option<Timestamp>,
 }
 
 impl Monitor {
@@ -151,6 +158,8 @@ impl Monitor {
             pulse: None,
             published: u64::MAX,
             traffic_rows: 0,
+            windows_stale: false,
+            windows_published: None,
         })
     }
 
@@ -160,20 +169,88 @@ impl Monitor {
         self.pulse.get_or_insert_with(Default::default).clone()
     }
 
-    fn publish_pulse(&mut self) {
-        let Some(shared) = &self.pulse else { return };
+    fn publish_pulse(&mut self, now: Timestamp) {
+        let Some(shared) = self.pulse.clone() else { return };
         let counted = self.access.iter().map(|a| a.stats().lines).sum::<u64>() + self.traffic_rows;
-        if counted == self.published {
-            return;
+        let mut p = None;
+        if counted != self.published {
+            self.published = counted;
+            self.windows_stale = true;
+            let mut access = crate::source::minutes::MinuteRing::default();
+            for a in &self.access {
+                access.merge(&a.stats().minutes);
+            }
+            let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
+            g.access = access;
+            g.logs_db.clone_from(&self.traffic_minutes);
+            p = Some(g);
         }
-        self.published = counted;
-        let mut access = crate::source::minutes::MinuteRing::default();
-        for a in &self.access {
-            access.merge(&a.stats().minutes);
+        if self.windows_stale && self.windows_due().is_none_or(|due| now >= due) {
+            let windows = self.overview_windows();
+            self.windows_stale = false;
+            self.windows_published = Some(now);
+            p.unwrap_or_else(|| shared.lock().unwrap_or_else(|e| e.into_inner())).windows = Some(windows);
         }
-        let mut p = shared.lock().unwrap_or_else(|e| e.into_inner());
-        p.access = access;
-        p.logs_db.clone_from(&self.traffic_minutes);
+    }
+
+    /// When the counters may be published to the pulse again.
+    fn windows_due(&self) -> Option<Timestamp> {
+        Some(self.windows_published? + WINDOWS_EVERY)
+    }
+
+    /// The counters the overview can show (see [`Pulse::windows`]), found without looking up
+    /// the strings of the others: every counter at a quarter of its threshold or more, and of
+    /// each rule's counters below that, the ten highest (ties to the lowest address, as the
+    /// overview sorts them).
+    fn overview_windows(&self) -> Vec<(IpAddr, Rule, crate::engine::WindowRecord)> {
+        let t = self.engine.thresholds();
+        let bar = |rule: Rule| t.limits(rule).threshold.div_ceil(4).max(1);
+        let bars = [bar(Rule::NotFound), bar(Rule::InvalidApiKey)];
+        let slot = |rule: Rule| match rule {
+            Rule::NotFound => Some(0),
+            Rule::InvalidApiKey => Some(1),
+            _ => None,
+        };
+        // First the tenth-highest count below the bar, by counts alone.
+        let mut tops = [[0u32; 10]; 2];
+        for (_, rule, count) in self.engine.window_counts() {
+            let Some(i) = slot(rule) else { continue };
+            if count < bars[i] && count > tops[i][9] {
+                tops[i][9] = count;
+                tops[i].sort_unstable_by(|a, b| b.cmp(a));
+            }
+        }
+        let cut = tops.map(|t| t[9].max(1));
+        // Then the addresses above that cut, and of those at it, the lowest by text, as the
+        // overview breaks ties.
+        let mut above: [Vec<IpAddr>; 2] = [Vec::new(), Vec::new()];
+        let mut at: [Vec<(String, IpAddr)>; 2] = [Vec::new(), Vec::new()];
+        for (ip, rule, count) in self.engine.window_counts() {
+            let Some(i) = slot(rule) else { continue };
+            if count < bars[i] && count > cut[i] {
+                above[i].push(ip);
+            } else if count < bars[i] && count == cut[i] {
+                at[i].push((ip.to_string(), ip));
+            }
+        }
+        let mut out: Vec<_> = self
+            .engine
+            .windows_where(move |rule, count| match rule {
+                Rule::NotFound => count >= bars[0],
+                Rule::InvalidApiKey => count >= bars[1],
+                _ => false,
+            })
+            .collect();
+        for (i, rule) in [(0, Rule::NotFound), (1, Rule::InvalidApiKey)] {
+            let room = 10usize.saturating_sub(above[i].len());
+            if at[i].len() > room && room > 0 {
+                at[i].select_nth_unstable(room - 1);
+            }
+            at[i].truncate(room);
+            let ips = above[i].iter().copied().chain(at[i].iter().map(|(_, ip)| *ip));
+            out.extend(ips.filter_map(|ip| self.engine.window(ip, rule).map(|w| (ip, rule, w))));
+        }
+        out
     }
 
     /// The engine, for read-only views.
@@ -199,7 +276,11 @@ impl Monitor {
     /// When the next round must come even if no file changes: `logs.db` changed while its
     /// scan was held back (see [`crate::source::openalgo::SCAN_SPACING_PER_ROW`]).
     pub fn due(&self) -> Option<Timestamp> {
-        self.logs.due()
+        let windows = self.windows_due().filter(|_| self.windows_stale && self.pulse.is_some());
+        match (self.logs.due(), windows) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// One round at `now`. Returns what happened, in order.
@@ -243,7 +324,7 @@ impl Monitor {
             self.engine.evict(now);
         }
         self.close_minute(now, false, &mut out);
-        self.publish_pulse();
+        self.publish_pulse(now);
         out
     }
 
@@ -346,6 +427,7 @@ impl Monitor {
                 .sync_bans(bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), r.banned_at, until))));
             self.import_openalgo_bans(bans, now, out);
         }
+        self.windows_stale |= !changes.readings.is_empty();
         for reading in &changes.readings {
             for verdict in self.engine.observe_tracker(reading, now) {
                 self.act(verdict, now, out);

@@ -1,7 +1,11 @@
 //! The requests-per-minute counters the monitor keeps, shared with the dashboard so that the
 //! overview's chart costs the same at 100 requests a minute as at 10 000.
 
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+
+use crate::engine::WindowRecord;
+use crate::event::Rule;
 
 use crate::source::minutes::{MinuteRing, Senders, StatusCounts};
 
@@ -18,6 +22,10 @@ pub struct Pulse {
     pub seed_logs_db: MinuteRing,
     /// Whether the seed has been read.
     pub seeded: bool,
+    /// The live 404 and invalid-key counters that the overview's totals and top offenders can
+    /// show: those at a quarter of their threshold or more, and the ten highest of each rule.
+    /// `None` until the monitor first published them. Published at most once a second.
+    pub windows: Option<Vec<(IpAddr, Rule, WindowRecord)>>,
 }
 
 /// The [`Pulse`] as the monitor publishes it and the dashboard reads it.
