@@ -9,8 +9,11 @@ Run it inside the e2e environment (Xvfb, a D-Bus session, tauri-driver on port 4
         python3 bench/first_dashboard.py --app target/debug/warden-desktop -n 1000000 --runs 5'
 
 The time includes the app's process start, the window, the UI's first render, the first
-`overview` command (stat cards, source health, the chart read from traffic_logs and the top
-offenders) and painting its numbers.
+`overview` command (stat cards, source health, the chart and the top offenders) and painting its
+numbers. As a floor, the same is measured in the same run for a blank Tauri window with the same
+Tauri version and WebKit flag (src-tauri/examples/blank.rs, built with
+`cargo build --release -p warden-desktop --features custom-protocol --example blank`): from the
+session to its empty page loaded.
 """
 import argparse, os, shutil, statistics, subprocess, tempfile, time
 from pathlib import Path
@@ -24,8 +27,28 @@ ap = argparse.ArgumentParser()
 ap.add_argument("--app", default="target/debug/warden-desktop")
 ap.add_argument("-n", type=int, default=1_000_000)
 ap.add_argument("--runs", type=int, default=5)
+ap.add_argument("--blank", default="target/release/examples/blank")
 args = ap.parse_args()
 app = str(Path(args.app).resolve())
+blank = str(Path(args.blank).resolve())
+
+
+def blank_window() -> float:
+    subprocess.run(["pkill", "-f", blank], check=False)
+    time.sleep(0.3)
+    opts = ArgOptions()
+    opts.set_capability("browserName", "wry")
+    opts.set_capability("tauri:options", {"application": blank, "args": []})
+    t0 = time.perf_counter()
+    d = webdriver.Remote(command_executor="http://127.0.0.1:4444", options=opts)
+    try:
+        while d.execute_script("return document.readyState") != "complete":
+            if time.perf_counter() - t0 > 60:
+                raise SystemExit("no blank page within 60 s")
+            time.sleep(0.005)
+        return time.perf_counter() - t0
+    finally:
+        d.quit()
 
 
 def first_dashboard(ws: Path) -> float:
@@ -50,6 +73,15 @@ def first_dashboard(ws: Path) -> float:
         d.quit()
 
 
+floor = None
+if os.access(blank, os.X_OK):
+    times = [blank_window() for _ in range(args.runs)]
+    floor = statistics.median(times)
+    print(f"blank Tauri window (floor): page loaded median {floor*1000:.0f} ms, min {min(times)*1000:.0f}, "
+          f"max {max(times)*1000:.0f} over {args.runs} launches", flush=True)
+else:
+    print(f"blank Tauri window (floor): not built ({blank})", flush=True)
+
 for label, rows in (("empty logs.db (baseline)", 0), (f"{args.n:,} traffic rows", args.n)):
     ws = Path(tempfile.mkdtemp(prefix="warden-first-"))
     t = time.perf_counter()
@@ -59,6 +91,8 @@ for label, rows in (("empty logs.db (baseline)", 0), (f"{args.n:,} traffic rows"
     print(f"{label}: first dashboard median {statistics.median(times)*1000:.0f} ms, "
           f"min {min(times)*1000:.0f}, max {max(times)*1000:.0f} over {args.runs} launches "
           f"(db {os.path.getsize(ws / 'logs.db') / 1e6:.0f} MB, built in {built:.1f} s)", flush=True)
+    if floor is not None:
+        print(f"  above the blank window's floor: {(statistics.median(times) - floor)*1000:+.0f} ms", flush=True)
     if rows == 0:
         base = statistics.median(times)
     else:

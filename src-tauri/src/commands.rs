@@ -18,9 +18,11 @@ use crate::Shell;
 type Reply<T> = Result<T, DeskError>;
 
 #[tauri::command]
-pub async fn overview(shell: State<'_, Shell>) -> Reply<Overview> {
+pub async fn overview<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Reply<Overview> {
     let pulse = shell.pulse();
-    shell.call(move |d, now| d.overview_with(now, pulse.map(|p| lock(&p).clone()).as_ref())).await
+    let reply = shell.call(move |d, now| d.overview_with(now, pulse.map(|p| lock(&p).clone()).as_ref())).await;
+    shell.seed_after_first_overview(&app);
+    reply
 }
 
 #[tauri::command]

@@ -62,7 +62,9 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
             if tray && events::create_tray(&handle) {
                 app.state::<Shell>().set_tray(true);
             }
-            app.state::<Shell>().start(&handle);
+            // The monitor opens its files off the main thread, so the window and the UI's first
+            // commands do not wait for them.
+            std::thread::spawn(move || handle.state::<Shell>().start(&handle));
             Ok(())
         })
         .on_window_event(|window, event| {

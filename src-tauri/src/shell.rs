@@ -75,6 +75,10 @@ pub struct Shell {
     tray: AtomicBool,
     /// The running monitor's per-minute counters, which the overview's chart reads.
     pulse: Mutex<Option<SharedPulse>>,
+    /// Held while the monitor is (re)started.
+    restarting: Mutex<()>,
+    /// The chart's seed still to read: the desk it reads with, and the pulse it fills.
+    seed: Mutex<Option<(Desk, SharedPulse)>>,
 }
 
 /// Locks `m`, taking over a poisoned lock.
@@ -99,7 +103,21 @@ impl Shell {
             simulator: Mutex::new(None),
             tray: AtomicBool::new(false),
             pulse: Mutex::new(None),
+            restarting: Mutex::new(()),
+            seed: Mutex::new(None),
         }
+    }
+
+    /// Reads the chart's last hour before the monitor's own counts once, on a thread of its own,
+    /// then asks the UI to refresh. Called after an overview was answered, so that this read (the
+    /// one whose cost grows with traffic) never competes with the first dashboard.
+    pub fn seed_after_first_overview<R: Runtime>(&self, app: &AppHandle<R>) {
+        let Some((desk, pulse)) = lock(&self.seed).take() else { return };
+        let app = app.clone();
+        std::thread::spawn(move || {
+            desk.seed_pulse(&pulse, warden::time::now());
+            events::changed(&app);
+        });
     }
 
     /// The running monitor's per-minute counters, if it runs.
@@ -163,6 +181,9 @@ impl Shell {
     }
 
     fn restart_monitor<R: Runtime>(&self, app: &AppHandle<R>) {
+        // One restart at a time (the start runs on a thread of its own): two monitors must never
+        // write one state file.
+        let _one = lock(&self.restarting);
         let desk = self.desk();
         // Stop the old monitor first: two monitors must never write one state file.
         drop(lock(&self.monitor).take());
@@ -179,13 +200,9 @@ impl Shell {
             Ok((handle, pulse)) => {
                 *lock(&self.monitor) = Some(handle);
                 *lock(&self.pulse) = Some(pulse.clone());
-                // The chart's last hour before the monitor's own counts, read once, off the way of
-                // the first dashboard; the UI refreshes when it is there.
-                let app = app.clone();
-                std::thread::spawn(move || {
-                    desk.seed_pulse(&pulse, warden::time::now());
-                    events::changed(&app);
-                });
+                // The chart's last hour before the monitor's own counts is read once, after the
+                // first overview was answered (see `seed_after_first_overview`).
+                *lock(&self.seed) = Some((desk, pulse));
             }
             Err(e) => events::report_failure(app, "monitor", &e.to_string()),
         }

@@ -119,7 +119,12 @@ fn every_view_answers_in_the_shape_the_ui_expects() {
 fn a_ban_by_the_monitor_reaches_the_ui_as_an_event() {
     let f = start();
     use tauri::Manager;
-    assert!(f.app.state::<warden_desktop::Shell>().monitor_running(), "the monitor started with the app");
+    // The monitor starts on a thread of its own, so that the window does not wait for its files.
+    let started = std::time::Instant::now();
+    while !f.app.state::<warden_desktop::Shell>().monitor_running() {
+        assert!(started.elapsed() < std::time::Duration::from_secs(10), "the monitor started with the app");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
     let (tx, rx) = mpsc::channel::<Value>();
     f.app.listen(NOTICE_EVENT, move |e| {
         let _ = tx.send(serde_json::from_str(e.payload()).unwrap());
