@@ -178,7 +178,9 @@ impl Monitor {
             self.windows_stale = true;
             let mut access = crate::source::minutes::MinuteRing::default();
             for a in &self.access {
-                access.merge(&a.stats().minutes);
+                if let Some(m) = a.minutes() {
+                    access.merge(m);
+                }
             }
             let mut g = shared.lock().unwrap_or_else(|e| e.into_inner());
             g.access = access;

@@ -36,7 +36,7 @@ impl AccessSource {
     ) -> Result<Self> {
         Ok(Self {
             tailer: Tailer::new(path, saved),
-            reader: LineReader::new(LineParser::new(format)?, classify.clone()),
+            reader: LineReader::new(LineParser::new(format)?, classify.clone()).with_minutes(),
             key: Self::key_for(path),
             backfill: saved.is_none().then_some(history),
             health: None,
@@ -66,6 +66,11 @@ impl AccessSource {
     /// Line counts so far.
     pub fn stats(&self) -> &super::pipeline::LineStats {
         &self.reader.stats
+    }
+
+    /// Requests per minute of the last hour or so, as read.
+    pub fn minutes(&self) -> Option<&crate::source::minutes::MinuteRing> {
+        self.reader.minutes.as_deref()
     }
 
     /// Reads what is new into `engine` and returns the health when it changed. Bans start at the

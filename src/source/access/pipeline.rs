@@ -83,9 +83,6 @@ pub struct LineStats {
     /// The same, as Unix seconds.
     #[serde(skip)]
     pub last_secs: i64,
-    /// Requests per minute of the last hour or so, for the overview's chart.
-    #[serde(skip)]
-    pub minutes: MinuteRing,
 }
 
 /// Per-address counts of requests that a rule counted (the top offenders).
@@ -174,9 +171,18 @@ pub struct LineReader {
     pub not_before: Option<Timestamp>,
     rate: crate::engine::RateCounter,
     ips: IpCache,
+    /// Requests per minute of the last hour or so, for the overview's chart: counted only when
+    /// asked for (the live monitor does; a replay does not pay for it).
+    pub minutes: Option<Box<MinuteRing>>,
 }
 
 impl LineReader {
+    /// This reader, also counting requests per minute into [`LineReader::minutes`].
+    pub fn with_minutes(mut self) -> Self {
+        self.minutes = Some(Box::default());
+        self
+    }
+
     /// A reader for one log format.
     pub fn new(parser: LineParser, classify: Classify) -> Self {
         Self {
@@ -187,6 +193,7 @@ impl LineReader {
             not_before: None,
             rate: Default::default(),
             ips: IpCache::new(),
+            minutes: None,
         }
     }
 
@@ -194,8 +201,8 @@ impl LineReader {
     #[inline]
     pub fn feed(&mut self, line: &[u8], engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
         self.stats.lines += 1;
-        let Self { parser, classify, stats, offenders, not_before, rate, ips } = self;
-        let mut judge = Judge { classify, stats, offenders, ips, not_before: *not_before, rate };
+        let Self { parser, classify, stats, offenders, not_before, rate, ips, minutes } = self;
+        let mut judge = Judge { classify, stats, offenders, ips, not_before: *not_before, rate, minutes };
         // The text formats' request is judged in this function, with no closure call between
         // parsing and judging: this is the replay's inner loop.
         let parsed = match parser {
@@ -222,15 +229,18 @@ struct Judge<'r> {
     ips: &'r mut IpCache,
     not_before: Option<Timestamp>,
     rate: &'r mut crate::engine::RateCounter,
+    minutes: &'r mut Option<Box<MinuteRing>>,
 }
 
 impl Judge<'_> {
     /// Counts `req` in the statistics, rate detection and the rules, pushing verdicts onto `out`.
     #[inline(always)]
     fn judge(&mut self, req: &Request<'_>, engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
-        let Judge { classify, stats, offenders, ips, not_before, rate } = self;
+        let Judge { classify, stats, offenders, ips, not_before, rate, minutes } = self;
         let at = req.at;
-        stats.minutes.add(req.secs, req.status);
+        if let Some(m) = minutes {
+            m.add(req.secs, req.status);
+        }
         if not_before.is_some_and(|nb| at < nb) {
             return;
         }
