@@ -4,8 +4,8 @@
 //! writes `logs.db-wal` far more often than `logs.db`, a file may not exist yet, and an editor or
 //! OpenAlgo may replace it. Events for the named files (and their `-wal`) become a
 //! [`Wake::Changed`]. The `-shm` file is ignored on purpose: Warden's own reads touch it, and
-//! waking on it would make the monitor wake itself forever. Opening, reading and closing a file
-//! (access events), and a new owner or mode of a `-wal`, never wake it either.
+//! waking on it would make the monitor wake itself forever. Opening or reading a file, and a new
+//! owner or mode of a `-wal`, never wake it either.
 
 use std::collections::BTreeSet;
 use std::ffi::OsString;
@@ -76,14 +76,21 @@ impl DirWatcher {
                 let _ = tx.send(Wake::Changed);
                 return;
             };
-            // NOTE: opening, reading and closing change nothing, and neither does a change of a
-            // `-wal`'s owner or mode. Every connection that opens logs.db read-write (the app's
-            // dashboard reads, the CLI) closes its -wal with IN_CLOSE_WRITE even when it wrote
-            // nothing, and SQLite running as root gives the -wal it opens the database's owner
-            // (an attribute event). Waking on those made each dashboard refresh wake the monitor,
-            // which asked the UI to refresh again: a loop, four times a second, in an app at rest.
-            // A real write sends a modify-data event, and so does a truncation.
-            if matches!(ev.kind, EventKind::Access(_)) {
+            // NOTE: opening and reading change nothing, and neither does a change of a `-wal`'s
+            // owner or mode (SQLite running as root gives the -wal it opens the database's owner).
+            // A close after writing is kept: a writer that opens a connection per write (OpenAlgo)
+            // closes it only once its commit is visible, while its last modify event can come a
+            // moment before. Readers close the -wal that way too (SQLite opens it read-write);
+            // the round such a close wakes finds nothing new, and the app does not refresh for it
+            // (see `Monitor::changed`).
+            if matches!(
+                ev.kind,
+                EventKind::Access(
+                    notify::event::AccessKind::Open(_)
+                        | notify::event::AccessKind::Read
+                        | notify::event::AccessKind::Close(notify::event::AccessMode::Read)
+                )
+            ) {
                 return;
             }
             let metadata = matches!(ev.kind, EventKind::Modify(notify::event::ModifyKind::Metadata(_)));

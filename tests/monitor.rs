@@ -479,16 +479,17 @@ fn offences_recorded_beside_a_running_monitor_are_taken_over_and_its_own_saves_a
 }
 
 /// The desktop app at rest: its dashboard reads logs.db through connections of its own, and a
-/// connection that opens the file read-write closes it (and its `-wal`) with a close-after-write
-/// notification even when it wrote nothing. Such reads must not wake the monitor, or each
-/// dashboard refresh asks for the next one; a real write still must.
+/// connection closes the `-wal` as a writer would (SQLite opens it read-write), which wakes the
+/// monitor. Such a round must not ask the UI to refresh, or each dashboard refresh asks for the
+/// next one; a real write still must.
 #[test]
-fn reading_logs_db_beside_a_live_monitor_does_not_wake_it_and_a_write_does() {
+fn reading_logs_db_beside_a_live_monitor_asks_the_ui_for_no_refresh_and_a_write_does() {
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::sync::Arc;
     let s = setup();
     raw(&s.logs).execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
     let cfg = Config { poll_seconds: 3600, ..Config::default() };
+    // Rounds after which the app would refresh.
     let woken = Arc::new(AtomicUsize::new(0));
     let (tx, rx) = mpsc::channel();
     let counter = woken.clone();
@@ -517,9 +518,9 @@ fn reading_logs_db_beside_a_live_monitor_does_not_wake_it_and_a_write_does() {
         std::thread::sleep(StdDuration::from_millis(100));
     }
     std::thread::sleep(StdDuration::from_millis(1500));
-    assert_eq!(woken.load(Ordering::SeqCst), before, "dashboard reads woke the monitor");
+    assert_eq!(woken.load(Ordering::SeqCst), before, "dashboard reads asked the UI to refresh");
     scan(&s.logs, "203.0.113.81", warden::time::now(), 1);
-    wait_for(StdDuration::from_secs(10), "a wake after a real write", || {
+    wait_for(StdDuration::from_secs(10), "a refresh after a real write", || {
         (woken.load(Ordering::SeqCst) > before).then_some(())
     });
     handle.stop();

@@ -58,7 +58,6 @@ impl MonitorHandle {
                     }
                 };
                 let poll = Duration::from_secs(monitor.poll_seconds());
-                let mut woken = true;
                 // A second look shortly after the last wake-up of a burst (see FOLLOW_UP).
                 let mut follow_up = false;
                 loop {
@@ -72,7 +71,8 @@ impl MonitorHandle {
                     for notice in monitor.tick(crate::time::now()) {
                         on_notice(notice);
                     }
-                    on_round(woken);
+                    // The UI refreshes after a round that found something new, whatever woke it.
+                    on_round(monitor.changed());
                     // Wake on the first change, at a held-back scan's time, or at the poll,
                     // whichever comes first; then drain the burst of events a single SQLite
                     // commit produces.
@@ -87,10 +87,8 @@ impl MonitorHandle {
                     };
                     match rx.recv_timeout(wait) {
                         Ok(Wake::Stop) | Err(RecvTimeoutError::Disconnected) => return,
-                        Ok(Wake::Changed) => (woken, follow_up) = (true, true),
-                        // A held-back scan or the second look may bring changes: the UI refreshes
-                        // as for a wake.
-                        Err(RecvTimeoutError::Timeout) => (woken, follow_up) = (due.is_some() || follow_up, false),
+                        Ok(Wake::Changed) => follow_up = true,
+                        Err(RecvTimeoutError::Timeout) => follow_up = false,
                     }
                     while let Ok(w) = rx.try_recv() {
                         if w == Wake::Stop {

@@ -102,6 +102,8 @@ pub struct Monitor {
     windows_stale: bool,
     /// When the counters were last published to the pulse.
     windows_published: Option<Timestamp>,
+    /// Whether the last round found anything new (see [`Monitor::changed`]).
+    changed: bool,
 }
 
 impl Monitor {
@@ -160,6 +162,7 @@ impl Monitor {
             traffic_rows: 0,
             windows_stale: false,
             windows_published: None,
+            changed: false,
         })
     }
 
@@ -285,9 +288,18 @@ impl Monitor {
         }
     }
 
+    /// Whether the last round found anything new: a commit to `logs.db`, lines in an access log,
+    /// or a notice. A round woken by a file that was only read (the dashboard's own reads close
+    /// `logs.db`'s `-wal` as a writer would) finds nothing, and the app does not refresh for it.
+    pub fn changed(&self) -> bool {
+        self.changed
+    }
+
     /// One round at `now`. Returns what happened, in order.
     pub fn tick(&mut self, now: Timestamp) -> Vec<Notice> {
         let mut out = Vec::new();
+        let lines_before: u64 = self.access.iter().map(|a| a.stats().lines).sum();
+        self.changed = false;
         if !self.started {
             self.started = true;
             self.start(now, &mut out);
@@ -311,6 +323,7 @@ impl Monitor {
                 });
             }
             let Some(changes) = changes else { break };
+            self.changed = true;
             let more = changes.more_traffic;
             self.apply(changes, now, &mut out);
             if !more {
@@ -327,6 +340,8 @@ impl Monitor {
         }
         self.close_minute(now, false, &mut out);
         self.publish_pulse(now);
+        let lines_after: u64 = self.access.iter().map(|a| a.stats().lines).sum();
+        self.changed |= lines_after != lines_before || !out.is_empty();
         out
     }
 
