@@ -17,12 +17,14 @@ sudo_if_needed() {
 
 # Debian packages: a C compiler for the bundled SQLite, pkg-config, and for the desktop app
 # WebKitGTK 4.1, GTK 3, the tray's appindicator, librsvg and xdo (Tauri 2's Linux needs).
-# With "test", also what the end-to-end tests use: Xvfb, WebKitWebDriver and a D-Bus session bus.
+# With "test", also what the end-to-end tests use: Xvfb, WebKitWebDriver and a D-Bus session bus; and
+# nginx and openssl, which the checklist's tests run (`nginx -T` of their own configurations, with a
+# self-signed certificate).
 install_debian_packages() {
   local want=(build-essential pkg-config ca-certificates curl file libssl-dev
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
   if [ "${1:-}" = "test" ]; then
-    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core)
+    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core nginx openssl)
   fi
   local missing=()
   for p in "${want[@]}"; do

@@ -32,11 +32,13 @@
 //!    - [`actions`]: manual ban, unban and clear, with an audit entry each (shared by CLI and GUI);
 //!    - [`replay`]: old access logs through the engine in event time (`warden replay`);
 //!    - [`report`]: the read-only views behind `status`, `bans` and `trackers`;
+//!    - [`check`]: the security checklist of the trader's own server (`warden check`);
 //!    - [`dashboard`]: the desktop app's views and actions, without Tauri (its commands call these);
 //!    - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
 #![deny(missing_docs)]
 
 pub mod actions;
+pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dashboard;

@@ -470,3 +470,62 @@ fn a_read_only_logs_db_gives_one_clear_line_and_no_panic() {
     let rows: i64 = raw(&logs).query_row("SELECT COUNT(*) FROM ip_bans", [], |r| r.get(0)).unwrap();
     assert_eq!(rows, 0);
 }
+
+/// `warden check`: exit code 3 when something fails, 0 when nothing does, 1 when it cannot run;
+/// the JSON has every field of the contract; `status` prints the one-line summary.
+#[test]
+fn check_exits_3_on_a_failure_0_on_a_clean_server_and_1_on_a_bad_option() {
+    let ws = ws_with(None);
+    let oa = ws.dir.path().join("openalgo");
+    std::fs::create_dir_all(oa.join("db")).unwrap();
+    std::fs::set_permissions(oa.join("db"), std::fs::Permissions::from_mode(0o750)).unwrap();
+    let vhost = ws.dir.path().join("openalgo.conf");
+    std::fs::write(
+        &vhost,
+        "server_tokens off;\nserver { listen 443 ssl; server_name a.example; add_header Strict-Transport-Security max-age=63072000 always;\n\
+         location / { proxy_pass http://unix:/var/python/openalgo/openalgo.sock; proxy_set_header CF-Connecting-IP \"\";\n\
+         proxy_set_header True-Client-IP \"\"; } }\n",
+    )
+    .unwrap();
+    let env = oa.join(".env");
+    let write_env = |debug: &str| {
+        std::fs::write(
+            &env,
+            format!(
+                "APP_KEY = '9f2c4e1ab7d35c60e8f14a92b3c7d5e6f01a2b3c4d5e6f708192a3b4c5d6e7f8'\n\
+                 API_KEY_PEPPER = '4b8e2f61c9a03d75e1b6f4a8c2d9e07f3a5b1c6d8e2f4a7b9c0d1e3f5a6b8c9d'\n\
+                 FLASK_DEBUG = '{debug}'\nTRUST_PROXY_HEADERS = 'TRUE'\nHOST_SERVER = 'https://a.example'\n\
+                 FLASK_PORT = '1'\nWEBSOCKET_PORT = '2'\nZMQ_PORT = '3'\n"
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    };
+    let args = ["check", "--openalgo-dir", oa.to_str().unwrap(), "--nginx-config", vhost.to_str().unwrap()];
+    write_env("True");
+    let out = warden(&ws, &args);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("FAIL  env.flask_debug"), "failures first: {text}");
+    assert!(text.contains(&format!("fix: In {} set FLASK_DEBUG = 'False'", env.display())), "{text}");
+    write_env("False");
+    let out = warden(&ws, &[&args[..], &["--json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["summary"]["fail"], 0, "{v}");
+    for f in v["findings"].as_array().unwrap() {
+        for key in ["id", "title", "status", "why", "fix", "evidence", "reason"] {
+            assert!(f.get(key).is_some(), "{key} missing in {f}");
+        }
+        assert!(["pass", "warn", "fail", "unknown"].contains(&f["status"].as_str().unwrap()), "{f}");
+    }
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("9f2c4e1ab7d35c60e8f1"), "APP_KEY shown unmasked");
+    let err = fails(&ws, &["check", "--openalgo-dir", ws.dir.path().join("nope").to_str().unwrap()]);
+    assert!(err.contains("is not a folder"), "{err}");
+    let out = warden(&ws, &["status"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("server checklist:"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

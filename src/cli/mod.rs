@@ -85,6 +85,19 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// A security checklist of this server: OpenAlgo's settings, file modes, nginx and open ports,
+    /// each with its fix. Exit code 0 when nothing fails, 3 when something does.
+    Check {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// OpenAlgo's folder, holding .env and db/ (default: the parent of logs.db's db/ folder).
+        #[arg(long, value_name = "DIR")]
+        openalgo_dir: Option<PathBuf>,
+        /// nginx configuration files to read instead of running `nginx -T` (repeatable).
+        #[arg(long = "nginx-config", value_name = "FILE")]
+        nginx_config: Vec<PathBuf>,
+    },
     /// Bans in force.
     Bans {
         /// Print JSON.
@@ -204,6 +217,15 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    if let Command::Check { json, openalgo_dir, nginx_config } = &cli.command {
+        return match check(&cli.global, *json, openalgo_dir.clone(), nginx_config.clone()) {
+            Ok(code) => ExitCode::from(code),
+            Err(e) => {
+                eprintln!("warden: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -229,7 +251,11 @@ fn run(cli: Cli) -> Result<()> {
             let logs = LogsDb::open(&paths.logs_db)?;
             let s =
                 report::status(&logs, &proxy_counters(&paths)?, &thresholds(&cfg, &paths)?, cfg.near_fraction, now)?;
-            output::print(json, &s, output::status_text)
+            output::print(json, &s, output::status_text)?;
+            if !json {
+                output::line(&checklist(&paths, None, Vec::new()).one_line())?;
+            }
+            Ok(())
         }
         Command::Bans { json } => {
             let logs = LogsDb::open(&paths.logs_db)?;
@@ -277,8 +303,34 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Config { init } => config(&cfg, &paths, init),
         Command::Replay { files, json, apply, format } => replay(&cfg, &paths, &files, json, apply, format, now),
-        Command::Watch { .. } | Command::Demo { .. } => Ok(()),
+        Command::Watch { .. } | Command::Demo { .. } | Command::Check { .. } => Ok(()),
     }
+}
+
+/// The checklist of this server, with OpenAlgo found from `paths` unless given.
+fn checklist(paths: &Paths, openalgo_dir: Option<PathBuf>, nginx_config: Vec<PathBuf>) -> crate::check::Report {
+    let w = crate::check::facts::Where {
+        openalgo_dir,
+        logs_db: Some(paths.logs_db.clone()),
+        openalgo_db: paths.openalgo_db.clone(),
+        nginx_config,
+        ..Default::default()
+    };
+    crate::check::judge::judge(&crate::check::gather(&w))
+}
+
+/// `warden check`: prints the checklist; 0 when nothing fails, 3 when something does.
+fn check(global: &GlobalArgs, json: bool, openalgo_dir: Option<PathBuf>, nginx_config: Vec<PathBuf>) -> Result<u8> {
+    let (_, paths) = global.load()?;
+    if let Some(d) = openalgo_dir.as_ref().filter(|d| !d.is_dir()) {
+        return Err(Error::Config {
+            path: "--openalgo-dir".into(),
+            message: format!("{} is not a folder", d.display()),
+        });
+    }
+    let report = checklist(&paths, openalgo_dir, nginx_config);
+    output::print(json, &report, output::check_text)?;
+    Ok(report.exit_code())
 }
 
 fn clear(paths: &Paths, tracker: Tracker, ip: &str, now: chrono::DateTime<Utc>) -> Result<()> {
@@ -392,6 +444,7 @@ fn watch(cfg: &Config, paths: &Paths, seconds: Option<u64>, json: bool) -> Resul
     let monitor = Monitor::open(cfg, paths)?;
     if !json {
         eprintln!("warden: watching {} (state in {}); Ctrl-C stops", paths.logs_db.display(), paths.state_db.display());
+        eprintln!("warden: {}", checklist(paths, None, Vec::new()).one_line());
     }
     let handle = monitor.spawn(printer(json))?;
     handle.run_for(seconds.map(std::time::Duration::from_secs))

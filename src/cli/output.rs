@@ -41,6 +41,29 @@ pub fn status_text(s: &Status) -> String {
     )
 }
 
+/// `check` as text: failures first, each with why, the fix and what was seen; then the summary.
+pub fn check_text(r: &crate::check::Report) -> String {
+    let mut out = String::new();
+    for f in &r.findings {
+        out.push_str(&format!("{:<4}  {:<28} {}\n", f.status.word(), f.id, f.title));
+        if f.status == crate::check::Status::Pass {
+            continue;
+        }
+        out.push_str(&format!("      why: {}\n", f.why));
+        if let Some(reason) = &f.reason {
+            out.push_str(&format!("      could not check: {reason}\n"));
+        }
+        if !f.fix.is_empty() {
+            out.push_str(&format!("      fix: {}\n", f.fix));
+        }
+        if let Some(e) = &f.evidence {
+            out.push_str(&format!("      seen: {e}\n"));
+        }
+    }
+    out.push_str(&r.one_line());
+    out
+}
+
 /// `bans` as text.
 pub fn bans_text(bans: &Vec<BanView>) -> String {
     if bans.is_empty() {
