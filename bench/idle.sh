@@ -17,12 +17,7 @@ if [ "${1:-}" != "--inner" ]; then
   exec xvfb-run -a -s "-screen 0 1280x820x24 -nolisten tcp" dbus-run-session -- bash "$0" --inner "$@"
 fi
 shift
-driver_bin=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
-"$driver_bin" --port 4444 >/dev/null 2>&1 &
-driver=$!
+. scripts/common.sh
+start_tauri_driver
 trap 'kill $driver 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
-  sleep 0.1
-done
 python3 bench/idle.py "$@"

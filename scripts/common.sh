@@ -77,3 +77,16 @@ install_rust() {
   fi
   cargo --version
 }
+
+# Starts tauri-driver on port 4444, its output into $1 (default /dev/null), and waits until it
+# listens. Sets $driver to its process id.
+start_tauri_driver() {
+  local bin
+  bin=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
+  "$bin" --port 4444 >"${1:-/dev/null}" 2>&1 &
+  driver=$!
+  for _ in $(seq 1 100); do
+    (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
+    sleep 0.1
+  done
+}

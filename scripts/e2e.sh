@@ -21,13 +21,8 @@ export WARDEN_DBUS_LOG=$PWD/target/e2e-dbus.log
 rm -f "$WARDEN_DBUS_LOG"
 dbus-monitor --session "type='method_call',interface='org.freedesktop.Notifications'" >"$WARDEN_DBUS_LOG" 2>&1 &
 monitor=$!
-driver_bin=$(command -v tauri-driver || echo "$HOME/.cargo/bin/tauri-driver")
-"$driver_bin" --port 4444 >target/e2e-driver.log 2>&1 &
-driver=$!
+. scripts/common.sh
+start_tauri_driver target/e2e-driver.log
 trap 'kill $driver $monitor 2>/dev/null || true; pkill -f "$WARDEN_APP" 2>/dev/null || true' EXIT
-for _ in $(seq 1 100); do
-  (exec 3<>/dev/tcp/127.0.0.1/4444) 2>/dev/null && break
-  sleep 0.1
-done
 # Extra arguments go to pytest, e.g. -k near.
 python3 -m pytest -q -p no:cacheprovider tests/e2e "$@"
