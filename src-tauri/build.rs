@@ -17,6 +17,7 @@ const COMMANDS: &[&str] = &[
     "save_settings",
     "audit",
     "choose_file",
+    "checklist",
 ];
 
 fn main() {

@@ -26,6 +26,11 @@ pub async fn overview<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) ->
 }
 
 #[tauri::command]
+pub async fn checklist(shell: State<'_, Shell>) -> Reply<warden::check::Report> {
+    shell.call(|d, _| Ok(d.checklist())).await
+}
+
+#[tauri::command]
 pub async fn bans(shell: State<'_, Shell>) -> Reply<Vec<BanView>> {
     shell.call(|d, now| d.bans(now)).await
 }

@@ -56,6 +56,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
             commands::save_settings,
             commands::audit,
             commands::choose_file,
+            commands::checklist,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

@@ -113,6 +113,9 @@ fn every_view_answers_in_the_shape_the_ui_expects() {
     assert_eq!(saved["not_found_threshold"], 20);
     let p = call(&f, "host_preview", json!({"host": "198.51.100.1"})).unwrap();
     assert_eq!(p["candidates"][0]["ip"], "198.51.100.1");
+    let c = call(&f, "checklist", json!({})).unwrap();
+    assert!(c["findings"].as_array().is_some_and(|f| f.len() >= 20), "{c}");
+    assert!(c["summary"]["fail"].is_number(), "{c}");
 }
 
 #[test]
@@ -262,6 +265,7 @@ fn every_field_rust_sends_is_declared_in_ipc_ts() {
         call(&f, "host_preview", json!({"host": "198.51.100.4"})),
         call(&f, "settings", json!({})),
         call(&f, "audit", json!({"limit": 10})),
+        call(&f, "checklist", json!({})),
         call(&f, "ban_ip", json!({"ip": "203.0.113.8", "reason": "r", "duration": "48h"})),
         call(
             &f,

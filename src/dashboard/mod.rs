@@ -125,6 +125,18 @@ impl Desk {
         Ok(StateDb::open(&self.paths.state_db)?)
     }
 
+    /// The server checklist ([`crate::check`]): OpenAlgo's `.env` beside `logs.db`'s `db/`
+    /// folder, its files' modes, `nginx -T`, the listening sockets and OpenAlgo's settings row.
+    /// Secrets are masked before they leave Rust.
+    pub fn checklist(&self) -> crate::check::Report {
+        let w = crate::check::facts::Where {
+            logs_db: Some(self.paths.logs_db.clone()),
+            openalgo_db: self.paths.openalgo_db.clone(),
+            ..Default::default()
+        };
+        crate::check::judge::judge(&crate::check::gather(&w))
+    }
+
     /// The thresholds in force (Warden's own, or OpenAlgo's when following it and readable).
     pub fn thresholds(&self) -> crate::engine::Thresholds {
         crate::cli::thresholds(&self.cfg, &self.paths).unwrap_or_else(|_| self.cfg.own_thresholds())

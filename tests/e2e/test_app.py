@@ -144,6 +144,12 @@ def test_every_view_renders_and_is_captured(ws, launch):
         app.nav(view)
         time.sleep(0.6)
         app.shot(view)
+    # The server checklist runs `warden check` in Rust: here OpenAlgo's .env is not beside the
+    # test's logs.db, so its checks say they could not be read, with the reason.
+    app.nav("checklist")
+    app.wait(lambda: "could not be checked" in app.text("checklist-summary"), what="the checklist's summary")
+    app.wait(lambda: app.css('[data-finding="env.flask_debug"][data-status="unknown"]'), what="an unknown .env check")
+    app.shot("server-checklist")
     app.nav("api")
     app.wait_tid("tracker-api-table")
     app.nav("404")

@@ -16,6 +16,7 @@ import { ipView } from "./views/ip";
 import { banView } from "./views/ban";
 import { settingsView } from "./views/settings";
 import { auditView } from "./views/audit";
+import { checklistView } from "./views/checklist";
 
 export const REFRESH_DEBOUNCE_MS = 250;
 export const SAFETY_REFRESH_MS = 60_000;
@@ -27,6 +28,7 @@ const NAV: { view: Exclude<ViewName, "ip">; id: string; label: string }[] = [
   { view: "404", id: "nav-404", label: "404 tracker" },
   { view: "traffic", id: "nav-traffic", label: "Traffic" },
   { view: "ban", id: "nav-ban", label: "Manual ban" },
+  { view: "checklist", id: "nav-checklist", label: "Server checklist" },
   { view: "settings", id: "nav-settings", label: "Settings" },
   { view: "audit", id: "nav-audit", label: "Audit log" },
 ];
@@ -147,6 +149,7 @@ export function startApp(mount: HTMLElement): App {
       case "ban": return banView(ctx, r);
       case "settings": return settingsView(ctx);
       case "audit": return auditView();
+      case "checklist": return checklistView();
       case "ip": return r.ip ? ipView(ctx, r.ip) : overviewView();
       default: return overviewView();
     }

@@ -269,6 +269,38 @@ export interface AuditEntry {
 }
 
 /** What the monitor reports (see `warden::monitor::Notice`); `kind` discriminates. */
+/** How a check of the server came out. */
+export type CheckStatus = "fail" | "warn" | "unknown" | "pass";
+
+/** One finding of the server checklist (`warden check`). */
+export interface Finding {
+  id: string;
+  title: string;
+  status: CheckStatus;
+  /** Why it matters, in plain words. */
+  why: string;
+  /** The exact line or command that fixes it; empty when it passes. */
+  fix: string;
+  /** What was seen, secrets masked. */
+  evidence: string | null;
+  /** For "unknown": why the fact could not be read. */
+  reason: string | null;
+}
+
+/** How many findings came out each way. */
+export interface CheckSummary {
+  fail: number;
+  warn: number;
+  unknown: number;
+  pass: number;
+}
+
+/** The server checklist, failures first. */
+export interface CheckReport {
+  findings: Finding[];
+  summary: CheckSummary;
+}
+
 export type Notice =
   | { kind: "banned"; ip: string; rule: Rule; reason: string; count: number; threshold: number; permanent: boolean; expires_at: Time | null; at: Time; source: Source }
   | { kind: "near_threshold"; ip: string; rule: Rule; count: number; threshold: number; source: Source; window_start: Time }
@@ -292,6 +324,7 @@ export const api = {
   settings: () => invoke<Settings>("settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   audit: (limit: number) => invoke<AuditEntry[]>("audit", { limit }),
+  checklist: () => invoke<CheckReport>("checklist"),
   /** Opens the system file chooser (from Rust); null when cancelled. */
   chooseFile: (title: string) => invoke<string | null>("choose_file", { title }),
 };

@@ -1,0 +1,44 @@
+// The Server checklist view: failures first with why and fix, attacker- or config-supplied strings as text.
+import { startApp, type App } from "../src/app";
+import type { CheckReport } from "../src/ipc";
+import { byTestId, click, mockRust, reset } from "./fixtures";
+
+let app: App | null = null;
+afterEach(() => {
+  app?.stop();
+  app = null;
+  reset();
+});
+
+const REPORT: CheckReport = {
+  findings: [
+    { id: "env.flask_debug", title: "Debug mode", status: "fail", why: "Debug mode runs code for anyone.", fix: "In /opt/oa/.env set FLASK_DEBUG = 'False'", evidence: "/opt/oa/.env:3: FLASK_DEBUG = '<img src=x onerror=alert(1)>'", reason: null },
+    { id: "nginx.server_tokens", title: "nginx's version hidden", status: "warn", why: "nginx tells its version.", fix: "server_tokens off;", evidence: null, reason: null },
+    { id: "net.exposed_ports", title: "Ports", status: "unknown", why: "Judged from the sockets.", fix: "", evidence: null, reason: "cannot read /proc/net/tcp" },
+    { id: "env.csrf", title: "CSRF protection", status: "pass", why: "CSRF protection is on.", fix: "", evidence: null, reason: null },
+  ],
+  summary: { fail: 1, warn: 1, unknown: 1, pass: 1 },
+};
+
+describe("server checklist", () => {
+  it("lists problems first with why, fix and what was seen, as text, and the fine ones apart", async () => {
+    let calls = 0;
+    mockRust({ checklist: () => (calls++, REPORT) });
+    const mount = document.createElement("div");
+    document.body.appendChild(mount);
+    app = startApp(mount);
+    click(byTestId("nav-checklist"));
+    await vi.waitFor(() => expect(byTestId("checklist-summary")!.textContent).toBe("1 to fix, 1 to look at, 1 could not be checked, 1 fine."));
+    const problems = [...byTestId("checklist-problems")!.querySelectorAll("[data-finding]")].map((e) => e.getAttribute("data-finding"));
+    expect(problems).toEqual(["env.flask_debug", "nginx.server_tokens", "net.exposed_ports"]);
+    const debug = byTestId("checklist-problems")!.querySelector('[data-finding="env.flask_debug"]')!;
+    expect(debug.textContent).toContain("FLASK_DEBUG = 'False'");
+    expect(debug.textContent).toContain("<img src=x onerror=alert(1)>");
+    expect(debug.querySelector("img")).toBeNull();
+    expect(byTestId("checklist-problems")!.textContent).toContain("cannot read /proc/net/tcp");
+    expect(byTestId("checklist-fine")!.textContent).toContain("CSRF protection");
+    const before = calls;
+    click(byTestId("checklist-recheck"));
+    await vi.waitFor(() => expect(calls).toBe(before + 1));
+  });
+});
