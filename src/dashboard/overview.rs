@@ -261,7 +261,6 @@ impl Desk {
         let mut p = pulse.lock().unwrap_or_else(|e| e.into_inner());
         p.seed_access = access;
         p.seed_logs_db = db;
-        p.seeded = true;
     }
 
     fn openalgo_settings(&self, sources: &mut Vec<SourceView>) -> Option<OpenAlgoSettings> {
