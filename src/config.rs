@@ -149,11 +149,13 @@ pub struct NotifyConfig {
     pub banned: bool,
     /// A source started failing or recovered (default on).
     pub sources: bool,
+    /// A check of the server checklist started failing (default on).
+    pub checklist: bool,
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        Self { near: true, banned: true, sources: true }
+        Self { near: true, banned: true, sources: true, checklist: true }
     }
 }
 

@@ -299,7 +299,7 @@ fn nginx_missing_or_failing_gives_unknown_with_the_reason() {
     )
     .unwrap();
     chmod(&failing, 0o755);
-    let r = judge(&gather(&Where { nginx_bin: Some(failing), ..base }));
+    let r = judge(&gather(&Where { nginx_bin: Some(failing), ..base.clone() }));
     for id in ["nginx.tls", "nginx.hsts", "nginx.spoofable_ip_headers", "nginx.server_tokens"] {
         let f = r.get(id).unwrap();
         assert_eq!(f.status, Status::Unknown, "{id}");
@@ -307,6 +307,17 @@ fn nginx_missing_or_failing_gives_unknown_with_the_reason() {
     }
     // With TRUST on and nginx unreadable, the address OpenAlgo trusts cannot be judged either way.
     assert_eq!(status(&r, "env.trust_proxy_headers"), Status::Warn);
+    // An nginx that never answers is given up on, and the checklist still comes out.
+    let hanging = t.root.join("hanging-nginx");
+    std::fs::write(&hanging, "#!/bin/sh\nexec sleep 30\n").unwrap();
+    chmod(&hanging, 0o755);
+    let start = std::time::Instant::now();
+    let w = Where { nginx_bin: Some(hanging), nginx_limit: Some(std::time::Duration::from_millis(300)), ..base };
+    let r = judge(&gather(&w));
+    assert!(start.elapsed() < std::time::Duration::from_secs(10), "{:?}", start.elapsed());
+    let f = r.get("nginx.tls").unwrap();
+    assert_eq!(f.status, Status::Unknown);
+    assert!(f.reason.as_deref().unwrap().contains("did not finish"), "{f:?}");
 }
 
 #[test]

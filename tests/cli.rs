@@ -529,3 +529,35 @@ fn check_exits_3_on_a_failure_0_on_a_clean_server_and_1_on_a_bad_option() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn watch_runs_the_checklist_again_when_env_changes_and_says_what_now_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let oa = dir.path().join("openalgo");
+    std::fs::create_dir_all(oa.join("db")).unwrap();
+    let logs = fresh_logs_db(&oa.join("db"));
+    let env = oa.join(".env");
+    std::fs::write(&env, "FLASK_DEBUG = 'False'\n").unwrap();
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let cfg = dir.path().join("warden.toml");
+    std::fs::write(&cfg, "poll_seconds = 1\n").unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args(["--config", cfg.to_str().unwrap(), "--logs-db", logs.to_str().unwrap()])
+        .args(["--state-db", dir.path().join("state.db").to_str().unwrap(), "watch", "--seconds", "9"])
+        .env("XDG_CONFIG_HOME", dir.path().join("xdg"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run warden");
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    std::fs::write(&env, "FLASK_DEBUG = 'True'\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("warden: server checklist:"), "the start-up summary: {err}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().filter(|l| l.contains("CHECKLIST")).collect();
+    assert_eq!(lines.len(), 1, "said once: {text}");
+    assert!(lines[0].contains("now failing: Debug mode"), "{}", lines[0]);
+    assert!(lines[0].contains(&format!("In {} set FLASK_DEBUG = 'False'", env.display())), "{}", lines[0]);
+}

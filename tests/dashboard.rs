@@ -98,6 +98,32 @@ fn overview_warns_when_openalgo_trusts_no_proxy_headers() {
 }
 
 #[test]
+fn the_overview_counts_failing_server_checks_after_the_other_dangers() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut d = desk(dir.path());
+    let oa_dir = dir.path().join("openalgo/db");
+    std::fs::create_dir_all(&oa_dir).unwrap();
+    std::fs::copy(crate::common::fixture("openalgo_settings_only.db"), oa_dir.join("openalgo.db")).unwrap();
+    std::fs::write(dir.path().join("openalgo/.env"), "TRUST_PROXY_HEADERS = 'FALSE'\n").unwrap();
+    d.paths.openalgo_db = Some(oa_dir.join("openalgo.db"));
+    let summary = |fail| warden::check::Summary { fail, warn: 1, unknown: 0, pass: 9 };
+    let o = d.overview(t(NOW)).unwrap().with_checklist(summary(0));
+    assert_eq!(o.checklist.map(|s| s.pass), Some(9));
+    assert!(!o.warnings.iter().any(|w| w.id == "checklist"), "nothing failing, nothing said");
+    let o = d.overview(t(NOW)).unwrap().with_checklist(summary(3));
+    let levels: Vec<&str> = o.warnings.iter().map(|w| w.level).collect();
+    let at = o.warnings.iter().position(|w| w.id == "checklist").expect("warned");
+    assert_eq!(o.warnings[at].title, "3 server checks are failing.");
+    assert_eq!(o.warnings[at].level, "danger");
+    assert!(
+        levels[..at].iter().all(|l| *l == "danger")
+            && levels[at..].windows(2).all(|w| w[0] == "danger" || w[1] != "danger"),
+        "{levels:?}"
+    );
+    assert!(levels.len() > 1, "the other warnings are kept: {levels:?}");
+}
+
+#[test]
 fn overview_warns_when_every_request_comes_from_one_private_address() {
     let dir = tempfile::tempdir().unwrap();
     let d = desk(dir.path());
@@ -308,7 +334,7 @@ fn settings_save_with_mode_0600_and_come_back_the_same() {
     assert_eq!(mode, 0o600);
     let loaded = Config::load(Some(&path)).unwrap();
     assert_eq!(loaded.rules.not_found_threshold, 30);
-    assert_eq!(loaded.notify, NotifyConfig { near: false, banned: true, sources: true });
+    assert_eq!(loaded.notify, NotifyConfig { near: false, banned: true, sources: true, checklist: true });
     assert_eq!(loaded.access_log[0].format, "combined", "an empty format means combined");
     assert_eq!(next.paths.state_db, d.paths.state_db, "the state database never moves");
     assert_eq!(next.settings().not_found_threshold, 30);
@@ -364,7 +390,7 @@ fn alerts_say_the_count_and_coalesce_a_storm_into_one_summary() {
 
 #[test]
 fn alerts_follow_the_notification_settings() {
-    let mut a = Alerts::new(NotifyConfig { near: true, banned: false, sources: false });
+    let mut a = Alerts::new(NotifyConfig { near: true, banned: false, sources: false, checklist: true });
     assert!(a.on_notice(&banned("198.51.100.1", NOW), t(NOW)).is_none());
     let failing = Notice::Source {
         name: "logs.db".into(),

@@ -525,3 +525,70 @@ fn reading_logs_db_beside_a_live_monitor_asks_the_ui_for_no_refresh_and_a_write_
     });
     handle.stop();
 }
+
+#[test]
+fn the_checklist_runs_again_when_env_changes_and_a_check_that_starts_failing_alerts() {
+    use std::os::unix::fs::PermissionsExt;
+    use warden::check::recheck::{Rechecker, LOOK_EVERY};
+    use warden::config::NotifyConfig;
+    use warden::dashboard::alerts::Alerts;
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let oa = dir.path().join("openalgo");
+    std::fs::create_dir_all(oa.join("db")).expect("db");
+    let logs = fresh_logs_db(&oa.join("db"));
+    let env = oa.join(".env");
+    std::fs::write(&env, "FLASK_DEBUG = 'False'\n").expect("env");
+    std::fs::set_permissions(&env, std::fs::Permissions::from_mode(0o600)).expect("chmod");
+    let paths =
+        Paths { logs_db: logs, openalgo_db: None, state_db: dir.path().join("state/warden.db"), access_logs: vec![] };
+    let at = warden::check::facts::Where {
+        logs_db: Some(paths.logs_db.clone()),
+        // This machine's own nginx and sockets stay out of it.
+        nginx_config: vec![dir.path().join("no-nginx.conf")],
+        proc_net: Some(dir.path().join("no-proc")),
+        ..Default::default()
+    };
+    let t0 = t("2026-11-21 10:00:00");
+    let mut m = Monitor::open(&Config::default(), &paths).expect("monitor");
+    let shared = m.watch_checklist(Rechecker::new(at, t0));
+    let fails = |shared: &warden::monitor::SharedChecklist| {
+        let r = shared.lock().unwrap().clone().expect("published");
+        (r.summary.fail, r.get("env.flask_debug").map(|f| f.status))
+    };
+    let (before, debug) = fails(&shared);
+    assert_eq!(debug, Some(warden::check::Status::Pass));
+    let checklist = |notices: Vec<Notice>| {
+        notices.into_iter().find_map(|n| match n {
+            Notice::Checklist(c) => Some(c),
+            _ => None,
+        })
+    };
+    assert!(checklist(m.tick(t0 + Duration::seconds(1))).is_none(), "nothing changed");
+
+    std::fs::write(&env, "FLASK_DEBUG = 'True'\n").expect("env");
+    assert!(checklist(m.tick(t0 + Duration::seconds(2))).is_none(), "looked at most every {LOOK_EVERY}");
+    let change = checklist(m.tick(t0 + Duration::seconds(7))).expect("the change is seen at the next look");
+    let ids: Vec<&str> = change.newly_failing.iter().map(|f| f.id).collect();
+    assert_eq!(ids, ["env.flask_debug"]);
+    assert!(change.newly_failing[0].fix.contains(&env.display().to_string()), "{:?}", change.newly_failing[0].fix);
+    assert_eq!(fails(&shared), (before + 1, Some(warden::check::Status::Fail)), "the dashboard's copy follows");
+    let line = Notice::Checklist(change.clone()).to_string();
+    assert!(line.starts_with("CHECKLIST") && line.contains("now failing: Debug mode"), "{line}");
+
+    let alert = Alerts::new(NotifyConfig::default()).on_notice(&Notice::Checklist(change.clone()), t0).expect("alert");
+    assert_eq!(alert.title, "Server check failing: Debug mode");
+    assert!(alert.body.contains("FLASK_DEBUG"), "{}", alert.body);
+    let off = NotifyConfig { checklist: false, ..NotifyConfig::default() };
+    assert!(Alerts::new(off).on_notice(&Notice::Checklist(change), t0).is_none(), "turned off in Settings");
+
+    assert!(checklist(m.tick(t0 + Duration::seconds(20))).is_none(), "nothing changed since");
+    std::fs::write(&env, "FLASK_DEBUG = 'False'\n").expect("env");
+    let fixed = checklist(m.tick(t0 + Duration::seconds(30))).expect("fixed");
+    assert!(fixed.newly_failing.is_empty());
+    assert_eq!(fixed.fixed.iter().map(|f| f.id).collect::<Vec<_>>(), ["env.flask_debug"]);
+    assert!(
+        Alerts::new(NotifyConfig::default()).on_notice(&Notice::Checklist(fixed), t0).is_none(),
+        "a fix is no alarm"
+    );
+}

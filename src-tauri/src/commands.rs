@@ -20,14 +20,27 @@ type Reply<T> = Result<T, DeskError>;
 #[tauri::command]
 pub async fn overview<R: Runtime>(app: AppHandle<R>, shell: State<'_, Shell>) -> Reply<Overview> {
     let pulse = shell.pulse();
+    let checks = shell.cached_checklist().map(|r| r.summary);
     let reply = shell.call(move |d, now| d.overview_with(now, pulse.map(|p| lock(&p).clone()).as_ref())).await;
     shell.seed_after_first_overview(&app);
-    reply
+    reply.map(|ov| match checks {
+        Some(s) => ov.with_checklist(s),
+        None => ov,
+    })
 }
 
+/// The server checklist: the one the monitor keeps up to date, or (with `fresh`, the Check again
+/// button, or with no monitor running) run now.
 #[tauri::command]
-pub async fn checklist(shell: State<'_, Shell>) -> Reply<warden::check::Report> {
-    shell.call(|d, _| Ok(d.checklist())).await
+pub async fn checklist(shell: State<'_, Shell>, fresh: Option<bool>) -> Reply<warden::check::Report> {
+    if !fresh.unwrap_or(false) {
+        if let Some(r) = shell.cached_checklist() {
+            return Ok(r);
+        }
+    }
+    let report = shell.call(|d, _| Ok(d.checklist())).await?;
+    shell.remember_checklist(&report);
+    Ok(report)
 }
 
 #[tauri::command]

@@ -15,7 +15,7 @@ use warden::dashboard::alerts::Alerts;
 use warden::dashboard::settings::SettingsForm;
 use warden::dashboard::{Desk, DeskError, DeskResult};
 use warden::demo::{Simulator, Workspace};
-use warden::monitor::{Monitor, MonitorHandle, SharedPulse};
+use warden::monitor::{Monitor, MonitorHandle, SharedChecklist, SharedPulse};
 use warden::time::Timestamp;
 
 use crate::events;
@@ -79,6 +79,9 @@ pub struct Shell {
     restarting: Mutex<()>,
     /// The chart's seed still to read: the desk it reads with, and the pulse it fills.
     seed: Mutex<Option<(Desk, SharedPulse)>>,
+    /// The latest server checklist, which the running monitor runs again when `.env`, a file's
+    /// mode or nginx's configuration changes.
+    checklist: Mutex<Option<SharedChecklist>>,
 }
 
 /// Locks `m`, taking over a poisoned lock.
@@ -105,6 +108,7 @@ impl Shell {
             pulse: Mutex::new(None),
             restarting: Mutex::new(()),
             seed: Mutex::new(None),
+            checklist: Mutex::new(None),
         }
     }
 
@@ -123,6 +127,20 @@ impl Shell {
     /// The running monitor's per-minute counters, if it runs.
     pub fn pulse(&self) -> Option<SharedPulse> {
         lock(&self.pulse).clone()
+    }
+
+    /// The latest server checklist the monitor ran, if it runs.
+    pub fn cached_checklist(&self) -> Option<warden::check::Report> {
+        let shared = lock(&self.checklist).clone()?;
+        let report = lock(&shared).clone();
+        report
+    }
+
+    /// Remembers a checklist run on the trader's request, so the overview counts the same.
+    pub fn remember_checklist(&self, report: &warden::check::Report) {
+        if let Some(shared) = lock(&self.checklist).clone() {
+            *lock(&shared) = Some(report.clone());
+        }
     }
 
     /// Records whether the tray icon exists (closing the window then hides it).
@@ -188,18 +206,22 @@ impl Shell {
         // Stop the old monitor first: two monitors must never write one state file.
         drop(lock(&self.monitor).take());
         *lock(&self.pulse) = None;
+        *lock(&self.checklist) = None;
         let started = Monitor::open(&desk.cfg, &desk.paths).and_then(|mut m| {
             let pulse = m.share_pulse();
+            let checklist =
+                m.watch_checklist(warden::check::recheck::Rechecker::new(desk.check_where(), warden::time::now()));
             m.spawn_with_rounds(
                 events::notice_sink(app.clone(), self.alerts.clone()),
                 events::round_sink(app.clone(), self.alerts.clone()),
             )
-            .map(|handle| (handle, pulse))
+            .map(|handle| (handle, pulse, checklist))
         });
         match started {
-            Ok((handle, pulse)) => {
+            Ok((handle, pulse, checklist)) => {
                 *lock(&self.monitor) = Some(handle);
                 *lock(&self.pulse) = Some(pulse.clone());
+                *lock(&self.checklist) = Some(checklist);
                 // The chart's last hour before the monitor's own counts is read once, after the
                 // first overview was answered (see `seed_after_first_overview`).
                 *lock(&self.seed) = Some((desk, pulse));

@@ -14,6 +14,7 @@ pub mod facts;
 pub mod judge;
 pub mod net;
 pub mod nginx;
+pub mod recheck;
 
 use serde::Serialize;
 

@@ -309,14 +309,22 @@ fn run(cli: Cli) -> Result<()> {
 
 /// The checklist of this server, with OpenAlgo found from `paths` unless given.
 fn checklist(paths: &Paths, openalgo_dir: Option<PathBuf>, nginx_config: Vec<PathBuf>) -> crate::check::Report {
-    let w = crate::check::facts::Where {
+    crate::check::judge::judge(&crate::check::gather(&check_where(paths, openalgo_dir, nginx_config)))
+}
+
+/// Where the checklist looks, with OpenAlgo found from `paths` unless given.
+pub fn check_where(
+    paths: &Paths,
+    openalgo_dir: Option<PathBuf>,
+    nginx_config: Vec<PathBuf>,
+) -> crate::check::facts::Where {
+    crate::check::facts::Where {
         openalgo_dir,
         logs_db: Some(paths.logs_db.clone()),
         openalgo_db: paths.openalgo_db.clone(),
         nginx_config,
         ..Default::default()
-    };
-    crate::check::judge::judge(&crate::check::gather(&w))
+    }
 }
 
 /// `warden check`: prints the checklist; 0 when nothing fails, 3 when something does.
@@ -441,11 +449,14 @@ fn printer(json: bool) -> impl FnMut(Notice) + Send + 'static {
 }
 
 fn watch(cfg: &Config, paths: &Paths, seconds: Option<u64>, json: bool) -> Result<()> {
-    let monitor = Monitor::open(cfg, paths)?;
+    let mut monitor = Monitor::open(cfg, paths)?;
+    let checker = crate::check::recheck::Rechecker::new(check_where(paths, None, Vec::new()), crate::time::now());
     if !json {
         eprintln!("warden: watching {} (state in {}); Ctrl-C stops", paths.logs_db.display(), paths.state_db.display());
-        eprintln!("warden: {}", checklist(paths, None, Vec::new()).one_line());
+        eprintln!("warden: {}", checker.last().one_line());
     }
+    // The checklist runs again by itself when `.env`, a file's mode or nginx's configuration changes.
+    monitor.watch_checklist(checker);
     let handle = monitor.spawn(printer(json))?;
     handle.run_for(seconds.map(std::time::Duration::from_secs))
 }

@@ -105,6 +105,21 @@ impl Alerts {
                     }
                 })
             }
+            Notice::Checklist(c) if self.notify.checklist && !c.newly_failing.is_empty() => {
+                Some(match c.newly_failing.as_slice() {
+                    [one] => Alert {
+                        title: format!("Server check failing: {}", one.title),
+                        body: format!("{} Fix: {}", one.why, crate::check::one_line(&one.fix, 300)),
+                    },
+                    many => Alert {
+                        title: format!("{} server checks now failing", many.len()),
+                        body: format!(
+                            "{}. Open Warden's Server checklist for the fix of each.",
+                            many.iter().map(|f| f.title).collect::<Vec<_>>().join("; ")
+                        ),
+                    },
+                })
+            }
             _ => None,
         }
     }

@@ -129,12 +129,12 @@ impl Desk {
     /// folder, its files' modes, `nginx -T`, the listening sockets and OpenAlgo's settings row.
     /// Secrets are masked before they leave Rust.
     pub fn checklist(&self) -> crate::check::Report {
-        let w = crate::check::facts::Where {
-            logs_db: Some(self.paths.logs_db.clone()),
-            openalgo_db: self.paths.openalgo_db.clone(),
-            ..Default::default()
-        };
-        crate::check::judge::judge(&crate::check::gather(&w))
+        crate::check::judge::judge(&crate::check::gather(&self.check_where()))
+    }
+
+    /// Where the checklist looks: OpenAlgo's folder found from `logs.db`'s path.
+    pub fn check_where(&self) -> crate::check::facts::Where {
+        crate::cli::check_where(&self.paths, None, Vec::new())
     }
 
     /// The thresholds in force (Warden's own, or OpenAlgo's when following it and readable).

@@ -124,6 +124,35 @@ pub struct Overview {
     pub near_fraction: f64,
     /// The demo banner, when on the demo workspace.
     pub demo: Option<String>,
+    /// How the server checklist last came out, when the monitor runs it (see
+    /// [`Overview::with_checklist`]).
+    pub checklist: Option<crate::check::Summary>,
+}
+
+impl Overview {
+    /// Adds the server checklist's counts, and a warning when a check fails.
+    pub fn with_checklist(mut self, summary: crate::check::Summary) -> Self {
+        if summary.fail > 0 {
+            let n = summary.fail;
+            // Most serious first: after the other dangers.
+            let at = self.warnings.iter().position(|w| w.level != "danger").unwrap_or(self.warnings.len());
+            self.warnings.insert(
+                at,
+                Warning {
+                    id: "checklist",
+                    level: "danger",
+                    title: if n == 1 {
+                        "1 server check is failing.".into()
+                    } else {
+                        format!("{n} server checks are failing.")
+                    },
+                    text: "Open the Server checklist: each problem says how to fix it.".into(),
+                },
+            );
+        }
+        self.checklist = Some(summary);
+        self
+    }
 }
 
 /// How many traffic rows the chart reads at most: the newest, back to an hour ago.
@@ -189,6 +218,7 @@ impl Desk {
             api_threshold: thresholds.api.threshold,
             near_fraction: self.cfg.near_fraction,
             demo: self.demo.clone(),
+            checklist: None,
         })
     }
 

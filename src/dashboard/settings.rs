@@ -52,9 +52,16 @@ pub struct SettingsForm {
     pub notify_banned: bool,
     /// Alert on source problems.
     pub notify_sources: bool,
+    /// Alert when a server check starts failing (absent in older forms: on).
+    #[serde(default = "yes")]
+    pub notify_checklist: bool,
     /// Where the settings are saved (read-only in the form).
     #[serde(default)]
     pub config_path: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn int(fields: &mut BTreeMap<String, String>, name: &str, v: i64, lo: i64, hi: i64, words: &str) -> u32 {
@@ -91,6 +98,7 @@ impl Desk {
             notify_near: c.notify.near,
             notify_banned: c.notify.banned,
             notify_sources: c.notify.sources,
+            notify_checklist: c.notify.checklist,
             config_path: self.config_path.as_ref().map(|p| p.display().to_string()),
         }
     }
@@ -164,6 +172,7 @@ impl Desk {
         cfg.notify.near = form.notify_near;
         cfg.notify.banned = form.notify_banned;
         cfg.notify.sources = form.notify_sources;
+        cfg.notify.checklist = form.notify_checklist;
         if f.is_empty() {
             if let Err(message) = cfg.validate() {
                 f.insert("form".into(), message);

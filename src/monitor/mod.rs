@@ -104,7 +104,14 @@ pub struct Monitor {
     windows_published: Option<Timestamp>,
     /// Whether the last round found anything new (see [`Monitor::changed`]).
     changed: bool,
+    /// The server checklist, run again when what it reads changes (once asked for).
+    recheck: Option<crate::check::recheck::Rechecker>,
+    /// Where the latest checklist is published for the dashboard.
+    checklist: Option<SharedChecklist>,
 }
+
+/// The latest server checklist, as the monitor publishes it and the dashboard reads it.
+pub type SharedChecklist = std::sync::Arc<std::sync::Mutex<Option<crate::check::Report>>>;
 
 impl Monitor {
     /// Builds a monitor from a validated configuration and resolved paths. Only Warden's own
@@ -163,6 +170,8 @@ impl Monitor {
             windows_stale: false,
             windows_published: None,
             changed: false,
+            recheck: None,
+            checklist: None,
         })
     }
 
@@ -201,6 +210,26 @@ impl Monitor {
     /// `logs.db`'s `-wal` as a writer would) finds nothing, and the app does not refresh for it.
     pub fn changed(&self) -> bool {
         self.changed
+    }
+
+    /// Runs the server checklist again by itself when OpenAlgo's `.env`, its files' modes or
+    /// nginx's configuration change (see [`crate::check::recheck`]), reporting each new outcome as
+    /// a [`Notice::Checklist`]. `checker` holds the first outcome, which is published at once.
+    /// Returns where the latest checklist is published.
+    pub fn watch_checklist(&mut self, checker: crate::check::recheck::Rechecker) -> SharedChecklist {
+        let shared: SharedChecklist = std::sync::Arc::new(std::sync::Mutex::new(Some(checker.last().clone())));
+        self.recheck = Some(checker);
+        self.checklist = Some(shared.clone());
+        shared
+    }
+
+    fn recheck(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        let Some(r) = &mut self.recheck else { return };
+        let Some(change) = r.poll(now) else { return };
+        if let Some(shared) = &self.checklist {
+            *shared.lock().unwrap_or_else(|p| p.into_inner()) = Some(r.last().clone());
+        }
+        out.push(Notice::Checklist(change));
     }
 
     /// One round at `now`. Returns what happened, in order.
@@ -247,6 +276,7 @@ impl Monitor {
             self.engine.evict(now);
         }
         self.close_minute(now, false, &mut out);
+        self.recheck(now, &mut out);
         self.publish_pulse(now);
         let lines_after: u64 = self.access.iter().map(|a| a.stats().lines).sum();
         self.changed |= lines_after != lines_before || !out.is_empty();

@@ -157,6 +157,9 @@ pub enum Notice {
         /// Answered 5xx.
         errors: u64,
     },
+    /// The server checklist ([`crate::check`]) came out differently when it ran again by itself
+    /// (OpenAlgo's `.env`, a file's mode or nginx's configuration changed).
+    Checklist(crate::check::recheck::Recheck),
 }
 
 impl Notice {
@@ -242,6 +245,17 @@ impl fmt::Display for Notice {
                 "THRESHOLDS from {from}: 404 {} in 24 h, API keys {} in 24 h, offence {} is permanent",
                 t.not_found.threshold, t.api.threshold, t.repeat_offender_limit
             ),
+            Notice::Checklist(c) => {
+                let s = c.summary;
+                write!(f, "CHECKLIST  {} failing, {} to look at, {} fine", s.fail, s.warn, s.pass)?;
+                for x in &c.newly_failing {
+                    write!(f, "; now failing: {} (fix: {})", x.title, crate::check::one_line(&x.fix, 200))?;
+                }
+                for x in &c.fixed {
+                    write!(f, "; fixed: {}", x.title)?;
+                }
+                Ok(())
+            }
             Notice::Traffic { requests, not_found, denied, errors } => write!(
                 f,
                 "TRAFFIC    {requests} requests in the last minute ({not_found} not found, {denied} denied, {errors} errors)"

@@ -156,6 +156,38 @@ def test_every_view_renders_and_is_captured(ws, launch):
     app.wait_tid("tracker-404-table")
 
 
+def failing_checks(app):
+    """The sidebar's count of failing server checks (0 when its badge is hidden)."""
+    badge = app.tid("checklist-badge")
+    return 0 if app.d.execute_script("return arguments[0].hidden", badge) else int(badge.get_attribute("textContent"))
+
+
+def test_a_check_that_starts_failing_raises_a_desktop_alert_and_the_sidebar_counts_it(tmp_path, launch):
+    from conftest import Workspace
+
+    # OpenAlgo's layout: .env beside db/, where logs.db is.
+    db = tmp_path / "openalgo" / "db"
+    db.mkdir(parents=True)
+    ws = Workspace(db)
+    env = tmp_path / "openalgo" / ".env"
+    env.write_text("FLASK_DEBUG = 'False'\n")
+    os.chmod(env, 0o600)
+    log = Path(os.environ["WARDEN_DBUS_LOG"])
+    app = launch(ws.args())
+    app.nav("checklist")
+    app.wait(lambda: app.css('[data-testid="checklist-fine"] [data-finding="env.flask_debug"]'), what="debug mode off, fine")
+    app.wait(lambda: "Checking" not in app.text("checklist-summary"), what="the first checklist")
+    before = failing_checks(app)
+    # The trader (or an update) turns debug mode on: nobody presses Check again.
+    env.write_text("FLASK_DEBUG = 'True'\n")
+    app.wait(lambda: "Server check failing: Debug mode" in log.read_text(errors="replace"), timeout=25, what="a Notify call on D-Bus")
+    app.wait(lambda: app.css('[data-finding="env.flask_debug"][data-status="fail"]'), what="the view re-checked by itself")
+    app.wait(lambda: failing_checks(app) == before + 1, what="the sidebar's count")
+    app.nav("overview")
+    app.wait(lambda: app.css('[data-warning="checklist"]'), what="the overview's warning")
+    app.shot("overview-checklist-failing")
+
+
 def test_with_no_openalgo_the_app_opens_the_demo_and_says_so(tmp_path, launch):
     # No --logs-db and an empty configuration: the app must open on the demo workspace.
     cfg = tmp_path / "config.toml"

@@ -80,13 +80,14 @@ const overview = (): Overview => ({
   api_threshold: 10,
   near_fraction: 0.8,
   demo: "Demo workspace: made-up data, nothing is really banned.",
+  checklist: { fail: 2, warn: 3, unknown: 1, pass: 12 },
 });
 
 let settings: Settings = {
   logs_db: "/opt/openalgo/db/logs.db", openalgo_db: "/opt/openalgo/db/openalgo.db",
   access_logs: [{ path: "/var/log/nginx/access.log", format: "combined" }], thresholds: "warden",
   not_found_threshold: 20, not_found_ban_hours: 24, api_threshold: 10, api_ban_hours: 48, repeat_offender_limit: 3,
-  allow: ["127.0.0.1", "10.0.0.0/8"], near_fraction: 0.8, notify_near: true, notify_banned: true, notify_sources: true,
+  allow: ["127.0.0.1", "10.0.0.0/8"], near_fraction: 0.8, notify_near: true, notify_banned: true, notify_sources: true, notify_checklist: true,
   config_path: "/home/trader/.config/warden/config.toml",
 };
 

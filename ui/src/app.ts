@@ -80,6 +80,13 @@ export function noticeToast(n: Notice, seen: Map<string, Health["state"]>): Para
       return { tone: "warn", title: "Could not ban yet:", ip: n.ip, text: n.error, key: `pending:${n.ip}` };
     case "burst":
       return { tone: "warn", title: "Burst of requests from", ip: n.ip, text: `${n.count} in a minute (limit ${n.limit}).`, key: `burst:${n.ip}` };
+    case "checklist": {
+      const bad = n.newly_failing;
+      if (bad.length === 1) return { tone: "danger", title: `Server check failing: ${bad[0].title}`, text: bad[0].fix, key: "checklist" };
+      if (bad.length > 1) return { tone: "danger", title: `${bad.length} server checks now failing`, text: bad.map((f) => f.title).join("; "), key: "checklist" };
+      if (n.fixed.length) return { tone: "ok", title: "Server check fixed", text: n.fixed.map((f) => f.title).join("; "), key: "checklist" };
+      return null;
+    }
     default:
       return null;
   }
@@ -104,6 +111,7 @@ export function startApp(mount: HTMLElement): App {
 
   const navButtons = new Map<string, HTMLButtonElement>();
   const bansBadge = h("span", { class: "nav-badge", hidden: true });
+  const checksBadge = h("span", { class: "nav-badge", hidden: true, "data-testid": "checklist-badge", title: "Server checks failing" });
   const nav = h(
     "nav",
     { class: "nav" },
@@ -112,7 +120,7 @@ export function startApp(mount: HTMLElement): App {
         "button",
         { type: "button", class: "nav-item", "data-testid": n.id, onclick: () => go({ view: n.view }) },
         h("span", null, n.label),
-        n.view === "bans" ? bansBadge : null,
+        n.view === "bans" ? bansBadge : n.view === "checklist" ? checksBadge : null,
       );
       navButtons.set(n.view, b);
       return b;
@@ -181,13 +189,16 @@ export function startApp(mount: HTMLElement): App {
   let shellShown = "";
   function drawShell(ov: Overview) {
     // Nothing is redrawn when nothing changed (the safety refresh of an app at rest).
-    const json = JSON.stringify([ov.demo, ov.status]);
+    const json = JSON.stringify([ov.demo, ov.status, ov.checklist?.fail ?? 0]);
     if (json === shellShown) return;
     shellShown = json;
     replace(banner, ov.demo ? h("div", { class: "demo-banner", "data-testid": "demo-banner", role: "note" }, ov.demo) : null);
     stats.update(ov.status);
     bansBadge.hidden = ov.status.total_bans === 0;
     bansBadge.textContent = String(ov.status.total_bans);
+    const failing = ov.checklist?.fail ?? 0;
+    checksBadge.hidden = failing === 0;
+    checksBadge.textContent = String(failing);
   }
 
   function showError(message: string | null) {

@@ -111,6 +111,8 @@ export interface Overview {
   near_fraction: number;
   /** Set when the app runs on the demo workspace: the banner text. */
   demo: string | null;
+  /** How the server checklist last came out, when the monitor runs it. */
+  checklist: CheckSummary | null;
 }
 
 export interface BanView {
@@ -254,6 +256,7 @@ export interface Settings {
   notify_near: boolean;
   notify_banned: boolean;
   notify_sources: boolean;
+  notify_checklist: boolean;
   /** Read-only: where these settings are saved. */
   config_path: string | null;
 }
@@ -307,6 +310,8 @@ export type Notice =
   | { kind: "source"; name: string; path: string; health: Health }
   | { kind: "ban_pending"; ip: string; error: string }
   | { kind: "burst"; ip: string; scope: string | null; count: number; limit: number }
+  /** The server checklist came out differently when the monitor ran it again by itself. */
+  | { kind: "checklist"; summary: CheckSummary; newly_failing: Finding[]; fixed: Finding[] }
   | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic"; [k: string]: unknown };
 
 export const api = {
@@ -324,7 +329,8 @@ export const api = {
   settings: () => invoke<Settings>("settings"),
   saveSettings: (settings: Settings) => invoke<Settings>("save_settings", { settings }),
   audit: (limit: number) => invoke<AuditEntry[]>("audit", { limit }),
-  checklist: () => invoke<CheckReport>("checklist"),
+  /** The checklist the monitor keeps up to date; `fresh` runs it now (the Check again button). */
+  checklist: (fresh = false) => invoke<CheckReport>("checklist", { fresh }),
   /** Opens the system file chooser (from Rust); null when cancelled. */
   chooseFile: (title: string) => invoke<string | null>("choose_file", { title }),
 };

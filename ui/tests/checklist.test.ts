@@ -1,7 +1,8 @@
 // The Server checklist view: failures first with why and fix, attacker- or config-supplied strings as text.
 import { startApp, type App } from "../src/app";
 import type { CheckReport } from "../src/ipc";
-import { byTestId, click, mockRust, reset } from "./fixtures";
+import { emit } from "@tauri-apps/api/event";
+import { byTestId, click, mockRust, overview, reset } from "./fixtures";
 
 let app: App | null = null;
 afterEach(() => {
@@ -40,5 +41,45 @@ describe("server checklist", () => {
     const before = calls;
     click(byTestId("checklist-recheck"));
     await vi.waitFor(() => expect(calls).toBe(before + 1));
+  });
+
+  it("asks for a fresh run only from Check again; refreshes read the monitor's latest", async () => {
+    const calls = mockRust({ checklist: () => REPORT });
+    const mount = document.createElement("div");
+    document.body.appendChild(mount);
+    app = startApp(mount);
+    click(byTestId("nav-checklist"));
+    await vi.waitFor(() => expect(calls.filter((c) => c.cmd === "checklist").length).toBe(1));
+    expect(calls.find((c) => c.cmd === "checklist")!.args.fresh).toBe(false);
+    click(byTestId("checklist-recheck"));
+    await vi.waitFor(() => expect(calls.filter((c) => c.cmd === "checklist").length).toBe(2));
+    expect(calls.filter((c) => c.cmd === "checklist")[1].args.fresh).toBe(true);
+  });
+
+  it("counts failing checks on the sidebar, and a check that starts failing raises a toast with its fix", async () => {
+    let fail = 0;
+    mockRust({ overview: () => overview({ checklist: { fail, warn: 1, unknown: 0, pass: 10 } }) });
+    const mount = document.createElement("div");
+    document.body.appendChild(mount);
+    app = startApp(mount);
+    const badge = byTestId("checklist-badge")!;
+    await vi.waitFor(() => expect(badge.hidden).toBe(true));
+    fail = 1;
+    await emit("warden://notice", {
+      kind: "checklist",
+      summary: { fail: 1, warn: 1, unknown: 0, pass: 10 },
+      newly_failing: [{ ...REPORT.findings[0], title: "Debug <b>mode</b>" }],
+      fixed: [],
+    });
+    const toasts = byTestId("toasts")!;
+    await vi.waitFor(() => expect(toasts.querySelector(".tone-danger")?.textContent).toContain("Server check failing: Debug <b>mode</b>"));
+    expect(toasts.querySelector(".tone-danger")!.textContent).toContain("FLASK_DEBUG = 'False'");
+    expect(toasts.querySelector("b")).toBeNull();
+    await vi.waitFor(() => expect(badge.hidden).toBe(false));
+    expect(badge.textContent).toBe("1");
+    fail = 0;
+    await emit("warden://notice", { kind: "checklist", summary: { fail: 0, warn: 1, unknown: 0, pass: 11 }, newly_failing: [], fixed: [REPORT.findings[0]] });
+    await vi.waitFor(() => expect(toasts.querySelector(".tone-ok")?.textContent).toContain("Server check fixed"));
+    await vi.waitFor(() => expect(badge.hidden).toBe(true));
   });
 });

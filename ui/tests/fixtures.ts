@@ -23,6 +23,7 @@ export function overview(over: Partial<Overview> = {}): Overview {
     api_threshold: 10,
     near_fraction: 0.8,
     demo: null,
+    checklist: null,
     ...over,
   };
 }
@@ -68,6 +69,7 @@ export const SETTINGS: Settings = {
   notify_near: true,
   notify_banned: true,
   notify_sources: false,
+  notify_checklist: true,
   config_path: "/home/trader/.config/warden/config.toml",
 };
 

@@ -40,8 +40,8 @@ export function checklistView(): View {
     );
   }
 
-  async function load() {
-    const r = await api.checklist();
+  async function load(fresh = false) {
+    const r = await api.checklist(fresh);
     const json = JSON.stringify(r);
     if (json !== shown) {
       shown = json;
@@ -51,7 +51,7 @@ export function checklistView(): View {
 
   again.addEventListener("click", () => {
     again.disabled = true;
-    void load().finally(() => (again.disabled = false));
+    void load(true).finally(() => (again.disabled = false));
   });
 
   const root = page(
@@ -61,5 +61,5 @@ export function checklistView(): View {
     card("To fix or look at", problems),
     card("Fine", fine),
   );
-  return { root, refresh: load };
+  return { root, refresh: () => load() };
 }

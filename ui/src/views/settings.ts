@@ -143,6 +143,7 @@ export function settingsView(ctx: Ctx): View {
     inputs.get("notify_near")!.checked = s.notify_near;
     inputs.get("notify_banned")!.checked = s.notify_banned;
     inputs.get("notify_sources")!.checked = s.notify_sources;
+    inputs.get("notify_checklist")!.checked = s.notify_checklist;
     configPath.textContent = s.config_path ?? "not saved (no home folder)";
     syncMode();
   }
@@ -182,6 +183,7 @@ export function settingsView(ctx: Ctx): View {
       notify_near: inputs.get("notify_near")!.checked,
       notify_banned: inputs.get("notify_banned")!.checked,
       notify_sources: inputs.get("notify_sources")!.checked,
+      notify_checklist: inputs.get("notify_checklist")!.checked,
     };
     if (!s.logs_db) errors.logs_db = "Where is OpenAlgo's logs.db?";
     for (const n of NUMBERS) {
@@ -253,6 +255,7 @@ export function settingsView(ctx: Ctx): View {
       check("notify_banned", "When an address is banned"),
       check("notify_near", "When an address gets close to a ban"),
       check("notify_sources", "When a log or database can't be read"),
+      check("notify_checklist", "When a server check starts failing"),
     ),
     general,
     h("div", { class: "form-actions sticky" }, saveBtn, status, h("span", { class: "grow" }), h("span", { class: "muted small" }, "Saved to "), configPath),
