@@ -42,12 +42,21 @@ pub fn status_text(s: &Status) -> String {
 }
 
 /// `check` as text: failures first, each with why, the fix and what was seen; then the summary.
+/// Checks that could not be made for a reason already given (a missing `.env` stops a dozen) are
+/// listed on one line each.
 pub fn check_text(r: &crate::check::Report) -> String {
     let mut out = String::new();
+    let mut reasons: Vec<&str> = Vec::new();
     for f in &r.findings {
         out.push_str(&format!("{:<4}  {:<28} {}\n", f.status.word(), f.id, f.title));
         if f.status == crate::check::Status::Pass {
             continue;
+        }
+        if let Some(reason) = f.reason.as_deref().filter(|_| f.status == crate::check::Status::Unknown) {
+            if reasons.contains(&reason) {
+                continue;
+            }
+            reasons.push(reason);
         }
         out.push_str(&format!("      why: {}\n", f.why));
         if let Some(reason) = &f.reason {
@@ -167,4 +176,36 @@ pub fn replay_text(r: &crate::replay::ReplayReport) -> String {
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::check::{Finding, Report, Status};
+
+    fn unknown(id: &'static str, reason: &str) -> Finding {
+        Finding {
+            id,
+            title: id,
+            status: Status::Unknown,
+            why: format!("why {id}"),
+            fix: String::new(),
+            evidence: None,
+            reason: Some(reason.into()),
+        }
+    }
+
+    #[test]
+    fn a_reason_shared_by_several_unknown_checks_is_given_once() {
+        let r = Report::new(vec![
+            unknown("env.a", "cannot read /x/.env: No such file"),
+            unknown("env.b", "cannot read /x/.env: No such file"),
+            unknown("net.c", "cannot read /proc/net/tcp"),
+        ]);
+        let text = super::check_text(&r);
+        assert_eq!(text.matches("could not check: cannot read /x/.env").count(), 1, "{text}");
+        assert_eq!(text.matches("could not check: cannot read /proc/net/tcp").count(), 1, "{text}");
+        for id in ["env.a", "env.b", "net.c"] {
+            assert!(text.contains(&format!("????  {id}")), "every check is still listed: {text}");
+        }
+    }
 }

@@ -1,5 +1,6 @@
 // The Server checklist view: failures first with why and fix, attacker- or config-supplied strings as text.
 import { startApp, type App } from "../src/app";
+import { problemEls } from "../src/views/checklist";
 import type { CheckReport } from "../src/ipc";
 import { emit } from "@tauri-apps/api/event";
 import { byTestId, click, mockRust, overview, reset } from "./fixtures";
@@ -22,6 +23,24 @@ const REPORT: CheckReport = {
 };
 
 describe("server checklist", () => {
+  it("folds checks that could not be made for one reason into one entry, in the first one's place", () => {
+    const f = (id: string, status: "fail" | "unknown", reason: string | null) => ({ id, title: `T ${id}`, status, why: "w", fix: "", evidence: null, reason });
+    const els = problemEls([
+      f("env.a", "fail", null),
+      f("env.b", "unknown", "no .env at <b>/x</b>"),
+      f("net.c", "unknown", "no /proc"),
+      f("env.d", "unknown", "no .env at <b>/x</b>"),
+    ]);
+    expect(els.length).toBe(3);
+    expect(els[0].getAttribute("data-finding")).toBe("env.a");
+    expect(els[1].hasAttribute("data-unknown-group")).toBe(true);
+    expect(els[1].textContent).toContain("2 checks");
+    expect(els[1].textContent).toContain("no .env at <b>/x</b>");
+    expect(els[1].querySelector("b")).toBeNull();
+    expect([...els[1].querySelectorAll("[data-finding]")].map((e) => e.getAttribute("data-finding"))).toEqual(["env.b", "env.d"]);
+    expect(els[2].getAttribute("data-finding")).toBe("net.c");
+  });
+
   it("lists problems first with why, fix and what was seen, as text, and the fine ones apart", async () => {
     let calls = 0;
     mockRust({ checklist: () => (calls++, REPORT) });

@@ -19,6 +19,32 @@ function findingEl(f: Finding): HTMLElement {
   );
 }
 
+/** Checks that could not be made for one reason (a missing .env stops a dozen), as one entry. */
+function unknownGroup(reason: string, fs: Finding[]): HTMLElement {
+  return h(
+    "div",
+    { class: "warning finding tone-info", "data-unknown-group": "" },
+    h("strong", null, `${fs.length} checks could not be made`),
+    h("span", { class: "muted" }, `Why they could not be checked: ${reason}`),
+    h("span", { class: "small" }, fs.map((f, i) => [i ? ", " : "", h("span", { "data-finding": f.id, "data-status": f.status }, f.title)])),
+  );
+}
+
+/** The open findings in order, unknowns that share a reason folded into one entry where the first was. */
+export function problemEls(open: Finding[]): HTMLElement[] {
+  const byReason = new Map<string, Finding[]>();
+  for (const f of open) {
+    if (f.status === "unknown" && f.reason) byReason.set(f.reason, [...(byReason.get(f.reason) ?? []), f]);
+  }
+  const out: HTMLElement[] = [];
+  for (const f of open) {
+    const group = f.status === "unknown" && f.reason ? byReason.get(f.reason)! : null;
+    if (!group || group.length < 2) out.push(findingEl(f));
+    else if (group[0] === f) out.push(unknownGroup(f.reason!, group));
+  }
+  return out;
+}
+
 export function checklistView(): View {
   const summary = h("p", { class: "muted", "data-testid": "checklist-summary" }, "Checking…");
   const problems = h("div", { class: "warnings", "data-testid": "checklist-problems" });
@@ -32,7 +58,7 @@ export function checklistView(): View {
     const open = r.findings.filter((f) => f.status !== "pass");
     replace(
       problems,
-      open.length ? open.map(findingEl) : h("div", { class: "warning tone-ok" }, h("strong", null, "All clear."), h("span", null, "Nothing on this server needs fixing.")),
+      open.length ? problemEls(open) : h("div", { class: "warning tone-ok" }, h("strong", null, "All clear."), h("span", null, "Nothing on this server needs fixing.")),
     );
     replace(
       fine,
