@@ -130,6 +130,7 @@ pub fn replay(
     // Oldest first; stdin and unreadable starts keep their place after the dated files.
     ordered.sort_by_key(|(t, i, _)| (t.is_none(), *t, *i));
     let mut engine = Engine::new(cfg.own_thresholds(), protection, cfg.near_fraction).without_change_tracking();
+    engine.set_spare_working_keys(cfg.classify.spare_working_keys);
     engine.set_offences(offences);
     let mut reader = LineReader::new(parser, cfg.classify.clone());
     let mut report = ReplayReport::default();

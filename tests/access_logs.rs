@@ -339,3 +339,67 @@ fn a_retargeted_symlinked_log_is_still_followed_live_through_notifications() {
     assert!(matches!(n, Notice::Banned { ref ip, .. } if ip == "203.0.113.97"), "{n:?}");
     handle.stop();
 }
+
+/// A trader's bot with one working and one stale key (successful calls and 403s, interleaved) and
+/// a key sprayer (403s only) on the same API, in one access log.
+fn bot_and_sprayer(t0: Timestamp) -> String {
+    let mut text = String::new();
+    for i in 0..15 {
+        let at = t0 + Duration::minutes(i);
+        text.push_str(&line("203.0.113.20", at, "/api/v1/placeorder", 200));
+        text.push_str(&line("203.0.113.20", at + Duration::seconds(5), "/api/v1/orderbook", 403));
+        text.push_str(&line("198.51.100.50", at + Duration::seconds(7), &format!("/api/v1/funds?try={i}"), 403));
+    }
+    text
+}
+
+#[test]
+fn a_client_that_also_succeeds_is_reported_as_using_an_old_key_and_a_key_sprayer_is_banned() {
+    let s = setup();
+    let now = warden::time::now();
+    append(&s.log, &bot_and_sprayer(now - Duration::minutes(20)));
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let n = m.tick(now);
+    assert_eq!(banned(&n), ["198.51.100.50"], "{n:?}");
+    let stale: Vec<&Notice> = n.iter().filter(|n| matches!(n, Notice::StaleKey { .. })).collect();
+    assert_eq!(stale.len(), 1, "{n:?}");
+    let Notice::StaleKey { ip, count, threshold, last_ok } = stale[0] else { unreachable!() };
+    assert_eq!((ip.as_str(), *count, *threshold), ("203.0.113.20", 10, 10));
+    assert!(*last_ok <= now && *last_ok > now - Duration::minutes(20), "{last_ok}");
+    assert!(stale[0].to_string().contains("a client of yours keeps using an old API key"), "{}", stale[0]);
+    // More retries with the old key: still no ban, and said once per window.
+    append(&s.log, &bot_and_sprayer(now - Duration::minutes(4)));
+    let n = m.tick(now + Duration::seconds(1));
+    assert!(banned(&n).is_empty() && !n.iter().any(|n| matches!(n, Notice::StaleKey { .. })), "{n:?}");
+    let rows: i64 = raw(&s.paths.logs_db)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '203.0.113.20'", [], |r| r.get(0))
+        .expect("count");
+    assert_eq!(rows, 0, "the trader's own bot is never banned for it");
+
+    // Turned off, the same log bans both.
+    let off = tempfile::tempdir().expect("tempdir");
+    let paths = Paths {
+        logs_db: fresh_logs_db(off.path()),
+        openalgo_db: None,
+        state_db: off.path().join("state.db"),
+        access_logs: vec![(off.path().join("access.log"), "combined".into())],
+    };
+    append(&paths.access_logs[0].0, &bot_and_sprayer(now - Duration::minutes(20)));
+    let mut cfg = Config::default();
+    cfg.classify.spare_working_keys = false;
+    let n = Monitor::open(&cfg, &paths).expect("monitor").tick(now);
+    let mut both = banned(&n);
+    both.sort();
+    assert_eq!(both, ["198.51.100.50", "203.0.113.20"], "{n:?}");
+
+    // Replay judges the same way.
+    let t0 = warden::time::parse_db_time("2025-01-13 10:00:00").expect("time");
+    std::fs::write(&s.log, bot_and_sprayer(t0)).expect("write");
+    let out = warden_replay(&["--json", s.log.to_str().expect("utf8")], s.dir.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json report");
+    let bans: Vec<&str> = r["bans"].as_array().expect("bans").iter().filter_map(|b| b["ip"].as_str()).collect();
+    assert_eq!(bans, ["198.51.100.50"]);
+    let notices = r["notices"].to_string();
+    assert!(notices.contains("OLD KEY    203.0.113.20"), "{notices}");
+}

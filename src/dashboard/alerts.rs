@@ -86,6 +86,14 @@ impl Alerts {
                 };
                 admit(&mut self.near, now, ip, alert)
             }
+            Notice::StaleKey { ip, count, .. } if self.notify.near => Some(Alert {
+                title: "A client of yours keeps using an old API key".into(),
+                body: format!(
+                    "{}: {count} invalid API keys in 24 h, but also successful calls, so it was not banned. \
+                     Update the key in that program.",
+                    display_raw(ip)
+                ),
+            }),
             Notice::BanPending { ip, error } if self.notify.sources => Some(Alert {
                 title: format!("Could not ban {} yet", display_raw(ip)),
                 body: format!("Warden keeps retrying: {error}"),

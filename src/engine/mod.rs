@@ -91,6 +91,10 @@ pub struct Engine {
     alerted: HashMap<Given, Timestamp, RandomState>,
     /// When the interner was last compacted (see [`Engine::evict`]).
     compacted: Option<Timestamp>,
+    /// When each address last made a successful API call (see [`Engine::working_key`]).
+    working: HashMap<IpAddr, Timestamp, RandomState>,
+    /// Whether an address with a working key is spared a ban for invalid keys.
+    spare_working_keys: bool,
 }
 
 /// How often the interner may be compacted, at most.
@@ -116,6 +120,26 @@ impl Engine {
             offences: HashMap::new(),
             alerted: HashMap::default(),
             compacted: None,
+            working: HashMap::default(),
+            spare_working_keys: true,
+        }
+    }
+
+    /// Whether an address that made a successful API call in the last 24 h is spared a ban for
+    /// invalid API keys (on by default). Such an address holds a working key: its failures are a
+    /// client of the trader's retrying with an old key, which the proxy log cannot tell from a key
+    /// sprayer (it never sees the key). A [`Verdict::StaleKey`] reports it instead. A sprayer never
+    /// succeeds, so it is still banned.
+    pub fn set_spare_working_keys(&mut self, on: bool) {
+        self.spare_working_keys = on;
+    }
+
+    /// Records that `client` made a successful API call at `at` (a 2xx under the API prefix).
+    #[inline]
+    pub fn working_key(&mut self, client: IpAddr, at: Timestamp) {
+        let seen = self.working.entry(client).or_insert(at);
+        if at > *seen {
+            *seen = at;
         }
     }
 
@@ -246,6 +270,7 @@ impl Engine {
         self.bans.retain(|_, span| span.until.is_none_or(|u| u > now));
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
         self.ordered_here.retain(|_, at| now < later(*at, chrono::Duration::minutes(1)));
+        self.working.retain(|_, at| now < later(*at, WINDOW));
     }
 
     /// Once the interner is full, drops the paths and key hashes that no live counter holds
@@ -387,6 +412,15 @@ impl Engine {
         left_to_openalgo: bool,
     ) -> Vec<Verdict> {
         let threshold = self.thresholds.limits(rule).threshold;
+        if rule == Rule::InvalidApiKey && self.spare_working_keys {
+            // A working key: never banned for invalid keys, so not "near a ban" either.
+            if let Some(&last_ok) = self.working.get(&ip).filter(|ok| now < later(**ok, WINDOW)) {
+                if count >= threshold && self.first_time(Given::STALE_KEY, ip, rule, window_start) {
+                    return vec![Verdict::StaleKey { ip, count, threshold, last_ok }];
+                }
+                return Vec::new();
+            }
+        }
         if count < threshold {
             if count >= self.near_at(threshold) && self.first_time(Given::NEAR, ip, rule, window_start) {
                 return vec![Verdict::Near(NearThreshold { ip, rule, count, threshold, window_start, source })];
@@ -560,11 +594,12 @@ enum Given {
 
 impl Given {
     /// The kinds, as [`alert_key`] spells them.
-    const KINDS: [&'static str; 4] = ["near", "protected", "openalgo", "reached"];
+    const KINDS: [&'static str; 5] = ["near", "protected", "openalgo", "reached", "stale_key"];
     const NEAR: u8 = 0;
     const PROTECTED: u8 = 1;
     const OPENALGO: u8 = 2;
     const REACHED: u8 = 3;
+    const STALE_KEY: u8 = 4;
 
     /// Reads a key written by [`alert_key`] back into the same structured key the engine
     /// makes; anything else is kept as text.

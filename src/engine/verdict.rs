@@ -127,6 +127,19 @@ pub enum Verdict {
         /// The limit.
         limit: u32,
     },
+    /// An address reached the invalid-key threshold but also made successful API calls in the
+    /// last 24 h: a client of the trader's using an old key, reported instead of banned (see
+    /// [`super::Engine::set_spare_working_keys`]).
+    StaleKey {
+        /// The canonical address.
+        ip: IpAddr,
+        /// Invalid keys counted.
+        count: u32,
+        /// The threshold.
+        threshold: u32,
+        /// Its last successful API call.
+        last_ok: Timestamp,
+    },
     /// A source reported a client "address" that is not an IP; it is never banned.
     NotAnIp {
         /// The string, escaped and shortened for display.

@@ -123,6 +123,7 @@ impl Monitor {
         let saver = Saver::start(&paths.state_db, WAL_CHECKPOINT_EVERY)?;
         let own_thresholds = cfg.own_thresholds();
         let mut engine = Engine::new(own_thresholds.clone(), cfg.protection()?, cfg.near_fraction);
+        engine.set_spare_working_keys(cfg.classify.spare_working_keys);
         engine.set_offences(state.offence_counts()?);
         let cursor = state.cursor(TRAFFIC_CURSOR)?.and_then(|c| c.parse().ok());
         let follower = (cfg.thresholds == ThresholdSource::Openalgo).then(|| Follower::new(paths.openalgo_db.clone()));

@@ -157,6 +157,19 @@ pub enum Notice {
         /// Answered 5xx.
         errors: u64,
     },
+    /// An address reached the invalid-key threshold, but it also made successful API calls in the
+    /// last 24 h: a client of the trader's keeps using an old key. Not banned.
+    StaleKey {
+        /// Canonical address.
+        ip: String,
+        /// Invalid keys counted.
+        count: u32,
+        /// The threshold.
+        threshold: u32,
+        /// Its last successful API call.
+        #[serde(with = "crate::time::serde_rfc3339")]
+        last_ok: Timestamp,
+    },
     /// The server checklist ([`crate::check`]) came out differently when it ran again by itself
     /// (OpenAlgo's `.env`, a file's mode or nginx's configuration changed).
     Checklist(crate::check::recheck::Recheck),
@@ -185,6 +198,9 @@ impl Notice {
                 Notice::Reached { ip: ip.to_string(), rule, count, threshold }
             }
             Verdict::Burst { ip, scope, count, limit } => Notice::Burst { ip: ip.to_string(), scope, count, limit },
+            Verdict::StaleKey { ip, count, threshold, last_ok } => {
+                Notice::StaleKey { ip: ip.to_string(), count, threshold, last_ok }
+            }
         })
     }
 }
@@ -244,6 +260,13 @@ impl fmt::Display for Notice {
                 f,
                 "THRESHOLDS from {from}: 404 {} in 24 h, API keys {} in 24 h, offence {} is permanent",
                 t.not_found.threshold, t.api.threshold, t.repeat_offender_limit
+            ),
+            Notice::StaleKey { ip, count, threshold, last_ok } => write!(
+                f,
+                "OLD KEY    {ip}: {}, but it also made successful API calls (last at {}): a client of yours \
+                 keeps using an old API key; not banned",
+                rule_line(Rule::InvalidApiKey, *count, *threshold),
+                rfc3339(*last_ok)
             ),
             Notice::Checklist(c) => {
                 let s = c.summary;

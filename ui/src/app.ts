@@ -80,6 +80,14 @@ export function noticeToast(n: Notice, seen: Map<string, Health["state"]>): Para
       return { tone: "warn", title: "Could not ban yet:", ip: n.ip, text: n.error, key: `pending:${n.ip}` };
     case "burst":
       return { tone: "warn", title: "Burst of requests from", ip: n.ip, text: `${n.count} in a minute (limit ${n.limit}).`, key: `burst:${n.ip}` };
+    case "stale_key":
+      return {
+        tone: "warn",
+        title: "A client of yours keeps using an old API key:",
+        ip: n.ip,
+        text: `${n.count} invalid keys in 24 h, but also successful calls, so it was not banned. Update the key in that program.`,
+        key: `stale:${n.ip}`,
+      };
     case "checklist": {
       const bad = n.newly_failing;
       if (bad.length === 1) return { tone: "danger", title: `Server check failing: ${bad[0].title}`, text: bad[0].fix, key: "checklist" };

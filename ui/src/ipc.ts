@@ -312,6 +312,7 @@ export type Notice =
   | { kind: "burst"; ip: string; scope: string | null; count: number; limit: number }
   /** The server checklist came out differently when the monitor ran it again by itself. */
   | { kind: "checklist"; summary: CheckSummary; newly_failing: Finding[]; fixed: Finding[] }
+  | { kind: "stale_key"; ip: string; count: number; threshold: number; last_ok: Time }
   | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic"; [k: string]: unknown };
 
 export const api = {

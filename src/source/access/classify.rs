@@ -22,6 +22,10 @@ pub struct Classify {
     pub failed_login_status: Vec<u16>,
     /// …on this path (default `/auth/login`).
     pub failed_login_path: String,
+    /// Spare an address whose API calls also succeed (a 2xx under `invalid_key_prefix` in the
+    /// last 24 h) a ban for invalid keys, and report it instead: it holds a working key, so its
+    /// failures are one of the trader's own programs retrying with an old key (default on).
+    pub spare_working_keys: bool,
 }
 
 impl Default for Classify {
@@ -33,6 +37,7 @@ impl Default for Classify {
             invalid_key_prefix: "/api/v1/".into(),
             failed_login_status: vec![401],
             failed_login_path: "/auth/login".into(),
+            spare_working_keys: true,
         }
     }
 }
@@ -48,6 +53,7 @@ pub struct Classifier {
     safe: Vec<Vec<u8>>,
     key_prefix: Vec<u8>,
     login_path: Vec<u8>,
+    spare_working_keys: bool,
 }
 
 impl Classify {
@@ -69,6 +75,7 @@ impl Classify {
             safe: self.safe_404_prefixes.iter().map(|p| p.as_bytes().to_vec()).collect(),
             key_prefix: self.invalid_key_prefix.as_bytes().to_vec(),
             login_path: self.failed_login_path.as_bytes().to_vec(),
+            spare_working_keys: self.spare_working_keys,
         }
     }
 }
@@ -102,6 +109,13 @@ impl Classifier {
             return Some((Rule::FailedLogin, None));
         }
         None
+    }
+
+    /// Whether `req` is a successful API call (a 2xx under the API prefix), which shows that its
+    /// client holds a working key; always `false` when working keys are not spared.
+    #[inline(always)]
+    pub fn working_key(&self, req: &Request<'_>) -> bool {
+        self.spare_working_keys && (200..300).contains(&req.status) && has_prefix(req.target, &self.key_prefix)
     }
 
     /// [`Classifier::rule_of`] as an owned [`What`].

@@ -274,6 +274,9 @@ impl Judge<'_> {
         // here instead of one in each engine call. Nearly half of a scanned server's lines are
         // such requests.
         let banned = engine.is_banned_client(client, at);
+        if classify.working_key(req) {
+            engine.working_key(client.ip(), at);
+        }
         if !banned {
             let hit = crate::engine::Request {
                 client,
