@@ -116,6 +116,20 @@ pub enum Error {
     /// OpenAlgo's `openalgo.db` could not be used to follow its thresholds.
     #[error("cannot follow OpenAlgo's thresholds: {0}")]
     OpenAlgoSettings(String),
+    /// An access policy, its value or its time to live could not be accepted; the message says why.
+    #[error("{0}")]
+    InvalidPolicy(String),
+    /// An action was refused to keep the trader from locking themselves out; the message says why.
+    #[error("{0}")]
+    Refused(String),
+    /// An enforcement sink (nginx, nftables) could not be set up or applied.
+    #[error("{sink}: {message}")]
+    Enforce {
+        /// The sink: `nginx` or `nftables`.
+        sink: String,
+        /// What failed, in plain words.
+        message: String,
+    },
 }
 
 impl Error {

@@ -374,6 +374,38 @@ impl Protection {
         self.own = own;
     }
 
+    /// Adds allow-list entries (an access policy's allow entries), skipping those already there.
+    pub fn add_allow(&mut self, nets: impl IntoIterator<Item = IpNet>) {
+        for net in nets {
+            if !self.allow.contains(&net) {
+                self.allow.push(net);
+            }
+        }
+    }
+
+    /// The allow-list entries, the configured ones and those added.
+    pub fn allow_entries(&self) -> &[IpNet] {
+        &self.allow
+    }
+
+    /// Why a range must never be refused as a whole: it holds, or overlaps, an address or range
+    /// that is never banned (loopback, private and the other built-in ranges, an allow-list entry,
+    /// an address the trader uses). `None` when every address in it may be banned. A single
+    /// address is judged as [`Protection::check`] judges it.
+    pub fn covers(&self, net: &IpNet) -> Option<ProtectedKind> {
+        if net.prefix_len() == net.max_prefix_len() {
+            return self.check(net.addr());
+        }
+        let overlap = |a: &IpNet, b: &IpNet| a.contains(&b.network()) || b.contains(&a.network());
+        BUILTIN
+            .iter()
+            .filter_map(|(text, kind)| text.parse::<IpNet>().ok().map(|n| (n, kind)))
+            .find(|(n, _)| overlap(n, net))
+            .map(|(_, kind)| kind.clone())
+            .or_else(|| self.allow.iter().find(|a| overlap(a, net)).map(|a| ProtectedKind::AllowList(a.to_string())))
+            .or_else(|| self.own.iter().find(|o| net.contains(&o.ip)).map(|o| ProtectedKind::Yours(o.why.clone())))
+    }
+
     /// Why `ip` must never be banned, or `None` when it may be.
     pub fn check(&self, ip: IpAddr) -> Option<ProtectedKind> {
         let builtin = match ip {
@@ -393,6 +425,27 @@ impl Protection {
         })
     }
 }
+
+/// The built-in protected ranges, for judging a whole range ([`Protection::covers`]).
+const BUILTIN: [(&str, ProtectedKind); 16] = [
+    ("127.0.0.0/8", ProtectedKind::Loopback),
+    ("10.0.0.0/8", ProtectedKind::Private),
+    ("172.16.0.0/12", ProtectedKind::Private),
+    ("192.168.0.0/16", ProtectedKind::Private),
+    ("169.254.0.0/16", ProtectedKind::LinkLocal),
+    ("100.64.0.0/10", ProtectedKind::Cgnat),
+    ("0.0.0.0/8", ProtectedKind::NotAClient),
+    ("224.0.0.0/4", ProtectedKind::NotAClient),
+    ("255.255.255.255/32", ProtectedKind::NotAClient),
+    ("::1/128", ProtectedKind::Loopback),
+    ("::/128", ProtectedKind::NotAClient),
+    ("ff00::/8", ProtectedKind::NotAClient),
+    ("fe80::/10", ProtectedKind::LinkLocal),
+    ("fc00::/7", ProtectedKind::UniqueLocal),
+    // IPv4 written as IPv6 holds IPv4's loopback too.
+    ("::ffff:0:0/96", ProtectedKind::Loopback),
+    ("::/96", ProtectedKind::Loopback),
+];
 
 /// Parses one allow-list entry: an address (any spelling [`canonicalize`] accepts) or a CIDR.
 pub fn parse_net(entry: &str) -> Result<IpNet> {

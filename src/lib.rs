@@ -16,6 +16,7 @@
 //!    - [`time`]: the timestamp spellings of `logs.db`, and how Warden writes them.
 //!    - [`ip`]: IP canonicalization, the trader's own addresses, and the addresses never banned.
 //!    - [`event`]: the rules and the one input shape that every source produces.
+//!    - [`policy`]: access policies, and the desired state every enforcement point converges on.
 //! 2. [`engine`]: pure rules: windows, thresholds, offences, protection. Time is passed in. It
 //!    depends only on the base.
 //! 3. The edges, which depend on the engine's types and the base:
@@ -48,6 +49,7 @@ pub mod error;
 pub mod event;
 pub mod ip;
 pub mod monitor;
+pub mod policy;
 pub mod replay;
 pub mod report;
 pub mod source;

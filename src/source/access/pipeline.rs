@@ -158,6 +158,42 @@ fn shrink_offenders(map: &mut HashMap<IpAddr, Offender, RandomState>) {
     }
 }
 
+/// How finely a client's successful API calls are timed for the engine, as a power of two of
+/// seconds: one call per client per 512 s reaches it (so the 24 h during which a working key
+/// spares a client can end up to 512 s early, never late). A shift, not a division: this runs for
+/// half the lines of a trading server's log.
+const WORKING_GRAIN_SHIFT: u32 = 9;
+
+/// Slots of [`WorkingSeen`].
+const WORKING_SLOTS: usize = 4096;
+
+/// Which clients' successful API calls were handed to the engine this minute: one slot per client
+/// hash, so that a busy API (half the lines of a trading server) costs the engine one call per
+/// client and 2^[`WORKING_GRAIN_SHIFT`] seconds instead of one per line.
+#[derive(Debug)]
+struct WorkingSeen(Box<[(IpKey, i64); WORKING_SLOTS]>);
+
+impl Default for WorkingSeen {
+    fn default() -> Self {
+        Self(Box::new([(IpKey::default(), i64::MIN); WORKING_SLOTS]))
+    }
+}
+
+impl WorkingSeen {
+    /// Hands `client`'s successful API call at `secs` to the engine, unless one in the same time
+    /// slice already was. Out of line: the hot loop only pays for the check that leads here.
+    #[inline(never)]
+    fn note(&mut self, engine: &mut Engine, client: IpKey, secs: i64, at: Timestamp) {
+        let slice = secs >> WORKING_GRAIN_SHIFT;
+        let b = client.bits() as u64;
+        let slot = &mut self.0[((b ^ (b >> 29)) as usize) & (WORKING_SLOTS - 1)];
+        if *slot != (client, slice) {
+            *slot = (client, slice);
+            engine.working_key(client.ip(), at);
+        }
+    }
+}
+
 /// Reads one log's lines into the engine.
 #[derive(Debug)]
 pub struct LineReader {
@@ -174,6 +210,7 @@ pub struct LineReader {
     /// Requests per minute of the last hour or so, for the overview's chart: counted only when
     /// asked for (the live monitor does; a replay does not pay for it).
     pub minutes: Option<Box<MinuteRing>>,
+    working: WorkingSeen,
 }
 
 impl LineReader {
@@ -194,6 +231,7 @@ impl LineReader {
             rate: Default::default(),
             ips: IpCache::new(),
             minutes: None,
+            working: WorkingSeen::default(),
         }
     }
 
@@ -201,8 +239,8 @@ impl LineReader {
     #[inline]
     pub fn feed(&mut self, line: &[u8], engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
         self.stats.lines += 1;
-        let Self { parser, classify, stats, offenders, not_before, rate, ips, minutes } = self;
-        let mut judge = Judge { classify, stats, offenders, ips, not_before: *not_before, rate, minutes };
+        let Self { parser, classify, stats, offenders, not_before, rate, ips, minutes, working } = self;
+        let mut judge = Judge { classify, stats, offenders, ips, not_before: *not_before, rate, minutes, working };
         // The text formats' request is judged in this function, with no closure call between
         // parsing and judging: this is the replay's inner loop.
         let parsed = match parser {
@@ -230,13 +268,14 @@ struct Judge<'r> {
     not_before: Option<Timestamp>,
     rate: &'r mut crate::engine::RateCounter,
     minutes: &'r mut Option<Box<MinuteRing>>,
+    working: &'r mut WorkingSeen,
 }
 
 impl Judge<'_> {
     /// Counts `req` in the statistics, rate detection and the rules, pushing verdicts onto `out`.
     #[inline(always)]
     fn judge(&mut self, req: &Request<'_>, engine: &mut Engine, now: Option<Timestamp>, out: &mut Vec<Verdict>) {
-        let Judge { classify, stats, offenders, ips, not_before, rate, minutes } = self;
+        let Judge { classify, stats, offenders, ips, not_before, rate, minutes, working } = self;
         let at = req.at;
         if let Some(m) = minutes {
             m.add(req.secs, req.status);
@@ -255,7 +294,7 @@ impl Judge<'_> {
             500..=599 => stats.errors += 1,
             _ => {}
         }
-        let counted = classify.rule_of(req);
+        let (counted, working_key) = classify.line(req);
         let Some(client) = req.addr.or_else(|| ips.get(req.ip).map(IpKey::of)) else {
             if let Some(what) = counted.and_then(|_| classify.what(req)) {
                 // A non-IP client (a broken log_format, a spoofed field): counted nowhere,
@@ -274,8 +313,8 @@ impl Judge<'_> {
         // here instead of one in each engine call. Nearly half of a scanned server's lines are
         // such requests.
         let banned = engine.is_banned_client(client, at);
-        if classify.working_key(req) {
-            engine.working_key(client.ip(), at);
+        if working_key {
+            working.note(engine, client, req.secs, at);
         }
         if !banned {
             let hit = crate::engine::Request {
