@@ -352,7 +352,15 @@ impl Paths {
     /// the trader is using now ([`crate::source::own`], found through `openalgo.db` and this
     /// machine).
     pub fn protection(&self, cfg: &Config, now: crate::time::Timestamp) -> Result<Protection> {
-        Ok(cfg.protection()?.with_own(crate::source::own::gather(self.openalgo_db.as_deref(), now)))
+        let policies = if self.state_db.exists() {
+            crate::store::state::StateDb::open(&self.state_db)?.policies(now)?
+        } else {
+            Vec::new()
+        };
+        Ok(cfg
+            .protection()?
+            .with_own(crate::source::own::gather(self.openalgo_db.as_deref(), now))
+            .with_policy_allow(crate::policy::allow_nets(&policies, now)))
     }
 
     /// Resolves the paths: an explicit value wins, then the configuration file, then discovery.

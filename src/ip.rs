@@ -352,6 +352,8 @@ pub struct OwnAddress {
 #[derive(Debug, Clone, Default)]
 pub struct Protection {
     allow: Vec<IpNet>,
+    /// The allow entries of the access policies (replaced as the policies change).
+    policy_allow: Vec<IpNet>,
     /// The trader's own addresses, with how Warden knows each (refreshed while running).
     own: Vec<OwnAddress>,
 }
@@ -360,7 +362,7 @@ impl Protection {
     /// Builds the protection from allow-list entries (IPs or CIDRs), refusing any that do not parse.
     pub fn new(allow: &[String]) -> Result<Self> {
         let allow = allow.iter().map(|entry| parse_net(entry)).collect::<Result<Vec<_>>>()?;
-        Ok(Self { allow, own: Vec::new() })
+        Ok(Self { allow, policy_allow: Vec::new(), own: Vec::new() })
     }
 
     /// This protection, also covering the trader's own addresses.
@@ -374,18 +376,20 @@ impl Protection {
         self.own = own;
     }
 
-    /// Adds allow-list entries (an access policy's allow entries), skipping those already there.
-    pub fn add_allow(&mut self, nets: impl IntoIterator<Item = IpNet>) {
-        for net in nets {
-            if !self.allow.contains(&net) {
-                self.allow.push(net);
-            }
-        }
+    /// Replaces the access policies' allow entries.
+    pub fn set_policy_allow(&mut self, nets: impl IntoIterator<Item = IpNet>) {
+        self.policy_allow = nets.into_iter().collect();
     }
 
-    /// The allow-list entries, the configured ones and those added.
-    pub fn allow_entries(&self) -> &[IpNet] {
-        &self.allow
+    /// This protection, also covering the access policies' allow entries.
+    pub fn with_policy_allow(mut self, nets: impl IntoIterator<Item = IpNet>) -> Self {
+        self.set_policy_allow(nets);
+        self
+    }
+
+    /// The allow-list entries: the configured ones, then the access policies'.
+    pub fn allow_entries(&self) -> impl Iterator<Item = &IpNet> + '_ {
+        self.allow.iter().chain(self.policy_allow.iter())
     }
 
     /// Why a range must never be refused as a whole: it holds, or overlaps, an address or range
@@ -402,7 +406,7 @@ impl Protection {
             .filter_map(|(text, kind)| text.parse::<IpNet>().ok().map(|n| (n, kind)))
             .find(|(n, _)| overlap(n, net))
             .map(|(_, kind)| kind.clone())
-            .or_else(|| self.allow.iter().find(|a| overlap(a, net)).map(|a| ProtectedKind::AllowList(a.to_string())))
+            .or_else(|| self.allow_entries().find(|a| overlap(a, net)).map(|a| ProtectedKind::AllowList(a.to_string())))
             .or_else(|| self.own.iter().find(|o| net.contains(&o.ip)).map(|o| ProtectedKind::Yours(o.why.clone())))
     }
 
@@ -417,8 +421,7 @@ impl Protection {
                 IpAddr::V6(v6) => v6.to_ipv4_mapped().map(IpAddr::V4).unwrap_or(ip),
                 v4 => v4,
             };
-            self.allow
-                .iter()
+            self.allow_entries()
                 .find(|net| net.contains(&unmapped))
                 .map(|net| ProtectedKind::AllowList(net.to_string()))
                 .or_else(|| self.own.iter().find(|a| a.ip == unmapped).map(|a| ProtectedKind::Yours(a.why.clone())))

@@ -227,8 +227,7 @@ impl Desired {
         now: Timestamp,
     ) -> (Desired, Vec<Skipped>) {
         // The live allow entries are never refused, whoever built `protection`.
-        let mut protection = protection.clone();
-        protection.add_allow(policies.iter().filter(|p| p.policy == Access::Allow && p.live(now)).map(|p| p.value));
+        let protection = protection.clone().with_policy_allow(allow_nets(policies, now));
         let mut wanted: Vec<DenyEntry> = Vec::new();
         let mut skipped = Vec::new();
         let live = |until: Option<Timestamp>| until.is_none_or(|t| now < t);
@@ -259,7 +258,7 @@ impl Desired {
         deny.sort_by_key(|d| d.net);
         let allow_only = allow_only.then(|| {
             let mut nets: Vec<IpNet> = loopback().to_vec();
-            nets.extend(protection.allow_entries().iter().copied());
+            nets.extend(protection.allow_entries().copied());
             nets.sort();
             nets.dedup();
             nets
@@ -271,6 +270,11 @@ impl Desired {
     pub fn next_change(&self) -> Option<Timestamp> {
         self.deny.iter().filter_map(|d| d.until).min()
     }
+}
+
+/// The allow entries of `policies` in force at `now`.
+pub fn allow_nets(policies: &[Policy], now: Timestamp) -> Vec<IpNet> {
+    policies.iter().filter(|p| p.policy == Access::Allow && p.live(now)).map(|p| p.value).collect()
 }
 
 fn later_first(a: Option<Timestamp>, b: Option<Timestamp>) -> std::cmp::Ordering {

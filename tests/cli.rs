@@ -561,3 +561,62 @@ fn watch_runs_the_checklist_again_when_env_changes_and_says_what_now_fails() {
     assert!(lines[0].contains("now failing: Debug mode"), "{}", lines[0]);
     assert!(lines[0].contains(&format!("In {} set FLASK_DEBUG = 'False'", env.display())), "{}", lines[0]);
 }
+
+#[test]
+fn policies_are_added_listed_and_removed_canonically_and_a_deny_over_a_protected_address_is_refused() {
+    let ws = ws_with(None);
+    let out = warden(&ws, &["policy", "add", "deny", "203.0.113.77/24", "--ttl", "2h", "--reason", "scanner <farm>"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("deny 203.0.113.0/24: until "));
+    assert!(warden(&ws, &["policy", "add", "allow", "2001:DB8:0:0::7"]).status.success());
+    assert!(warden(&ws, &["policy", "add", "deny", "::ffff:198.51.100.9"]).status.success());
+    // The same value again replaces the entry.
+    assert!(warden(&ws, &["policy", "add", "deny", "198.51.100.9", "--ttl", "30m"]).status.success());
+    let v = ok_json(&ws, &["policy", "list", "--json"]);
+    let rows = v.as_array().unwrap();
+    let values: Vec<&str> = rows.iter().map(|p| p["value"].as_str().unwrap()).collect();
+    assert_eq!(values, ["198.51.100.9", "2001:db8::7", "203.0.113.0/24"]);
+    for p in rows {
+        for key in ["value", "policy", "ttl_seconds", "expires_at", "created_at", "reason", "created_by"] {
+            assert!(p.get(key).is_some(), "{key} missing in {p}");
+        }
+        assert_eq!(p["created_by"], "cli");
+    }
+    assert_eq!(rows[0]["ttl_seconds"], 1800);
+    assert_eq!(rows[1]["policy"], "allow");
+    assert!(rows[1]["expires_at"].is_null() && rows[1]["ttl_seconds"].is_null());
+    assert_eq!(rows[2]["reason"], "scanner <farm>");
+    let text = String::from_utf8_lossy(&warden(&ws, &["policy", "list"]).stdout).to_string();
+    assert!(text.contains("203.0.113.0/24") && text.contains("1h 59m") && text.contains("until removed"), "{text}");
+
+    // Refused, each with one line that says why, and nothing written.
+    for (args, why) in [
+        (vec!["policy", "add", "deny", "10.0.0.0/8"], "private network"),
+        (vec!["policy", "add", "deny", "127.0.0.1"], "loopback"),
+        (vec!["policy", "add", "deny", "2001:db8::/64"], "allow-list (2001:db8::7/128)"),
+        (vec!["policy", "add", "deny", "0.0.0.0/0"], "covers every address"),
+        (vec!["policy", "add", "deny", "203.0.113.0/33"], "not an IP address or a CIDR"),
+        (vec!["policy", "add", "deny", "203.0.113.9", "--ttl", "-5"], "negative"),
+        (vec!["policy", "add", "deny", "203.0.113.9", "--ttl", "0"], "zero"),
+        (vec!["policy", "add", "deny", "203.0.113.9", "--ttl", "20000d"], "ten years"),
+        (vec!["policy", "add", "maybe", "203.0.113.9"], "use allow or deny"),
+        (vec!["policy", "rm", "192.0.2.1"], "no policy for 192.0.2.1"),
+        (vec!["ban", "192.168.0.0/16"], "private network"),
+    ] {
+        let err = fails(&ws, &args);
+        assert!(err.contains(why), "{args:?}: {err}");
+    }
+    assert_eq!(ok_json(&ws, &["policy", "list", "--json"]).as_array().unwrap().len(), 3, "nothing half-applied");
+
+    // A range banned by hand is a deny policy with the ban's length.
+    let out = warden(&ws, &["ban", "198.51.100.0/25", "--for", "48h", "--reason", "botnet"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v = ok_json(&ws, &["policy", "list", "--json"]);
+    let range = v.as_array().unwrap().iter().find(|p| p["value"] == "198.51.100.0/25").expect("the range");
+    assert_eq!((range["policy"].as_str(), range["ttl_seconds"].as_u64()), (Some("deny"), Some(172_800)));
+    let out = warden(&ws, &["policy", "rm", "203.0.113.5/24"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let audit = ok_json(&ws, &["audit", "--json"]);
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["policy-rm", "policy-add", "policy-add", "policy-add", "policy-add", "policy-add"]);
+}

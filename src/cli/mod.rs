@@ -110,9 +110,9 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Ban an address by hand.
+    /// Ban an address by hand, or a whole range (a CIDR such as 203.0.113.0/24, kept as a deny policy).
     Ban {
-        /// The address (IPv4 or IPv6).
+        /// The address (IPv4 or IPv6), or a CIDR range.
         ip: String,
         /// 24h, 48h, 1w, permanent, or a number of hours such as 72h.
         #[arg(long = "for", default_value = "24h", value_name = "DURATION")]
@@ -137,6 +137,11 @@ enum Command {
     ClearApi {
         /// The address.
         ip: String,
+    },
+    /// Access policies: allow or deny an address or a range, for a time or until removed.
+    Policy {
+        #[command(subcommand)]
+        action: PolicyCommand,
     },
     /// The audit log of manual actions, newest first.
     Audit {
@@ -190,6 +195,35 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Print one JSON object per line.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `warden policy …`.
+#[derive(Debug, Subcommand)]
+enum PolicyCommand {
+    /// Add an entry (or replace the one for the same address or range).
+    Add {
+        /// allow (never banned; admitted in allow-list-only mode) or deny (refused everywhere).
+        policy: String,
+        /// An IPv4 or IPv6 address, or a CIDR range such as 203.0.113.0/24 or 2001:db8::/64.
+        value: String,
+        /// How long it lasts: seconds, or 30m, 24h, 7d (default: until removed).
+        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
+        ttl: Option<String>,
+        /// Why (kept with the entry and in the audit log).
+        #[arg(long)]
+        reason: Option<String>,
+    },
+    /// Remove the entry for an address or range.
+    Rm {
+        /// The address or range, in any spelling.
+        value: String,
+    },
+    /// The entries in force.
+    List {
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -270,6 +304,25 @@ fn run(cli: Cli) -> Result<()> {
                 output::trackers_text,
             )
         }
+        Command::Ban { ip, duration, reason } if ip.contains('/') => {
+            let length = duration.parse::<actions::Duration>()?.0;
+            let state = StateDb::open(&paths.state_db)?;
+            let p = actions::ban_range(
+                &state,
+                &paths.protection(&cfg, now)?,
+                &ip,
+                length,
+                reason.as_deref(),
+                Actor::Cli,
+                now,
+            )?;
+            output::line(&format!(
+                "banned {} as a deny policy: {}",
+                crate::policy::text(&p.value),
+                output::policy_ends(&p)
+            ))
+        }
+        Command::Policy { action } => policy(&cfg, &paths, action, now),
         Command::Ban { ip, duration, reason } => {
             let length = duration.parse::<actions::Duration>()?.0;
             let mut logs = LogsDb::open(&paths.logs_db)?;
@@ -304,6 +357,39 @@ fn run(cli: Cli) -> Result<()> {
         Command::Config { init } => config(&cfg, &paths, init),
         Command::Replay { files, json, apply, format } => replay(&cfg, &paths, &files, json, apply, format, now),
         Command::Watch { .. } | Command::Demo { .. } | Command::Check { .. } => Ok(()),
+    }
+}
+
+fn policy(cfg: &Config, paths: &Paths, action: PolicyCommand, now: crate::time::Timestamp) -> Result<()> {
+    let state = StateDb::open(&paths.state_db)?;
+    match action {
+        PolicyCommand::Add { policy, value, ttl, reason } => {
+            let access = policy.parse::<crate::policy::Access>()?;
+            let protection = paths.protection(cfg, now)?;
+            let p = actions::add_policy(
+                &state,
+                &protection,
+                access,
+                &value,
+                ttl.as_deref(),
+                reason.as_deref(),
+                Actor::Cli,
+                now,
+            )?;
+            output::line(&format!("{} {}: {}", p.policy, crate::policy::text(&p.value), output::policy_ends(&p)))
+        }
+        PolicyCommand::Rm { value } => {
+            let p = actions::remove_policy(&state, &value, Actor::Cli, now)?;
+            output::line(&format!("removed the {} entry for {}", p.policy, crate::policy::text(&p.value)))
+        }
+        PolicyCommand::List { json } => {
+            let list = state.policies(now)?;
+            if json {
+                output::print(true, &list, |_| String::new())
+            } else {
+                output::line(&output::policies_text(&list, now))
+            }
+        }
     }
 }
 

@@ -144,6 +144,45 @@ pub fn ban_text(b: &BanOutcome) -> String {
     format!("banned {} {how} (ban_count {}); OpenAlgo refuses it with a 403 within 60 s", b.ip, b.ban_count)
 }
 
+/// When a policy ends, in words.
+pub fn policy_ends(p: &crate::policy::Policy) -> String {
+    match p.expires_at {
+        Some(t) => format!("until {}", rfc3339(t)),
+        None => "until removed".into(),
+    }
+}
+
+/// The time left until `t`, shortly: `2d 3h`, `45m`, `12s`.
+pub fn left(t: Timestamp, now: Timestamp) -> String {
+    let s = (t - now).num_seconds().max(0);
+    match s {
+        s if s >= 86_400 => format!("{}d {}h", s / 86_400, s % 86_400 / 3_600),
+        s if s >= 3_600 => format!("{}h {}m", s / 3_600, s % 3_600 / 60),
+        s if s >= 60 => format!("{}m", s / 60),
+        s => format!("{s}s"),
+    }
+}
+
+/// `policy list` as text.
+pub fn policies_text(list: &Vec<crate::policy::Policy>, now: Timestamp) -> String {
+    if list.is_empty() {
+        return "no access policies".into();
+    }
+    let mut out = format!("{:<5}  {:<42} {:<16} {:<3}  {}\n", "", "value", "time left", "by", "reason");
+    for p in list {
+        let ends = p.expires_at.map(|t| left(t, now)).unwrap_or_else(|| "until removed".into());
+        out.push_str(&format!(
+            "{:<5}  {:<42} {:<16} {:<3}  {}\n",
+            p.policy.as_str(),
+            crate::policy::text(&p.value),
+            ends,
+            p.created_by,
+            display_raw(&p.reason)
+        ));
+    }
+    out
+}
+
 /// `replay` as text.
 pub fn replay_text(r: &crate::replay::ReplayReport) -> String {
     let mut out = format!("{} lines, {} did not parse\n", r.lines, r.unparsed);

@@ -20,7 +20,8 @@ pub enum Actor {
 }
 
 impl Actor {
-    fn as_str(self) -> &'static str {
+    /// `cli` or `gui`.
+    pub fn as_str(self) -> &'static str {
         match self {
             Actor::Cli => "cli",
             Actor::Gui => "gui",

@@ -24,6 +24,7 @@ use crate::time::Timestamp;
 use super::wal::WalCheckpointer;
 
 mod audit;
+mod policies;
 
 pub use audit::{Actor, AuditEntry};
 
@@ -158,6 +159,7 @@ impl StateDb {
         conn.pragma_update(None, "synchronous", "FULL")
             .map_err(|e| Error::sqlite(path, "setting synchronous on the state database", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating the state tables", e))?;
+        conn.execute_batch(policies::SCHEMA).map_err(|e| Error::sqlite(path, "creating the policy tables", e))?;
         Ok(Self { conn, path: path.to_path_buf() })
     }
 
