@@ -12,7 +12,6 @@ use crate::engine::BanLength;
 use crate::error::{Error, Result};
 use crate::event::Tracker;
 use crate::ip::{canonicalize, display_raw, Protection};
-use crate::policy::{self, Access, Policy};
 use crate::store::logs_db::{BanWrite, LogsDb, NewBan};
 use crate::store::state::{Actor, Offence, StateDb};
 use crate::time::{rfc3339, Timestamp};
@@ -161,84 +160,6 @@ pub fn clear(
     };
     state.audit(actor, action, Some(&key), Some(&format!("{n} row(s) deleted")), None, now)?;
     Ok(n)
-}
-
-/// Adds an access policy (or replaces the one for the same value): `raw` is an address or a CIDR
-/// range, `ttl` seconds or `30m`, `24h`, `7d` (`None`: until removed). A deny entry that holds or
-/// touches a protected address (loopback, private ranges, the trader's own addresses, the
-/// allow-list and the allow entries) is refused with the reason, as [`ban`] refuses one.
-#[allow(clippy::too_many_arguments)]
-pub fn add_policy(
-    state: &StateDb,
-    protection: &Protection,
-    access: Access,
-    raw: &str,
-    ttl: Option<&str>,
-    reason: Option<&str>,
-    actor: Actor,
-    now: Timestamp,
-) -> Result<Policy> {
-    let value = policy::parse_value(raw)?;
-    let ttl_seconds = ttl.map(policy::parse_ttl).transpose()?;
-    let live = state.policies(now)?;
-    if access == Access::Deny {
-        let protection = protection.clone().with_policy_allow(policy::allow_nets(&live, now));
-        if let Some(why) = policy::deny_refusal(&value, &protection) {
-            return Err(Error::Protected { ip: policy::text(&value), why: why.to_string() });
-        }
-    }
-    let expires_at = ttl_seconds.map(|s| now + chrono::Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)));
-    let p = Policy {
-        value,
-        policy: access,
-        ttl_seconds,
-        expires_at,
-        created_at: now,
-        reason: reason.map(str::trim).unwrap_or_default().to_string(),
-        created_by: actor.as_str().to_string(),
-    };
-    let replaced = live.iter().find(|q| q.value == value).map(|q| q.policy);
-    state.put_policy(&p)?;
-    let detail = match (expires_at, replaced) {
-        (Some(t), None) => format!("{access} until {}", rfc3339(t)),
-        (None, None) => format!("{access} until removed"),
-        (Some(t), Some(was)) => format!("{access} until {} (was {was})", rfc3339(t)),
-        (None, Some(was)) => format!("{access} until removed (was {was})"),
-    };
-    let reason = Some(p.reason.as_str()).filter(|r| !r.is_empty());
-    state.audit(actor, "policy-add", Some(&policy::text(&value)), Some(&detail), reason, now)?;
-    Ok(p)
-}
-
-/// Removes the access policy for `raw` (any spelling of the same address or range).
-pub fn remove_policy(state: &StateDb, raw: &str, actor: Actor, now: Timestamp) -> Result<Policy> {
-    let value = policy::parse_value(raw)?;
-    let text = policy::text(&value);
-    let Some(p) = state.policies(now)?.into_iter().find(|p| p.value == value) else {
-        return Err(Error::InvalidPolicy(format!("there is no policy for {text}: `warden policy list` lists them")));
-    };
-    state.remove_policy(&text)?;
-    state.audit(actor, "policy-rm", Some(&text), Some(&format!("{} removed", p.policy)), None, now)?;
-    Ok(p)
-}
-
-/// Bans a whole range by hand for `length`: a deny policy with that time to live, refused as
-/// [`add_policy`] refuses one. `raw` must hold a `/`.
-pub fn ban_range(
-    state: &StateDb,
-    protection: &Protection,
-    raw: &str,
-    length: BanLength,
-    reason: Option<&str>,
-    actor: Actor,
-    now: Timestamp,
-) -> Result<Policy> {
-    let ttl = match length {
-        BanLength::Permanent => None,
-        other => other.expires_at(now).map(|t| ((t - now).num_seconds().max(1)).to_string()),
-    };
-    let reason = reason.map(str::trim).filter(|r| !r.is_empty()).unwrap_or("Manual ban");
-    add_policy(state, protection, Access::Deny, raw, ttl.as_deref(), Some(reason), actor, now)
 }
 
 #[cfg(test)]

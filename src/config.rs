@@ -137,6 +137,106 @@ pub struct Config {
     pub poll_seconds: u64,
     /// Which desktop alerts the app sends.
     pub notify: NotifyConfig,
+    /// Where bans are enforced besides OpenAlgo's `logs.db`: nginx and nftables (both off by
+    /// default).
+    pub enforce: EnforceConfig,
+}
+
+/// Where bans are enforced besides `logs.db` (`[enforce.nginx]`, `[enforce.nftables]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EnforceConfig {
+    /// nginx, through a `geo` file Warden owns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nginx: Option<NginxEnforce>,
+    /// The kernel, through an nftables table Warden owns.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nftables: Option<NftEnforce>,
+}
+
+/// `[enforce.nginx]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NginxEnforce {
+    /// The `geo` file Warden writes (one `CIDR 1;` per line); nginx's configuration includes it.
+    pub geo_file: PathBuf,
+    /// The command that checks nginx's configuration before a reload.
+    pub check: Vec<String>,
+    /// The command that makes nginx read it again.
+    pub reload: Vec<String>,
+    /// At most one reload per this many seconds: a flood of bans costs one reload (default 2).
+    pub reload_spacing_seconds: u64,
+}
+
+impl Default for NginxEnforce {
+    fn default() -> Self {
+        Self {
+            geo_file: PathBuf::from("/etc/nginx/warden/banned.geo"),
+            check: ["nginx", "-t", "-q"].map(String::from).to_vec(),
+            reload: ["nginx", "-s", "reload"].map(String::from).to_vec(),
+            reload_spacing_seconds: 2,
+        }
+    }
+}
+
+/// `[enforce.nftables]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct NftEnforce {
+    /// The table's name, in the `inet` family.
+    pub table: String,
+    /// The TCP ports on which banned sources are dropped (never SSH's).
+    pub ports: Vec<u16>,
+    /// The `nft` command (a prefix such as `["sudo", "-n", "nft"]` works too).
+    pub command: Vec<String>,
+}
+
+impl Default for NftEnforce {
+    fn default() -> Self {
+        Self { table: "warden".into(), ports: vec![80, 443], command: vec!["nft".into()] }
+    }
+}
+
+impl EnforceConfig {
+    fn validate(&self) -> std::result::Result<(), String> {
+        if let Some(n) = &self.nginx {
+            let geo = n.geo_file.to_string_lossy();
+            if !n.geo_file.is_absolute() || geo.contains(['\n', '\r', ';', '"', '\'']) {
+                return Err(format!(
+                    "enforce.nginx.geo_file must be an absolute path without quotes, ';' or line breaks, not '{}'",
+                    crate::ip::display_raw(&geo)
+                ));
+            }
+            if n.check.is_empty() || n.reload.is_empty() {
+                return Err("enforce.nginx.check and enforce.nginx.reload must each name a command".into());
+            }
+            check_range("enforce.nginx.reload_spacing_seconds", n.reload_spacing_seconds as u32, 0, 3600)?;
+        }
+        if let Some(t) = &self.nftables {
+            let ok = !t.table.is_empty()
+                && t.table.len() <= 32
+                && t.table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                && t.table.starts_with(|c: char| c.is_ascii_alphabetic());
+            if !ok {
+                return Err(format!(
+                    "enforce.nftables.table must be a name of letters, digits and '_' (at most 32), not '{}'",
+                    crate::ip::display_raw(&t.table)
+                ));
+            }
+            if t.ports.is_empty() || t.ports.contains(&0) {
+                return Err("enforce.nftables.ports must list the ports to guard, such as [80, 443]".into());
+            }
+            if t.ports.contains(&22) {
+                return Err("enforce.nftables.ports must not hold 22: Warden never blocks SSH, so that you can \
+                            always reach your server"
+                    .into());
+            }
+            if t.command.is_empty() {
+                return Err("enforce.nftables.command must name the nft command".into());
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Which desktop alerts the app sends (the CLI prints everything regardless).
@@ -175,6 +275,7 @@ impl Default for Config {
             near_fraction: 0.8,
             poll_seconds: 10,
             notify: NotifyConfig::default(),
+            enforce: EnforceConfig::default(),
         }
     }
 }
@@ -244,6 +345,7 @@ impl Config {
             return Err(format!("poll_seconds must be 1 to 3600, not {}", self.poll_seconds));
         }
         Protection::new(&self.allow).map_err(|e| e.to_string())?;
+        self.enforce.validate()?;
         for log in &self.access_log {
             crate::source::access::pipeline::LineParser::new(&log.format)
                 .map_err(|e| format!("access_log {}: {e}", log.path.display()))?;

@@ -36,6 +36,12 @@ impl IpKey {
         Self([bits as u64, (bits >> 64) as u64])
     }
 
+    /// The key of [`IpKey::bits`].
+    #[inline]
+    pub fn from_bits(bits: u128) -> Self {
+        Self([bits as u64, (bits >> 64) as u64])
+    }
+
     /// The key as one integer (to hash, or to key a map).
     #[inline]
     pub fn bits(self) -> u128 {
@@ -374,6 +380,11 @@ impl Protection {
     /// Replaces the trader's own addresses (they change as the trader signs in from elsewhere).
     pub fn set_own(&mut self, own: Vec<OwnAddress>) {
         self.own = own;
+    }
+
+    /// The trader's own addresses.
+    pub fn own(&self) -> &[OwnAddress] {
+        &self.own
     }
 
     /// Replaces the access policies' allow entries.

@@ -24,13 +24,16 @@
 //!      the private files Warden writes;
 //!    - [`source`]: the access-log parser and tailer, the incremental reader of `logs.db` (through
 //!      the store's table code), and where the trader's own addresses are found;
-//!    - [`watch`]: file-system notifications turned into wake-ups, with a slow poll as fallback.
+//!    - [`watch`]: file-system notifications turned into wake-ups, with a slow poll as fallback;
+//!    - [`enforce`]: the enforcement points beyond `logs.db` (nginx's `geo` file, an nftables
+//!      table), each converging on the desired state.
 //! 4. [`config`]: thresholds, paths and the allow-list, validated once when loaded.
 //! 5. [`monitor`]: wires sources to the engine and the engine to the stores, and reports
 //!    [`monitor::Notice`]s.
 //! 6. On top, what users call:
 //!    - [`cli`]: the `warden` command line (its options are shared with the desktop app);
 //!    - [`actions`]: manual ban, unban and clear, with an audit entry each (shared by CLI and GUI);
+//!    - [`access`]: access policies, the allow-list-only mode and enforcing now (shared likewise);
 //!    - [`replay`]: old access logs through the engine in event time (`warden replay`);
 //!    - [`report`]: the read-only views behind `status`, `bans` and `trackers`;
 //!    - [`check`]: the security checklist of the trader's own server (`warden check`);
@@ -38,12 +41,14 @@
 //!    - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
 #![deny(missing_docs)]
 
+pub mod access;
 pub mod actions;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod dashboard;
 pub mod demo;
+pub mod enforce;
 pub mod engine;
 pub mod error;
 pub mod event;

@@ -161,47 +161,11 @@ fn db_files(dir: &Path) -> Fact<Vec<FileFacts>> {
 /// re-runs it, and must not hang on it).
 pub const NGINX_T_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
 
-/// Runs `cmd` and collects its output, killing it after `limit`.
-fn output_within(cmd: &mut Command, limit: std::time::Duration) -> std::io::Result<std::process::Output> {
-    use std::io::Read;
-    use std::process::Stdio;
-    let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn()?;
-    // Read both pipes on threads of their own: a child that fills one would otherwise wait for
-    // ever on a reader that waits for it to end.
-    let reader = |pipe: Option<Box<dyn Read + Send>>| {
-        std::thread::spawn(move || {
-            let mut buf = Vec::new();
-            if let Some(mut p) = pipe {
-                let _ = p.read_to_end(&mut buf);
-            }
-            buf
-        })
-    };
-    let out = reader(child.stdout.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let err = reader(child.stderr.take().map(|p| Box::new(p) as Box<dyn Read + Send>));
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
-        }
-        if start.elapsed() >= limit {
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::TimedOut,
-                format!("it did not finish within {} s", limit.as_secs()),
-            ));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    Ok(std::process::Output { status, stdout, stderr })
-}
-
 /// `nginx -T`: nginx's whole configuration, as nginx itself reads it.
 fn nginx_t(bin: &Path, limit: std::time::Duration) -> Fact<(NginxConf, String)> {
-    let out = output_within(Command::new(bin).arg("-T"), limit).map_err(|e| match e.kind() {
+    let out = crate::enforce::command::output_within(Command::new(bin).arg("-T"), None, limit).map_err(|e| match e
+        .kind()
+    {
         std::io::ErrorKind::NotFound => format!(
             "nginx is not installed here ({} was not found); give the configuration files with --nginx-config",
             bin.display()

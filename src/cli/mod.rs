@@ -6,7 +6,10 @@
 //!
 //! Every command exits non-zero on failure, with one line on stderr that says what to do.
 
+mod access;
 mod output;
+
+use access::{EnforceCommand, PolicyCommand, WhitelistCommand};
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -143,6 +146,16 @@ enum Command {
         #[command(subcommand)]
         action: PolicyCommand,
     },
+    /// Bans beyond OpenAlgo: nginx and nftables (configured under [enforce]).
+    Enforce {
+        #[command(subcommand)]
+        action: EnforceCommand,
+    },
+    /// Allow-list-only mode: admit nothing but loopback and the allow entries.
+    Whitelist {
+        #[command(subcommand)]
+        action: WhitelistCommand,
+    },
     /// The audit log of manual actions, newest first.
     Audit {
         /// Print JSON.
@@ -195,35 +208,6 @@ enum Command {
         #[arg(long, default_value_t = 1.0)]
         speed: f64,
         /// Print one JSON object per line.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-/// `warden policy …`.
-#[derive(Debug, Subcommand)]
-enum PolicyCommand {
-    /// Add an entry (or replace the one for the same address or range).
-    Add {
-        /// allow (never banned; admitted in allow-list-only mode) or deny (refused everywhere).
-        policy: String,
-        /// An IPv4 or IPv6 address, or a CIDR range such as 203.0.113.0/24 or 2001:db8::/64.
-        value: String,
-        /// How long it lasts: seconds, or 30m, 24h, 7d (default: until removed).
-        #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-        ttl: Option<String>,
-        /// Why (kept with the entry and in the audit log).
-        #[arg(long)]
-        reason: Option<String>,
-    },
-    /// Remove the entry for an address or range.
-    Rm {
-        /// The address or range, in any spelling.
-        value: String,
-    },
-    /// The entries in force.
-    List {
-        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -307,7 +291,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Ban { ip, duration, reason } if ip.contains('/') => {
             let length = duration.parse::<actions::Duration>()?.0;
             let state = StateDb::open(&paths.state_db)?;
-            let p = actions::ban_range(
+            let p = crate::access::ban_range(
                 &state,
                 &paths.protection(&cfg, now)?,
                 &ip,
@@ -322,7 +306,9 @@ fn run(cli: Cli) -> Result<()> {
                 output::policy_ends(&p)
             ))
         }
-        Command::Policy { action } => policy(&cfg, &paths, action, now),
+        Command::Policy { action } => access::policy(&cfg, &paths, action, now),
+        Command::Enforce { action } => access::enforce(&cfg, &paths, action, now),
+        Command::Whitelist { action } => access::whitelist(&cfg, &paths, action, now),
         Command::Ban { ip, duration, reason } => {
             let length = duration.parse::<actions::Duration>()?.0;
             let mut logs = LogsDb::open(&paths.logs_db)?;
@@ -357,39 +343,6 @@ fn run(cli: Cli) -> Result<()> {
         Command::Config { init } => config(&cfg, &paths, init),
         Command::Replay { files, json, apply, format } => replay(&cfg, &paths, &files, json, apply, format, now),
         Command::Watch { .. } | Command::Demo { .. } | Command::Check { .. } => Ok(()),
-    }
-}
-
-fn policy(cfg: &Config, paths: &Paths, action: PolicyCommand, now: crate::time::Timestamp) -> Result<()> {
-    let state = StateDb::open(&paths.state_db)?;
-    match action {
-        PolicyCommand::Add { policy, value, ttl, reason } => {
-            let access = policy.parse::<crate::policy::Access>()?;
-            let protection = paths.protection(cfg, now)?;
-            let p = actions::add_policy(
-                &state,
-                &protection,
-                access,
-                &value,
-                ttl.as_deref(),
-                reason.as_deref(),
-                Actor::Cli,
-                now,
-            )?;
-            output::line(&format!("{} {}: {}", p.policy, crate::policy::text(&p.value), output::policy_ends(&p)))
-        }
-        PolicyCommand::Rm { value } => {
-            let p = actions::remove_policy(&state, &value, Actor::Cli, now)?;
-            output::line(&format!("removed the {} entry for {}", p.policy, crate::policy::text(&p.value)))
-        }
-        PolicyCommand::List { json } => {
-            let list = state.policies(now)?;
-            if json {
-                output::print(true, &list, |_| String::new())
-            } else {
-                output::line(&output::policies_text(&list, now))
-            }
-        }
     }
 }
 

@@ -183,6 +183,38 @@ pub fn policies_text(list: &Vec<crate::policy::Policy>, now: Timestamp) -> Strin
     out
 }
 
+/// `enforce status` and `enforce apply` as text.
+pub fn sinks_text(list: &[crate::enforce::SinkStatus]) -> String {
+    let mut out = String::new();
+    for s in list {
+        let applied = s.applied_at.map(rfc3339).unwrap_or_else(|| "-".into());
+        out.push_str(&format!("{:<9} {:<8} {:>7} refused  applied {applied}", s.name, s.state.as_str(), s.entries));
+        if let Some(e) = &s.error {
+            out.push_str(&format!("\n          {}", display_raw(e)));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// `whitelist enable --dry-run` as text.
+pub fn allow_only_plan_text(p: &crate::access::AllowOnlyPlan) -> String {
+    let admitted: Vec<String> = p.admitted.iter().map(crate::policy::text).collect();
+    let mut out = format!("allow-list-only mode would admit only: {}\n", admitted.join(", "));
+    if p.refused.is_empty() {
+        out.push_str("no address of the last 24 h would be refused\n");
+    } else {
+        out.push_str(&format!("{} address(es) of the last 24 h would be refused:\n", p.refused.len()));
+        for (ip, n) in &p.refused {
+            out.push_str(&format!("  {:<40} {n} request(s)\n", display_raw(ip)));
+        }
+    }
+    if let Some(why) = &p.blocked {
+        out.push_str(&format!("and it cannot be turned on now: {why}\n"));
+    }
+    out
+}
+
 /// `replay` as text.
 pub fn replay_text(r: &crate::replay::ReplayReport) -> String {
     let mut out = format!("{} lines, {} did not parse\n", r.lines, r.unparsed);

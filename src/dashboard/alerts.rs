@@ -113,6 +113,18 @@ impl Alerts {
                     }
                 })
             }
+            Notice::Sink { name, state, error, .. } => {
+                let now_failing = *state == crate::enforce::SinkState::Failing;
+                let was_failing = self.failing.insert(format!("sink:{name}"), now_failing).unwrap_or(false);
+                if !self.notify.sources || now_failing == was_failing {
+                    return None;
+                }
+                Some(if now_failing {
+                    Alert { title: format!("Bans are not reaching {name}"), body: error.clone().unwrap_or_default() }
+                } else {
+                    Alert { title: format!("Bans reach {name} again"), body: "Warden brought it up to date.".into() }
+                })
+            }
             Notice::Checklist(c) if self.notify.checklist && !c.newly_failing.is_empty() => {
                 Some(match c.newly_failing.as_slice() {
                     [one] => Alert {

@@ -12,6 +12,7 @@ impl Engine {
     /// `until` is `None` for permanent. Rows whose address is not an IP still count for their
     /// exact string.
     pub fn sync_bans<'a>(&mut self, rows: impl IntoIterator<Item = (&'a str, Option<Timestamp>, Option<Timestamp>)>) {
+        self.version += 1;
         self.bans.clear();
         self.banned_raw.clear();
         self.ban_filter.clear();
@@ -88,6 +89,7 @@ impl Engine {
             }
         }
         self.bans.remove(&ip_key(order.ip));
+        self.version += 1;
     }
 }
 

@@ -95,6 +95,8 @@ pub struct Engine {
     working: HashMap<IpAddr, Timestamp, RandomState>,
     /// Whether an address with a working key is spared a ban for invalid keys.
     spare_working_keys: bool,
+    /// See [`Engine::version`].
+    version: u64,
 }
 
 /// How often the interner may be compacted, at most.
@@ -122,6 +124,7 @@ impl Engine {
             compacted: None,
             working: HashMap::default(),
             spare_working_keys: true,
+            version: 0,
         }
     }
 
@@ -150,7 +153,36 @@ impl Engine {
 
     /// Replaces the trader's own addresses, which are never banned.
     pub fn set_own_addresses(&mut self, own: Vec<OwnAddress>) {
-        self.protection.set_own(own);
+        if self.protection.own() != own.as_slice() {
+            self.protection.set_own(own);
+            self.version += 1;
+        }
+    }
+
+    /// Replaces the access policies' allow entries (never banned).
+    pub fn set_policy_allow(&mut self, nets: Vec<ipnet::IpNet>) {
+        self.protection.set_policy_allow(nets);
+        self.version += 1;
+    }
+
+    /// What is never banned.
+    pub fn protection(&self) -> &Protection {
+        &self.protection
+    }
+
+    /// A number that changes whenever the bans in force or the protection may have changed (for
+    /// the monitor, which recomputes the desired enforcement state then).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The bans in force at `now`: canonical address and end (`None`: permanent).
+    pub fn bans_in_force(&self, now: Timestamp) -> Vec<(IpAddr, Option<Timestamp>)> {
+        self.bans
+            .iter()
+            .filter(|(_, span)| span.until.is_none_or(|u| u > now))
+            .map(|(key, span)| (crate::ip::IpKey::from_bits(*key).ip(), span.until))
+            .collect()
     }
 
     /// Replaces the thresholds (for example after OpenAlgo's settings changed).
@@ -267,7 +299,11 @@ impl Engine {
         self.key_seen.retain(|_, at| now < later(*at, SAME_KEY_GAP));
         self.compact_interner(now);
         self.alerted.retain(|_, until| *until > now);
+        let bans = self.bans.len();
         self.bans.retain(|_, span| span.until.is_none_or(|u| u > now));
+        if self.bans.len() != bans {
+            self.version += 1;
+        }
         self.banned_raw.retain(|_, until| until.is_none_or(|u| u > now));
         self.ordered_here.retain(|_, at| now < later(*at, chrono::Duration::minutes(1)));
         self.working.retain(|_, at| now < later(*at, WINDOW));
@@ -480,6 +516,7 @@ impl Engine {
         // The ban takes effect in the engine at once; the counter is cleared, as OpenAlgo does.
         self.ban_filter.insert(bans::ip_key(ip));
         self.bans.insert(bans::ip_key(ip), Span { until: order.expires_at(), since: Some(order.at) });
+        self.version += 1;
         self.ordered_here.insert(bans::ip_key(ip), order.at);
         self.banned_raw.insert(order.raw.clone(), order.expires_at());
         self.banned_raw.insert(ip.to_string(), order.expires_at());

@@ -7,6 +7,7 @@
 //! this same monitor; none of them decides anything itself.
 
 mod act;
+mod enforce;
 mod follow;
 mod handle;
 mod notice;
@@ -108,6 +109,8 @@ pub struct Monitor {
     recheck: Option<crate::check::recheck::Rechecker>,
     /// Where the latest checklist is published for the dashboard.
     checklist: Option<SharedChecklist>,
+    /// Access policies, the mode, and the sinks beyond `logs.db`.
+    enforcement: enforce::Enforcement,
 }
 
 /// The latest server checklist, as the monitor publishes it and the dashboard reads it.
@@ -173,6 +176,10 @@ impl Monitor {
             changed: false,
             recheck: None,
             checklist: None,
+            enforcement: enforce::Enforcement {
+                enforcer: crate::enforce::Enforcer::from_config(&cfg.enforce),
+                ..Default::default()
+            },
         })
     }
 
@@ -188,7 +195,7 @@ impl Monitor {
 
     /// The files whose changes should wake the monitor.
     pub fn watched_files(&self) -> Vec<std::path::PathBuf> {
-        let mut files = vec![self.logs.path().to_path_buf()];
+        let mut files = vec![self.logs.path().to_path_buf(), crate::store::state::wake_file(self.state.path())];
         files.extend(self.access.iter().map(|a| a.path().to_path_buf()));
         if let Some(p) = self.follower.as_ref().and_then(|f| f.path().cloned()) {
             files.push(p);
@@ -200,10 +207,7 @@ impl Monitor {
     /// scan was held back (see [`crate::source::openalgo::SCAN_SPACING_PER_ROW`]).
     pub fn due(&self) -> Option<Timestamp> {
         let windows = self.windows_due().filter(|_| self.windows_stale && self.pulse.is_some());
-        match (self.logs.due(), windows) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
+        [self.logs.due(), windows, self.enforce_due()].into_iter().flatten().min()
     }
 
     /// Whether the last round found anything new: a commit to `logs.db`, lines in an access log,
@@ -245,6 +249,7 @@ impl Monitor {
         self.refresh_own_addresses(now);
         self.follow_openalgo(&mut out);
         self.reload_offences_if_changed(&mut out);
+        self.follow_policies(now, &mut out);
         // The counts at which the engine warns or bans are read at every commit.
         let thresholds = self.engine.thresholds();
         self.logs.read_hot_from(Tracker::ALL.map(|t| {
@@ -270,6 +275,7 @@ impl Monitor {
         }
         self.follow_access(now, &mut out);
         self.retry_pending(now, &mut out);
+        self.enforce(now, &mut out);
         // Once a second at most: it walks every counter, and a busy log wakes the monitor
         // hundreds of times a second.
         if self.evicted.is_none_or(|at| now < at || now - at >= EVICT_EVERY) {

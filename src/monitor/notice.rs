@@ -170,6 +170,17 @@ pub enum Notice {
         #[serde(with = "crate::time::serde_rfc3339")]
         last_ok: Timestamp,
     },
+    /// An enforcement point (nginx, nftables) started or stopped holding the desired state.
+    Sink {
+        /// `nginx` or `nftables`.
+        name: String,
+        /// `working` or `failing`.
+        state: crate::enforce::SinkState,
+        /// Ranges and addresses refused there.
+        entries: usize,
+        /// Why it is failing.
+        error: Option<String>,
+    },
     /// The server checklist ([`crate::check`]) came out differently when it ran again by itself
     /// (OpenAlgo's `.env`, a file's mode or nginx's configuration changed).
     Checklist(crate::check::recheck::Recheck),
@@ -268,6 +279,10 @@ impl fmt::Display for Notice {
                 rule_line(Rule::InvalidApiKey, *count, *threshold),
                 rfc3339(*last_ok)
             ),
+            Notice::Sink { name, state, entries, error } => match error {
+                Some(e) => write!(f, "ENFORCE    {name}: {}: {e}", state.as_str()),
+                None => write!(f, "ENFORCE    {name}: {} ({entries} refused)", state.as_str()),
+            },
             Notice::Checklist(c) => {
                 let s = c.summary;
                 write!(f, "CHECKLIST  {} failing, {} to look at, {} fine", s.fail, s.warn, s.pass)?;

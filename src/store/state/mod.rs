@@ -26,6 +26,8 @@ use super::wal::WalCheckpointer;
 mod audit;
 mod policies;
 
+pub use policies::wake_file;
+
 pub use audit::{Actor, AuditEntry};
 
 const SCHEMA: &str = "

@@ -25,6 +25,14 @@ CREATE TABLE IF NOT EXISTS modes (
     at TEXT NOT NULL,
     by TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS sinks (
+    name TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    entries INTEGER NOT NULL,
+    applied_at TEXT,
+    error TEXT,
+    at TEXT NOT NULL
+);
 CREATE TRIGGER IF NOT EXISTS policies_insert AFTER INSERT ON policies BEGIN
     INSERT INTO changes (what, n) VALUES ('policies', 1) ON CONFLICT(what) DO UPDATE SET n = n + 1;
 END;
@@ -42,10 +50,74 @@ CREATE TRIGGER IF NOT EXISTS modes_update AFTER UPDATE ON modes BEGIN
 END;
 ";
 
+/// The file whose change wakes a running monitor after a policy or the mode changed (the state
+/// database itself is not watched: the monitor writes it all the time).
+pub fn wake_file(state_db: &std::path::Path) -> std::path::PathBuf {
+    state_db.with_file_name("policies.changed")
+}
+
 /// The allow-list-only mode's row in `modes`.
 const ALLOW_ONLY: &str = "allow_only";
 
 impl StateDb {
+    /// Wakes a running monitor: a policy or the mode changed.
+    fn wake(&self) {
+        // A monitor that is not woken still sees the change at its next poll.
+        let _ = crate::store::private::write_private(
+            &wake_file(&self.path),
+            crate::time::rfc3339(crate::time::now()).as_bytes(),
+        );
+    }
+
+    /// Records how an enforcement sink is doing, for `warden enforce status` in another process.
+    pub fn save_sink_status(&self, s: &crate::enforce::SinkStatus, at: Timestamp) -> Result<()> {
+        self.conn
+            .execute(
+                "INSERT INTO sinks (name, state, entries, applied_at, error, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) \
+                 ON CONFLICT(name) DO UPDATE SET state = excluded.state, entries = excluded.entries, \
+                 applied_at = excluded.applied_at, error = excluded.error, at = excluded.at",
+                params![
+                    s.name,
+                    s.state.as_str(),
+                    i64::try_from(s.entries).unwrap_or(i64::MAX),
+                    s.applied_at.map(ts),
+                    s.error,
+                    ts(at)
+                ],
+            )
+            .map_err(|e| self.err("recording an enforcement status", e))?;
+        Ok(())
+    }
+
+    /// The enforcement statuses the monitor last recorded, with when each was recorded.
+    pub fn sink_statuses(&self) -> Result<Vec<(crate::enforce::SinkStatus, Timestamp)>> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT name, state, entries, applied_at, error, at FROM sinks ORDER BY name")
+            .map_err(|e| self.err("reading the enforcement statuses", e))?;
+        type Row = (String, String, i64, Option<String>, Option<String>, String);
+        let rows = stmt
+            .query_map([], |r| -> rusqlite::Result<Row> {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?))
+            })
+            .map_err(|e| self.err("reading the enforcement statuses", e))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (name, state, entries, applied, error, at) =
+                row.map_err(|e| self.err("reading the enforcement statuses", e))?;
+            let (Some(state), Some(at)) = (crate::enforce::SinkState::parse(&state), parse_ts(&at)) else { continue };
+            let status = crate::enforce::SinkStatus {
+                name,
+                state,
+                entries: usize::try_from(entries).unwrap_or(0),
+                applied_at: applied.as_deref().and_then(parse_ts),
+                error,
+            };
+            out.push((status, at));
+        }
+        Ok(out)
+    }
+
     /// Adds a policy, or replaces the one for the same value.
     pub fn put_policy(&self, p: &Policy) -> Result<()> {
         self.conn
@@ -66,6 +138,7 @@ impl StateDb {
                 ],
             )
             .map_err(|e| self.err("saving an access policy", e))?;
+        self.wake();
         Ok(())
     }
 
@@ -75,6 +148,7 @@ impl StateDb {
             .conn
             .execute("DELETE FROM policies WHERE value = ?1", params![value])
             .map_err(|e| self.err("removing an access policy", e))?;
+        self.wake();
         Ok(n > 0)
     }
 
@@ -152,6 +226,7 @@ impl StateDb {
                 params![ALLOW_ONLY, if on { "on" } else { "off" }, ts(at), by],
             )
             .map_err(|e| self.err("setting the allow-list-only mode", e))?;
+        self.wake();
         Ok(())
     }
 

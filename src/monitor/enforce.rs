@@ -1,0 +1,117 @@
+//! The monitor's side of enforcement: access policies and the mode read from the state database,
+//! the desired state recomputed when bans, policies or protection change (or an entry ends), and
+//! the sinks brought to it.
+
+use super::{Monitor, Notice};
+use crate::policy::{allow_nets, Desired, Policy};
+use crate::time::Timestamp;
+
+/// What the monitor keeps for enforcement.
+#[derive(Debug, Default)]
+pub(super) struct Enforcement {
+    /// The sinks, when any is configured.
+    pub enforcer: Option<crate::enforce::Enforcer>,
+    /// The access policies in force, as last read.
+    pub policies: Vec<Policy>,
+    /// Whether the allow-list-only mode is on.
+    pub allow_only: bool,
+    /// The state database's policy counter when last read.
+    pub version: Option<i64>,
+    /// The desired state last computed, and the engine version and time it was computed for.
+    pub desired: Option<(Desired, u64)>,
+    /// Whether the policies changed since `desired` was computed.
+    pub stale: bool,
+    /// Whether `desired` changed since the sinks were last brought to it.
+    pub moved: bool,
+}
+
+impl Monitor {
+    /// Re-reads the policies and the mode when another process (the CLI, the app) changed them,
+    /// drops expired ones, and hands the allow entries to the engine.
+    pub(super) fn follow_policies(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        let version = match self.state.policies_version() {
+            Ok(v) => v,
+            Err(e) => return out.push(self.state_failing(&e)),
+        };
+        let expired = self.enforcement.policies.iter().any(|p| !p.live(now));
+        if self.enforcement.version == Some(version) && !expired {
+            return;
+        }
+        if expired {
+            if let Err(e) = self.state.purge_policies(now) {
+                out.push(self.state_failing(&e));
+            }
+        }
+        match (self.state.policies(now), self.state.allow_only()) {
+            (Ok(p), Ok(mode)) => {
+                self.engine.set_policy_allow(allow_nets(&p, now));
+                self.enforcement.policies = p;
+                self.enforcement.allow_only = mode;
+                self.enforcement.version = self.state.policies_version().ok();
+                self.enforcement.stale = true;
+            }
+            (Err(e), _) | (_, Err(e)) => out.push(self.state_failing(&e)),
+        }
+    }
+
+    /// Recomputes the desired state when something it depends on changed, and brings every sink
+    /// to it (each sink also looks for drift and retries by itself, see [`crate::enforce`]).
+    pub(super) fn enforce(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        if self.enforcement.enforcer.is_none() {
+            return;
+        }
+        let version = self.engine.version();
+        let fresh = match &self.enforcement.desired {
+            Some((d, v)) => *v == version && !self.enforcement.stale && d.next_change().is_none_or(|t| now < t),
+            None => false,
+        };
+        if !fresh {
+            let (desired, _skipped) = Desired::build(
+                self.engine.bans_in_force(now),
+                &self.enforcement.policies,
+                self.enforcement.allow_only,
+                self.engine.protection(),
+                now,
+            );
+            let same = self.enforcement.desired.as_ref().is_some_and(|(d, _)| *d == desired);
+            self.enforcement.moved |= !same;
+            self.enforcement.desired = Some((desired, version));
+            self.enforcement.stale = false;
+        }
+        let (Some(enforcer), Some((desired, _))) = (&mut self.enforcement.enforcer, &self.enforcement.desired) else {
+            return;
+        };
+        // A busy log wakes the monitor hundreds of times a second: the sinks are looked at only
+        // when the state moved or one of them has work due (a reload, a retry, a drift check).
+        let due = enforcer.due().is_none_or(|t| t <= std::time::Instant::now());
+        if !self.enforcement.moved && !due {
+            return;
+        }
+        self.enforcement.moved = false;
+        for s in enforcer.converge(desired, now) {
+            if let Err(e) = self.state.save_sink_status(&s, now) {
+                out.push(self.state_failing(&e));
+            }
+            out.push(Notice::Sink { name: s.name, state: s.state, entries: s.entries, error: s.error });
+        }
+    }
+
+    /// When enforcement wants a round by itself: an entry ending, a spaced reload, a retry or a
+    /// drift check.
+    pub(super) fn enforce_due(&self) -> Option<Timestamp> {
+        let policy_ends = self.enforcement.policies.iter().filter_map(|p| p.expires_at).min();
+        let Some(enforcer) = self.enforcement.enforcer.as_ref() else { return policy_ends };
+        let now = crate::time::now();
+        let work = enforcer.due().map(|at| {
+            let wait = at.saturating_duration_since(std::time::Instant::now());
+            now + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::zero())
+        });
+        let ends = self.enforcement.desired.as_ref().and_then(|(d, _)| d.next_change());
+        [work, ends, policy_ends].into_iter().flatten().min()
+    }
+
+    /// The sinks' statuses, if any sink is configured.
+    pub fn sink_statuses(&self) -> Option<Vec<crate::enforce::SinkStatus>> {
+        self.enforcement.enforcer.as_ref().map(|e| e.statuses())
+    }
+}
