@@ -203,8 +203,8 @@ pub struct Skipped {
 pub struct Desired {
     /// Ranges and addresses refused, sorted, none covered by another.
     pub deny: Vec<DenyEntry>,
-    /// In allow-list-only mode, the only ranges admitted (loopback always among them), sorted;
-    /// `None` when the mode is off.
+    /// In allow-list-only mode, the only ranges admitted (loopback, the allow entries and the
+    /// addresses the trader is using), sorted; `None` when the mode is off.
     #[serde(serialize_with = "nets_text")]
     pub allow_only: Option<Vec<IpNet>>,
 }
@@ -257,8 +257,11 @@ impl Desired {
         }
         deny.sort_by_key(|d| d.net);
         let allow_only = allow_only.then(|| {
+            // Loopback, the allow entries, and the addresses the trader is using now: the mode
+            // must never lock the trader out.
             let mut nets: Vec<IpNet> = loopback().to_vec();
             nets.extend(protection.allow_entries().copied());
+            nets.extend(protection.own().iter().map(|o| IpNet::from(unmap(o.ip))));
             nets.sort();
             nets.dedup();
             nets

@@ -8,6 +8,7 @@ mod access_logs;
 mod check;
 mod cli;
 mod dashboard;
+mod enforce;
 mod engine_rules;
 mod logs_db_fixtures;
 mod logs_db_writes;

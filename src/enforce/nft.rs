@@ -186,8 +186,16 @@ impl Sink for NftSink {
     }
 
     fn drifted(&mut self) -> bool {
-        // A table that cannot even be listed counts as gone: the next apply says why.
-        self.applied.is_some() && !self.table_exists().unwrap_or(false)
+        if self.applied.is_none() {
+            return false;
+        }
+        // A table that cannot even be listed counts as gone: the next apply says why. Gone, it
+        // is written whole.
+        let gone = !self.table_exists().unwrap_or(false);
+        if gone {
+            self.applied = None;
+        }
+        gone
     }
 
     fn due(&self) -> Option<Instant> {

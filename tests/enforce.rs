@@ -1,0 +1,373 @@
+//! Enforcement with the real parts: Debian's nginx started by the test on loopback with Warden's
+//! snippet, and nftables in a network namespace the test creates. The monitor runs in-process
+//! and is driven round by round.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use warden::config::{Config, NftEnforce, NginxEnforce, Paths};
+use warden::monitor::{Monitor, Notice};
+use warden::store::state::{Actor, StateDb};
+
+use crate::common::{fresh_logs_db, raw};
+
+/// A private nginx: Warden's `geo` in `http {}`, its check and the header clearing in the server,
+/// `set_real_ip_from 127.0.0.1; real_ip_header X-Forwarded-For;`, and behind it a loopback
+/// upstream standing in for OpenAlgo that answers 200 with the `CF-Connecting-IP` it received.
+struct Nginx {
+    dir: tempfile::TempDir,
+    port: u16,
+    conf: PathBuf,
+    bin: String,
+}
+
+impl Nginx {
+    fn start() -> Self {
+        let nginx = ["/usr/sbin/nginx", "/usr/bin/nginx"].into_iter().find(|p| Path::new(p).exists());
+        assert!(nginx.is_some(), "nginx is not installed: scripts/test.sh installs it (apt-get install nginx)");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let port = free_port();
+        let upstream = free_port();
+        let geo = d.join("warden/banned.geo");
+        let cfg = NginxEnforce { geo_file: geo.clone(), ..NginxEnforce::default() };
+        // The two parts the trader pastes, exactly as Warden prints them.
+        let http = warden::enforce::nginx::http_snippet(&cfg);
+        let server = warden::enforce::nginx::server_snippet();
+        let (check, headers) = server.split_at(server.find("\n\n").unwrap());
+        warden::enforce::nginx::ensure_geo_file(&geo).unwrap();
+        let conf = d.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "pid {d}/nginx.pid;\nerror_log {d}/error.log;\nevents {{ worker_connections 64; }}\nhttp {{\n\
+                 access_log off;\n\
+                 client_body_temp_path {d}/body; proxy_temp_path {d}/proxy; fastcgi_temp_path {d}/fcgi; uwsgi_temp_path {d}/uwsgi; scgi_temp_path {d}/scgi;\n\
+                 {http}\n\
+                 include {d}/extra.conf;\n\
+                 server {{\n  listen 127.0.0.1:{port};\n  set_real_ip_from 127.0.0.1;\n  real_ip_header X-Forwarded-For;\n  {check}\n  \
+                 location / {{\n    proxy_set_header X-Real-IP $remote_addr;\n    {headers}\n    proxy_pass http://127.0.0.1:{upstream};\n  }}\n}}\n\
+                 server {{\n  listen 127.0.0.1:{upstream};\n  location / {{ return 200 \"openalgo cf=[$http_cf_connecting_ip]\\n\"; }}\n}}\n}}\n",
+                d = d.display()
+            ),
+        )
+        .unwrap();
+        std::fs::write(d.join("extra.conf"), "").unwrap();
+        let out = Command::new(nginx.unwrap()).args(["-p"]).arg(d).arg("-c").arg(&conf).output().unwrap();
+        assert!(out.status.success(), "nginx did not start: {}", String::from_utf8_lossy(&out.stderr));
+        let n = Self { dir, port, conf, bin: nginx.unwrap().to_string() };
+        wait(Duration::from_secs(10), "nginx answering", || n.get(None, &[]).is_some());
+        n
+    }
+
+    fn enforce(&self) -> NginxEnforce {
+        let d = self.dir.path().display().to_string();
+        let c = self.conf.display().to_string();
+        NginxEnforce {
+            geo_file: self.dir.path().join("warden/banned.geo"),
+            check: [&self.bin, "-t", "-q", "-p", &d, "-c", &c].map(String::from).to_vec(),
+            reload: [&self.bin, "-s", "reload", "-p", &d, "-c", &c].map(String::from).to_vec(),
+            reload_spacing_seconds: 0,
+        }
+    }
+
+    /// The status and body of `GET /` as a client at `client` (sent as `X-Forwarded-For` from
+    /// loopback, which nginx trusts), with extra headers.
+    fn get(&self, client: Option<&str>, headers: &[(&str, &str)]) -> Option<(u16, String)> {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+        let mut req = "GET / HTTP/1.1\r\nHost: algo.example.com\r\nConnection: close\r\n".to_string();
+        if let Some(c) = client {
+            req.push_str(&format!("X-Forwarded-For: {c}\r\n"));
+        }
+        for (k, v) in headers {
+            req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        req.push_str("\r\n");
+        s.write_all(req.as_bytes()).ok()?;
+        let mut text = String::new();
+        s.read_to_string(&mut text).ok()?;
+        let status = text.split_whitespace().nth(1)?.parse().ok()?;
+        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default().to_string();
+        Some((status, body))
+    }
+
+    fn status(&self, client: &str) -> u16 {
+        self.get(Some(client), &[]).map_or(0, |r| r.0)
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("nginx.pid")) {
+            let _ = Command::new("kill").args(["-QUIT", pid.trim()]).status();
+        }
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+fn wait(limit: Duration, what: &str, mut ok: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !ok() {
+        assert!(start.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+struct Ws {
+    _dir: tempfile::TempDir,
+    paths: Paths,
+}
+
+fn ws() -> Ws {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = Paths {
+        logs_db: fresh_logs_db(dir.path()),
+        openalgo_db: None,
+        state_db: dir.path().join("state/warden.db"),
+        access_logs: vec![],
+    };
+    Ws { _dir: dir, paths }
+}
+
+fn ban_row(logs: &Path, ip: &str) {
+    raw(logs)
+        .execute(
+            "INSERT INTO ip_bans (ip_address, ban_reason, ban_count, banned_at, expires_at, is_permanent, created_by) \
+             VALUES (?1, 'test', 1, datetime('now'), datetime('now', '+1 day'), 0, 'test')",
+            [ip],
+        )
+        .unwrap();
+}
+
+fn sink_notices(n: &[Notice]) -> Vec<String> {
+    n.iter().filter(|n| matches!(n, Notice::Sink { .. })).map(|n| n.to_string()).collect()
+}
+
+/// Runs rounds until `ok`, for up to 10 s (a round may put a reload off to its spacing).
+fn rounds_until(m: &mut Monitor, what: &str, ok: impl FnMut(&[Notice]) -> bool) -> Vec<Notice> {
+    rounds_within(m, Duration::from_secs(10), what, ok)
+}
+
+/// [`rounds_until`] with a limit.
+fn rounds_within(m: &mut Monitor, limit: Duration, what: &str, mut ok: impl FnMut(&[Notice]) -> bool) -> Vec<Notice> {
+    let start = Instant::now();
+    let mut all = Vec::new();
+    loop {
+        all.extend(m.tick(warden::time::now()));
+        if ok(&all) {
+            return all;
+        }
+        assert!(start.elapsed() < limit, "timed out waiting for {what}: {all:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn nginx_refuses_what_warden_bans_and_denies_and_keeps_the_old_list_when_its_check_fails() {
+    let n = Nginx::start();
+    let w = ws();
+    let mut cfg = Config::default();
+    cfg.enforce.nginx = Some(n.enforce());
+    let mut m = Monitor::open(&cfg, &w.paths).unwrap();
+    assert_eq!(n.status("203.0.113.7"), 200);
+
+    // A ban in logs.db (as OpenAlgo's or Warden's) reaches nginx.
+    ban_row(&w.paths.logs_db, "203.0.113.7");
+    let out = rounds_until(&mut m, "the ban at nginx", |_| n.status("203.0.113.7") == 403);
+    assert!(sink_notices(&out).iter().any(|l| l.contains("nginx: working")), "{out:?}");
+    assert_eq!(n.status("203.0.113.8"), 200, "others still get in");
+    assert_eq!(n.get(None, &[]).unwrap().0, 200, "loopback itself is never refused");
+
+    // A banned client that claims another address in CF-Connecting-IP is still refused, and the
+    // header never reaches OpenAlgo.
+    let spoof = [("CF-Connecting-IP", "127.0.0.1"), ("True-Client-IP", "198.51.100.1")];
+    assert_eq!(n.get(Some("203.0.113.7"), &spoof).unwrap().0, 403);
+    let (status, body) = n.get(Some("203.0.113.9"), &spoof).unwrap();
+    assert_eq!((status, body.trim()), (200, "openalgo cf=[]"), "the snippet clears the header");
+
+    // A CIDR deny blocks every address inside it; removing it lets them in again.
+    let state = StateDb::open(&w.paths.state_db).unwrap();
+    let protection = w.paths.protection(&cfg, warden::time::now()).unwrap();
+    let now = warden::time::now();
+    warden::access::add_policy(
+        &state,
+        &protection,
+        warden::policy::Access::Deny,
+        "198.51.100.0/24",
+        None,
+        None,
+        Actor::Cli,
+        now,
+    )
+    .unwrap();
+    rounds_until(&mut m, "the range at nginx", |_| n.status("198.51.100.200") == 403);
+    assert_eq!(n.status("198.51.100.1"), 403);
+    assert_eq!(n.status("198.51.101.1"), 200);
+    warden::access::remove_policy(&state, "198.51.100.0/24", Actor::Cli, now).unwrap();
+    rounds_until(&mut m, "the range lifted", |_| n.status("198.51.100.200") == 200);
+    let geo = std::fs::read_to_string(n.dir.path().join("warden/banned.geo")).unwrap();
+    assert!(geo.contains("\n203.0.113.7/32 1;\n") && !geo.contains("198.51.100"), "{geo}");
+
+    // Someone breaks nginx's configuration: the next list fails nginx's check, so Warden puts the
+    // previous list back, does not reload, and says the sink is failing. nginx keeps serving.
+    std::fs::write(n.dir.path().join("extra.conf"), "this_is_not_a_directive;\n").unwrap();
+    ban_row(&w.paths.logs_db, "203.0.113.66");
+    let out = rounds_until(&mut m, "the sink failing", |o| sink_notices(o).iter().any(|l| l.contains("failing")));
+    let failing = sink_notices(&out).join("\n");
+    assert!(failing.contains("nginx's check refused the new ban list") && failing.contains("put back"), "{failing}");
+    assert_eq!(std::fs::read_to_string(n.dir.path().join("warden/banned.geo")).unwrap(), geo, "the previous list");
+    assert_eq!(n.status("203.0.113.66"), 200, "not reloaded");
+    assert_eq!(n.status("203.0.113.7"), 403, "the old list still holds");
+    let recorded = state.sink_statuses().unwrap();
+    assert_eq!(recorded[0].0.state, warden::enforce::SinkState::Failing, "{recorded:?}");
+    // Fixed: Warden retries by itself and recovers.
+    std::fs::write(n.dir.path().join("extra.conf"), "").unwrap();
+    let limit = warden::enforce::RETRY_EVERY + Duration::from_secs(10);
+    let out = rounds_within(&mut m, limit, "the sink recovering", |_| n.status("203.0.113.66") == 403);
+    assert!(sink_notices(&out).iter().any(|l| l.contains("nginx: working")), "{out:?}");
+
+    // Allow-list-only mode: only loopback and the allowed addresses get in, through Warden's file
+    // alone.
+    let now = warden::time::now();
+    warden::access::add_policy(
+        &state,
+        &protection,
+        warden::policy::Access::Allow,
+        "192.0.2.10",
+        None,
+        None,
+        Actor::Cli,
+        now,
+    )
+    .unwrap();
+    warden::access::set_allow_only(&state, true, Actor::Cli, now).unwrap();
+    rounds_until(&mut m, "allow-only at nginx", |_| n.status("203.0.113.200") == 403);
+    assert_eq!(n.status("192.0.2.10"), 200);
+    assert_eq!(n.get(None, &[]).unwrap().0, 200, "loopback is always admitted");
+    warden::access::set_allow_only(&state, false, Actor::Cli, now).unwrap();
+    rounds_until(&mut m, "allow-only off", |_| n.status("203.0.113.200") == 200);
+    assert_eq!(n.status("203.0.113.7"), 403, "bans still hold");
+}
+
+/// A named network namespace, removed on drop.
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Self {
+        let name = format!("warden-test-{}", std::process::id());
+        let out = Command::new("ip").args(["netns", "add", &name]).output().expect("ip");
+        assert!(
+            out.status.success(),
+            "cannot create a network namespace (this test needs root, as in CI): {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let ns = Self(name);
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["addr", "add", "192.0.2.10/32", "dev", "lo"],
+            vec!["addr", "add", "192.0.2.1/32", "dev", "lo"],
+        ] {
+            ns.run("ip", &args);
+        }
+        ns
+    }
+
+    fn cmd(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.0, program]);
+        c
+    }
+
+    fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = self.cmd(program).args(args).output().expect("ip netns exec");
+        assert!(out.status.success(), "{program} {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Whether a TCP connection from `from` to 192.0.2.1:8080 gets an answer within 1 s.
+    fn reaches(&self, from: &str) -> bool {
+        self.cmd("curl")
+            .args(["-s", "-o", "/dev/null", "-m", "1", "--interface", from, "http://192.0.2.1:8080/"])
+            .status()
+            .map(|s| s.success())
+            .unwrap_or(false)
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
+#[test]
+fn nftables_drops_banned_sources_lets_timeouts_expire_in_the_kernel_and_comes_back_after_a_flush() {
+    let ns = Netns::new();
+    let mut server = ns
+        .cmd("python3")
+        .args(["-m", "http.server", "8080", "--bind", "0.0.0.0"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait(Duration::from_secs(10), "the server in the namespace", || ns.reaches("192.0.2.1"));
+    let w = ws();
+    let mut cfg = Config::default();
+    cfg.enforce.nftables = Some(NftEnforce {
+        ports: vec![8080],
+        command: ["ip", "netns", "exec", &ns.0, "nft"].map(String::from).to_vec(),
+        ..NftEnforce::default()
+    });
+    let state = StateDb::open(&w.paths.state_db).unwrap();
+    let protection = w.paths.protection(&cfg, warden::time::now()).unwrap();
+    let deny = |v: &str, ttl: Option<&str>| {
+        warden::access::add_policy(
+            &state,
+            &protection,
+            warden::policy::Access::Deny,
+            v,
+            ttl,
+            None,
+            Actor::Cli,
+            warden::time::now(),
+        )
+        .unwrap()
+    };
+    {
+        let mut m = Monitor::open(&cfg, &w.paths).unwrap();
+        assert!(ns.reaches("192.0.2.10"));
+        ban_row(&w.paths.logs_db, "192.0.2.10");
+        rounds_until(&mut m, "the ban in the kernel", |_| !ns.reaches("192.0.2.10"));
+        assert!(ns.reaches("192.0.2.1"), "another source still connects");
+        let set = ns.run("nft", &["list", "set", "inet", "warden", "ban4"]);
+        assert!(set.contains("192.0.2.10 timeout"), "{set}");
+
+        // Debian's nftables.service starts with `flush ruleset`: the table comes back.
+        ns.run("nft", &["flush", "ruleset"]);
+        assert!(ns.reaches("192.0.2.10"), "the flush really removed it");
+        let start = Instant::now();
+        rounds_until(&mut m, "the table re-created", |_| !ns.reaches("192.0.2.10"));
+        assert!(start.elapsed() < Duration::from_secs(8), "{:?}", start.elapsed());
+
+        // A range, with a short time to live.
+        let raw_unban = raw(&w.paths.logs_db);
+        raw_unban.execute("DELETE FROM ip_bans", []).unwrap();
+        rounds_until(&mut m, "the unban in the kernel", |_| ns.reaches("192.0.2.10"));
+        deny("192.0.2.8/29", Some("3"));
+        rounds_until(&mut m, "the range in the kernel", |_| !ns.reaches("192.0.2.10"));
+        assert!(ns.reaches("192.0.2.1"), "outside the range");
+    }
+    // The monitor is gone: only the element's own timeout can lift the ban now.
+    let set = ns.run("nft", &["list", "set", "inet", "warden", "ban4n"]);
+    assert!(set.contains("192.0.2.8/29 timeout"), "the element carries its own timeout: {set}");
+    wait(Duration::from_secs(6), "the kernel's timeout", || ns.reaches("192.0.2.10"));
+    let _ = server.kill();
+    let _ = server.wait();
+}
