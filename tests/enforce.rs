@@ -509,3 +509,180 @@ mod property {
         }
     }
 }
+
+fn warden_cli(cfg: &Path, paths: &Paths, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_warden"))
+        .arg("--config")
+        .arg(cfg)
+        .arg("--logs-db")
+        .arg(&paths.logs_db)
+        .arg("--state-db")
+        .arg(&paths.state_db)
+        .args(args)
+        .env("XDG_CONFIG_HOME", paths.state_db.parent().unwrap().join("xdg"))
+        .env_remove("SSH_CONNECTION")
+        .env_remove("SSH_CLIENT")
+        .output()
+        .expect("run warden")
+}
+
+#[test]
+fn a_policy_added_from_the_cli_reaches_nginx_within_two_seconds_while_the_monitor_runs() {
+    let n = Nginx::start();
+    let w = ws();
+    let mut cfg = Config::default();
+    cfg.enforce.nginx = Some(n.enforce());
+    let file = w.paths.state_db.parent().unwrap().join("config.toml");
+    cfg.save(&file).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let handle = Monitor::open(&Config { poll_seconds: 3600, ..cfg.clone() }, &w.paths)
+        .unwrap()
+        .spawn(move |n| {
+            let _ = tx.send(n);
+        })
+        .unwrap();
+    // The first round brings nginx to the (empty) state.
+    let start = Instant::now();
+    loop {
+        if let Ok(Notice::Sink { .. }) = rx.recv_timeout(Duration::from_secs(10)) {
+            break;
+        }
+        assert!(start.elapsed() < Duration::from_secs(10), "no first apply");
+    }
+    let mut took = Vec::new();
+    for (i, args) in [
+        vec!["policy", "add", "deny", "203.0.113.0/24", "--ttl", "1h"],
+        vec!["policy", "rm", "203.0.113.0/24"],
+        vec!["ban", "198.51.100.44"],
+        vec!["unban", "198.51.100.44"],
+    ]
+    .iter()
+    .enumerate()
+    {
+        let (probe, want) = match i {
+            0 => ("203.0.113.9", 403),
+            1 => ("203.0.113.9", 200),
+            2 => ("198.51.100.44", 403),
+            _ => ("198.51.100.44", 200),
+        };
+        let t = Instant::now();
+        let out = warden_cli(&file, &w.paths, args);
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        wait(Duration::from_secs(2), &format!("{args:?} at nginx"), || n.status(probe) == want);
+        took.push(t.elapsed());
+    }
+    drop(handle);
+    eprintln!("from the CLI to nginx: {took:?}");
+}
+
+#[test]
+fn bad_enforcement_settings_get_one_clear_line_and_change_nothing() {
+    let w = ws();
+    let dir = w.paths.state_db.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, text: &str| {
+        let p = dir.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let fails = |cfg: &Path, args: &[&str]| {
+        let out = warden_cli(cfg, &w.paths, args);
+        assert!(!out.status.success(), "{args:?} should fail");
+        let err = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        err
+    };
+    for (text, why) in [
+        ("[enforce.nftables]\nports = [22, 443]\n", "never blocks SSH"),
+        ("[enforce.nftables]\ntable = \"x; flush ruleset\"\n", "letters, digits"),
+        ("[enforce.nftables]\nports = []\n", "ports to guard"),
+        ("[enforce.nginx]\ngeo_file = \"relative.geo\"\n", "absolute path"),
+        ("[enforce.nginx]\ngeo_file = \"/x/a\\\";.geo\"\n", "without quotes"),
+        ("[enforce.nginx]\ncheck = []\n", "name a command"),
+        ("[enforce.nginx]\nunknown = 1\n", "unknown field"),
+    ] {
+        let cfg = write("bad.toml", text);
+        let err = fails(&cfg, &["enforce", "status"]);
+        assert!(err.contains(why), "{text}: {err}");
+    }
+    // Nothing configured: apply says how to configure, status says off.
+    let none = write("none.toml", "");
+    assert!(fails(&none, &["enforce", "apply"]).contains("no enforcement is configured"));
+    let out = warden_cli(&none, &w.paths, &["enforce", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v[0]["state"], "off");
+    assert_eq!(v[1]["name"], "nftables");
+
+    // A geo file in a read-only folder, nginx and nft missing: one line each, non-zero, and the
+    // recorded status says failing with the reason.
+    let ro = dir.join("ro");
+    std::fs::create_dir_all(&ro).unwrap();
+    let geo = ro.join("sub/banned.geo");
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o500)).unwrap();
+    let cfg = write(
+        "ro.toml",
+        &format!("[enforce.nginx]\ngeo_file = \"{}\"\ncheck = [\"true\"]\nreload = [\"true\"]\n", geo.display()),
+    );
+    // As root, a read-only folder is still writable: test it as nobody in that case.
+    if unsafe_is_root() {
+        // nobody must reach logs.db and the configuration, and nothing else.
+        let open = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(open.path(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+        let logs = fresh_logs_db(open.path());
+        std::fs::set_permissions(&logs, std::os::unix::fs::PermissionsExt::from_mode(0o666)).unwrap();
+        let cfg2 = open.path().join("ro.toml");
+        std::fs::copy(&cfg, &cfg2).unwrap();
+        std::fs::set_permissions(&cfg2, std::os::unix::fs::PermissionsExt::from_mode(0o644)).unwrap();
+        let ro2 = open.path().join("ro");
+        std::fs::create_dir(&ro2).unwrap();
+        std::fs::set_permissions(&ro2, std::os::unix::fs::PermissionsExt::from_mode(0o555)).unwrap();
+        let geo2 = ro2.join("sub/banned.geo");
+        std::fs::write(
+            &cfg2,
+            format!("[enforce.nginx]\ngeo_file = \"{}\"\ncheck = [\"true\"]\nreload = [\"true\"]\n", geo2.display()),
+        )
+        .unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", env!("CARGO_BIN_EXE_warden")])
+            .arg("--config")
+            .arg(&cfg2)
+            .arg("--logs-db")
+            .arg(&logs)
+            .arg("--state-db")
+            .arg(open.path().join("nobody/state.db"))
+            .args(["enforce", "apply"])
+            .env("XDG_CONFIG_HOME", open.path().join("xdg"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+        assert!(err.contains("cannot write the ban list"), "{err}");
+        assert!(!geo2.exists(), "nothing half-written");
+    } else {
+        let err = fails(&cfg, &["enforce", "apply"]);
+        assert!(err.contains("cannot write the ban list"), "{err}");
+    }
+    assert!(!geo.exists(), "nothing half-written");
+    std::fs::set_permissions(&ro, std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+    let cfg = write(
+        "missing.toml",
+        &format!(
+            "[enforce.nginx]\ngeo_file = \"{}\"\ncheck = [\"/nonexistent/nginx\", \"-t\"]\n\
+             [enforce.nftables]\ncommand = [\"/nonexistent/nft\"]\n",
+            dir.join("geo/banned.geo").display()
+        ),
+    );
+    let err = fails(&cfg, &["enforce", "apply"]);
+    assert!(err.contains("was not found"), "{err}");
+    let out = warden_cli(&cfg, &w.paths, &["enforce", "status", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for s in v.as_array().unwrap() {
+        assert_eq!(s["state"], "failing", "{s}");
+        assert!(s["error"].as_str().unwrap().contains("was not found"), "{s}");
+    }
+    assert!(!dir.join("geo/banned.geo").exists(), "a list nginx could not check is not left in place");
+}
+
+fn unsafe_is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
