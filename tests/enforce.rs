@@ -98,6 +98,26 @@ impl Nginx {
     fn status(&self, client: &str) -> u16 {
         self.get(Some(client), &[]).map_or(0, |r| r.0)
     }
+
+    /// Whether `client` gets `want` once nginx runs one generation of workers: while a reload is
+    /// under way, an old worker may still accept a connection and answer with the old list.
+    fn settled(&self, client: &str, want: u16) -> bool {
+        self.workers() == 1 && (0..3).all(|_| self.status(client) == want) && self.workers() == 1
+    }
+
+    /// How many processes the master runs (one worker, and no other, when no reload is under way).
+    fn workers(&self) -> usize {
+        let Ok(pid) = std::fs::read_to_string(self.dir.path().join("nginx.pid")) else { return 0 };
+        let pid = pid.trim();
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+            .filter(|stat| {
+                // pid (comm) state ppid …: the comm may hold spaces, so split after its ')'.
+                stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)) == Some(pid)
+            })
+            .count()
+    }
 }
 
 impl Drop for Nginx {
@@ -180,7 +200,7 @@ fn nginx_refuses_what_warden_bans_and_denies_and_keeps_the_old_list_when_its_che
 
     // A ban in logs.db (as OpenAlgo's or Warden's) reaches nginx.
     ban_row(&w.paths.logs_db, "203.0.113.7");
-    let out = rounds_until(&mut m, "the ban at nginx", |_| n.status("203.0.113.7") == 403);
+    let out = rounds_until(&mut m, "the ban at nginx", |_| n.settled("203.0.113.7", 403));
     assert!(sink_notices(&out).iter().any(|l| l.contains("nginx: working")), "{out:?}");
     assert_eq!(n.status("203.0.113.8"), 200, "others still get in");
     assert_eq!(n.get(None, &[]).unwrap().0, 200, "loopback itself is never refused");
@@ -207,11 +227,11 @@ fn nginx_refuses_what_warden_bans_and_denies_and_keeps_the_old_list_when_its_che
         now,
     )
     .unwrap();
-    rounds_until(&mut m, "the range at nginx", |_| n.status("198.51.100.200") == 403);
+    rounds_until(&mut m, "the range at nginx", |_| n.settled("198.51.100.200", 403));
     assert_eq!(n.status("198.51.100.1"), 403);
     assert_eq!(n.status("198.51.101.1"), 200);
     warden::access::remove_policy(&state, "198.51.100.0/24", Actor::Cli, now).unwrap();
-    rounds_until(&mut m, "the range lifted", |_| n.status("198.51.100.200") == 200);
+    rounds_until(&mut m, "the range lifted", |_| n.settled("198.51.100.200", 200));
     let geo = std::fs::read_to_string(n.dir.path().join("warden/banned.geo")).unwrap();
     assert!(geo.contains("\n203.0.113.7/32 1;\n") && !geo.contains("198.51.100"), "{geo}");
 
@@ -230,7 +250,7 @@ fn nginx_refuses_what_warden_bans_and_denies_and_keeps_the_old_list_when_its_che
     // Fixed: Warden retries by itself and recovers.
     std::fs::write(n.dir.path().join("extra.conf"), "").unwrap();
     let limit = warden::enforce::RETRY_EVERY + Duration::from_secs(10);
-    let out = rounds_within(&mut m, limit, "the sink recovering", |_| n.status("203.0.113.66") == 403);
+    let out = rounds_within(&mut m, limit, "the sink recovering", |_| n.settled("203.0.113.66", 403));
     assert!(sink_notices(&out).iter().any(|l| l.contains("nginx: working")), "{out:?}");
 
     // Allow-list-only mode: only loopback and the allowed addresses get in, through Warden's file
@@ -248,11 +268,11 @@ fn nginx_refuses_what_warden_bans_and_denies_and_keeps_the_old_list_when_its_che
     )
     .unwrap();
     warden::access::set_allow_only(&state, true, Actor::Cli, now).unwrap();
-    rounds_until(&mut m, "allow-only at nginx", |_| n.status("203.0.113.200") == 403);
+    rounds_until(&mut m, "allow-only at nginx", |_| n.settled("203.0.113.200", 403));
     assert_eq!(n.status("192.0.2.10"), 200);
     assert_eq!(n.get(None, &[]).unwrap().0, 200, "loopback is always admitted");
     warden::access::set_allow_only(&state, false, Actor::Cli, now).unwrap();
-    rounds_until(&mut m, "allow-only off", |_| n.status("203.0.113.200") == 200);
+    rounds_until(&mut m, "allow-only off", |_| n.settled("203.0.113.200", 200));
     assert_eq!(n.status("203.0.113.7"), 403, "bans still hold");
 }
 
@@ -568,7 +588,7 @@ fn a_policy_added_from_the_cli_reaches_nginx_within_two_seconds_while_the_monito
         let t = Instant::now();
         let out = warden_cli(&file, &w.paths, args);
         assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        wait(Duration::from_secs(2), &format!("{args:?} at nginx"), || n.status(probe) == want);
+        wait(Duration::from_secs(2), &format!("{args:?} at nginx"), || n.settled(probe, want));
         took.push(t.elapsed());
     }
     drop(handle);
@@ -685,4 +705,60 @@ fn bad_enforcement_settings_get_one_clear_line_and_change_nothing() {
 
 fn unsafe_is_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
+}
+
+#[test]
+fn a_denied_address_and_the_addresses_openalgo_saw_inside_a_denied_range_get_ban_rows_until_the_policy_ends() {
+    let w = ws();
+    let c = raw(&w.paths.logs_db);
+    for ip in ["203.0.113.5", "203.0.113.77", "198.51.100.1", "10.0.0.5"] {
+        c.execute(
+            "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) \
+             VALUES (?1, ?2, 'GET', '/', 200, 1.0, 'algo')",
+            rusqlite::params![warden::time::format_db_time(warden::time::now()), ip],
+        )
+        .unwrap();
+    }
+    let cfg = Config::default();
+    let mut m = Monitor::open(&cfg, &w.paths).unwrap();
+    m.tick(warden::time::now());
+    let state = StateDb::open(&w.paths.state_db).unwrap();
+    let protection = w.paths.protection(&cfg, warden::time::now()).unwrap();
+    let now = warden::time::now();
+    let range = warden::access::add_policy(
+        &state,
+        &protection,
+        warden::policy::Access::Deny,
+        "203.0.113.0/24",
+        Some("2h"),
+        None,
+        Actor::Cli,
+        now,
+    )
+    .unwrap();
+    warden::access::add_policy(
+        &state,
+        &protection,
+        warden::policy::Access::Deny,
+        "192.0.2.9",
+        None,
+        None,
+        Actor::Cli,
+        now,
+    )
+    .unwrap();
+    m.tick(warden::time::now());
+    let rows: Vec<(String, String, Option<String>, i64)> = c
+        .prepare("SELECT ip_address, created_by, expires_at, is_permanent FROM ip_bans ORDER BY ip_address")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let ips: Vec<&str> = rows.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(ips, ["192.0.2.9", "203.0.113.5", "203.0.113.77"], "{rows:?}");
+    assert!(rows.iter().all(|r| r.1 == "warden:policy"), "{rows:?}");
+    assert_eq!(rows[0].3, 1, "a deny with no time to live is permanent");
+    let until = warden::time::parse_db_time(rows[1].2.as_deref().unwrap()).unwrap();
+    assert!((until - range.expires_at.unwrap()).num_seconds().abs() <= 1, "{until} vs {:?}", range.expires_at);
 }

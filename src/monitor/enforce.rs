@@ -23,7 +23,17 @@ pub(super) struct Enforcement {
     pub stale: bool,
     /// Whether `desired` changed since the sinks were last brought to it.
     pub moved: bool,
+    /// When the addresses seen inside denied ranges were last looked for in `logs.db`.
+    pub rows_looked: Option<Timestamp>,
+    /// Whether `desired` changed since deny rows were last written.
+    pub rows_stale: bool,
 }
+
+/// How often `logs.db`'s recent clients are looked through for addresses inside a denied range.
+const DENY_ROWS_EVERY: chrono::Duration = chrono::Duration::seconds(60);
+
+/// `created_by` of the `ip_bans` rows an access policy makes.
+pub const POLICY_CREATED_BY: &str = "warden:policy";
 
 impl Monitor {
     /// Re-reads the policies and the mode when another process (the CLI, the app) changed them,
@@ -54,10 +64,65 @@ impl Monitor {
         }
     }
 
+    /// OpenAlgo's `logs.db` as a sink for deny policies: OpenAlgo matches exact addresses, so a
+    /// denied address gets a ban row, and a denied range gets one for each address inside it that
+    /// OpenAlgo has seen in the last 24 h (`traffic_logs` and its trackers), looked for when the
+    /// policies change and every minute. The rows end when the policy does.
+    pub(super) fn deny_rows(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
+        let due = self.enforcement.rows_looked.is_none_or(|t| now < t || now - t >= DENY_ROWS_EVERY);
+        let Some((desired, _)) = &self.enforcement.desired else { return };
+        let denies: Vec<crate::policy::DenyEntry> = desired
+            .deny
+            .iter()
+            .filter(|d| {
+                self.enforcement.policies.iter().any(|p| p.policy == crate::policy::Access::Deny && p.value == d.net)
+            })
+            .cloned()
+            .collect();
+        if denies.is_empty() || !(self.enforcement.rows_stale || due) {
+            return;
+        }
+        self.enforcement.rows_stale = false;
+        self.enforcement.rows_looked = Some(now);
+        let Some(db) = self.logs.db_mut() else { return };
+        let mut seen: Vec<std::net::IpAddr> = Vec::new();
+        if denies.iter().any(|d| d.net.prefix_len() < d.net.max_prefix_len()) {
+            match db.recent_clients(now - chrono::Duration::hours(24)) {
+                Ok(ips) => seen = ips.iter().filter_map(|s| crate::ip::canonicalize(s).ok()).collect(),
+                Err(e) => return out.push(self.state_failing(&e)),
+            }
+        }
+        let mut wanted: Vec<(std::net::IpAddr, Option<Timestamp>)> = Vec::new();
+        for d in &denies {
+            if d.net.prefix_len() == d.net.max_prefix_len() {
+                wanted.push((d.net.addr(), d.until));
+            } else {
+                wanted.extend(seen.iter().filter(|ip| d.net.contains(*ip)).map(|ip| (*ip, d.until)));
+            }
+        }
+        for (ip, until) in wanted {
+            if self.engine.is_banned(ip, now) || self.engine.protection().check(ip).is_some() {
+                continue;
+            }
+            let ban = crate::store::logs_db::NewBan {
+                ips: vec![ip.to_string()],
+                reason: "Denied by an access policy".into(),
+                length: until.map_or(crate::engine::BanLength::Permanent, crate::engine::BanLength::Until),
+                at: now,
+                created_by: POLICY_CREATED_BY.into(),
+                offence: 1,
+            };
+            let Some(db) = self.logs.db_mut() else { return };
+            if let Err(e) = db.write_ban(&ban) {
+                out.push(Notice::BanPending { ip: ip.to_string(), error: e.to_string() });
+            }
+        }
+    }
+
     /// Recomputes the desired state when something it depends on changed, and brings every sink
     /// to it (each sink also looks for drift and retries by itself, see [`crate::enforce`]).
     pub(super) fn enforce(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
-        if self.enforcement.enforcer.is_none() {
+        if self.enforcement.enforcer.is_none() && self.enforcement.policies.is_empty() {
             return;
         }
         let version = self.engine.version();
@@ -75,9 +140,11 @@ impl Monitor {
             );
             let same = self.enforcement.desired.as_ref().is_some_and(|(d, _)| *d == desired);
             self.enforcement.moved |= !same;
+            self.enforcement.rows_stale |= !same;
             self.enforcement.desired = Some((desired, version));
             self.enforcement.stale = false;
         }
+        self.deny_rows(now, out);
         let (Some(enforcer), Some((desired, _))) = (&mut self.enforcement.enforcer, &self.enforcement.desired) else {
             return;
         };

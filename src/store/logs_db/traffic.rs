@@ -131,6 +131,26 @@ impl LogsDb {
         Ok(out)
     }
 
+    /// The distinct client addresses of `traffic_logs` since `since` and of both trackers.
+    pub fn recent_clients(&self, since: Timestamp) -> Result<Vec<String>> {
+        let ctx = "reading recent clients";
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT client_ip FROM traffic_logs WHERE timestamp >= ?1 \
+                 UNION SELECT ip_address FROM error_404_tracker UNION SELECT ip_address FROM invalid_api_key_tracker",
+            )
+            .map_err(|e| self.err(ctx, e))?;
+        let rows = stmt
+            .query_map(params![crate::time::format_db_time(since)], |r| Ok(value::text(r.get_ref(0)?)))
+            .map_err(|e| self.err(ctx, e))?;
+        let mut out = Vec::new();
+        for r in rows {
+            out.extend(r.map_err(|e| self.err(ctx, e))?);
+        }
+        Ok(out)
+    }
+
     /// The distinct client addresses whose requests carried the Host header `host` (lower case,
     /// without a port), with or without a port.
     pub fn ips_for_host(&self, host: &str) -> Result<Vec<String>> {
