@@ -762,3 +762,55 @@ fn a_denied_address_and_the_addresses_openalgo_saw_inside_a_denied_range_get_ban
     let until = warden::time::parse_db_time(rows[1].2.as_deref().unwrap()).unwrap();
     assert!((until - range.expires_at.unwrap()).num_seconds().abs() <= 1, "{until} vs {:?}", range.expires_at);
 }
+
+#[test]
+fn the_server_install_writes_a_private_configuration_that_loads_a_narrow_sudo_rule_and_the_unit() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("oa/db")).unwrap();
+    let logs = fresh_logs_db(&d.path().join("oa/db"));
+    let root = d.path().join("root");
+    let out = Command::new("bash")
+        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/scripts/install-server.sh"))
+        .arg("--root")
+        .arg(&root)
+        .arg("--logs-db")
+        .arg(&logs)
+        .args(["--binary", env!("CARGO_BIN_EXE_warden"), "--no-start"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("Three steps for nginx") && text.contains("if ($warden_banned) { return 403; }"), "{text}");
+    let cfg_path = root.join("etc/warden/config.toml");
+    let cfg = Config::load(Some(&cfg_path)).expect("the written configuration loads");
+    assert_eq!(cfg.logs_db.as_deref(), Some(logs.as_path()));
+    let nginx = cfg.enforce.nginx.expect("nginx enforcement on, nginx being installed");
+    assert_eq!(&nginx.check[..3], ["sudo", "-n", nginx.check[2].as_str()]);
+    assert!(nginx.geo_file.exists(), "the empty list nginx will include");
+    let mode = |p: &Path| std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions()) & 0o777;
+    assert_eq!(mode(&cfg_path), 0o600);
+    assert_eq!(mode(&nginx.geo_file), 0o600);
+    let sudoers = std::fs::read_to_string(root.join("etc/sudoers.d/warden")).unwrap();
+    let rule: Vec<&str> = sudoers.lines().filter(|l| !l.starts_with('#')).collect();
+    assert_eq!(rule.len(), 1, "{sudoers}");
+    assert!(rule[0].starts_with("warden ALL=(root) NOPASSWD: ") && rule[0].ends_with(" -s reload"), "{sudoers}");
+    assert_eq!(rule[0].matches(", ").count(), 1, "exactly two commands: {sudoers}");
+    assert_eq!(mode(&root.join("etc/sudoers.d/warden")), 0o440);
+    let unit = std::fs::read_to_string(root.join("etc/systemd/system/warden.service")).unwrap();
+    for line in ["User=warden", "AmbientCapabilities=CAP_NET_ADMIN", "ProtectSystem=strict", "UMask=0077"] {
+        assert!(unit.lines().any(|l| l == line), "{line} missing");
+    }
+    let dropin = std::fs::read_to_string(root.join("etc/systemd/system/warden.service.d/paths.conf")).unwrap();
+    assert!(dropin.contains(&format!("ReadWritePaths={}", logs.parent().unwrap().display())), "{dropin}");
+    if Path::new("/usr/bin/systemd-analyze").exists() {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(root.join("etc/systemd/system/warden.service"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        // The unit names /usr/local/bin/warden, which this test does not install outside its folder.
+        let other: Vec<&str> = err.lines().filter(|l| !l.contains("/usr/local/bin/warden")).collect();
+        assert!(other.is_empty(), "{err}");
+    }
+}
