@@ -249,9 +249,20 @@ impl Desired {
         wanted.sort_by(|a, b| {
             a.net.prefix_len().cmp(&b.net.prefix_len()).then(a.net.cmp(&b.net)).then(later_first(a.until, b.until))
         });
-        let mut deny: Vec<DenyEntry> = Vec::new();
+        // A range is covered when one of its supernets, at a prefix length already taken, was
+        // taken: one set lookup per length in use, so 100 000 bans cost 100 000 lookups, not
+        // 100 000 squared comparisons.
+        let mut taken: std::collections::HashSet<IpNet> = std::collections::HashSet::with_capacity(wanted.len());
+        let mut lengths: std::collections::BTreeSet<(bool, u8)> = std::collections::BTreeSet::new();
+        let mut deny: Vec<DenyEntry> = Vec::with_capacity(wanted.len());
         for e in wanted {
-            if !deny.iter().any(|d| d.net.contains(&e.net)) {
+            let v4 = e.net.addr().is_ipv4();
+            let covered = lengths
+                .range((v4, 0)..=(v4, e.net.prefix_len()))
+                .any(|&(_, len)| IpNet::new(e.net.addr(), len).is_ok_and(|n| taken.contains(&n.trunc())));
+            if !covered {
+                taken.insert(e.net);
+                lengths.insert((v4, e.net.prefix_len()));
                 deny.push(e);
             }
         }

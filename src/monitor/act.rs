@@ -13,7 +13,12 @@ impl Monitor {
         match verdict {
             // A ban from history (a first-start backfill) that has already run out.
             Verdict::Ban(order) if order.expires_at().is_some_and(|end| end <= now) => self.engine.forget_ban(&order),
-            Verdict::Ban(order) => self.write_ban(order, out),
+            Verdict::Ban(order) => {
+                // The kernel and nginx first: they refuse the client at once, while the write to
+                // logs.db below waits for the disk.
+                self.enforce(now, out);
+                self.write_ban(order, out)
+            }
             Verdict::Near(n) => {
                 let key = alert_key("near", n.ip, n.rule, n.window_start);
                 // The state file carries the once-per-window promise across restarts.
