@@ -18,6 +18,11 @@ const COMMANDS: &[&str] = &[
     "audit",
     "choose_file",
     "checklist",
+    "access",
+    "add_policy",
+    "remove_policy",
+    "allow_only_plan",
+    "set_allow_only",
 ];
 
 fn main() {

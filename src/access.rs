@@ -173,13 +173,19 @@ pub fn plan_allow_only(
 ) -> AllowOnlyPlan {
     let (d, _) = Desired::build(Vec::new(), policies, true, protection, now);
     let admitted_nets = d.allow_only.unwrap_or_default();
-    let beyond_loopback = admitted_nets.iter().any(|n| !policy::loopback().contains(n));
+    // The allow entries themselves (not the addresses the trader happens to use now, which the
+    // mode also admits): the trader must have said whom to admit.
+    let allowed: Vec<ipnet::IpNet> =
+        protection.allow_entries().copied().chain(policy::allow_nets(policies, now)).collect();
+    let beyond_loopback = allowed.iter().any(|n| !policy::loopback().iter().any(|l| l.contains(n)));
     let mut refused: Vec<(String, u64)> = traffic
         .into_iter()
         .filter(|(ip, _)| canonicalize(ip).map(|ip| !admitted(ip, &admitted_nets)).unwrap_or(false))
         .collect();
     refused.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    let locked_out = ssh.filter(|ip| !admitted(*ip, &admitted_nets)).map(|ip| {
+    // The session's address must be allowed outright: the mode also admits the addresses the
+    // trader uses now, but only while they are in use.
+    let locked_out = ssh.filter(|ip| !admitted(*ip, &allowed) && !ip.is_loopback()).map(|ip| {
         format!(
             "refusing to turn on allow-list-only mode: this SSH session comes from {ip}, which is not allowed, \
              so you would lock yourself out of OpenAlgo. Allow it first: warden policy add allow {ip}"

@@ -814,3 +814,61 @@ fn the_server_install_writes_a_private_configuration_that_loads_a_narrow_sudo_ru
         assert!(other.is_empty(), "{err}");
     }
 }
+
+#[test]
+fn allow_only_mode_is_refused_when_it_would_lock_the_trader_out_and_its_dry_run_names_who_is_cut_off() {
+    let w = ws();
+    let dir = w.paths.state_db.parent().unwrap().to_path_buf();
+    std::fs::create_dir_all(&dir).unwrap();
+    let cfg = dir.join("c.toml");
+    std::fs::write(&cfg, "").unwrap();
+    let c = raw(&w.paths.logs_db);
+    for (ip, n) in [("203.0.113.9", 3), ("198.51.100.7", 2)] {
+        for _ in 0..n {
+            c.execute(
+                "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) \
+                 VALUES (?1, ?2, 'GET', '/', 200, 1.0, 'algo')",
+                rusqlite::params![warden::time::format_db_time(warden::time::now()), ip],
+            )
+            .unwrap();
+        }
+    }
+    let run = |args: &[&str], ssh: Option<&str>| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_warden"));
+        cmd.arg("--config").arg(&cfg).arg("--logs-db").arg(&w.paths.logs_db).arg("--state-db").arg(&w.paths.state_db);
+        cmd.args(args).env("XDG_CONFIG_HOME", dir.join("xdg")).env_remove("SSH_CONNECTION").env_remove("SSH_CLIENT");
+        if let Some(s) = ssh {
+            cmd.env("SSH_CONNECTION", s);
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(&["whitelist", "enable"], None);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing but loopback is allowed"), "{out:?}");
+    assert!(run(&["policy", "add", "allow", "198.51.100.7"], None).status.success());
+    let out = run(&["whitelist", "enable"], Some("192.0.2.33 51000 10.0.0.1 22"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("this SSH session comes from 192.0.2.33"), "{err}");
+    let out = run(&["whitelist", "enable", "--dry-run"], None);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("1 address(es) of the last 24 h would be refused")
+            && text.contains("203.0.113.9")
+            && text.contains("3 request(s)"),
+        "{text}"
+    );
+    assert!(!text.contains("198.51.100.7 "), "the allowed one is not cut off: {text}");
+    let out = run(&["whitelist", "status", "--json"], None);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["enabled"], false, "a dry run changes nothing");
+    let out = run(&["whitelist", "enable"], Some("198.51.100.7 51000 10.0.0.1 22"));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&run(&["whitelist", "status", "--json"], None).stdout).unwrap();
+    assert_eq!(v["enabled"], true);
+    assert!(v["admitted"].as_array().unwrap().iter().any(|a| a == "198.51.100.7"), "{v}");
+    assert!(run(&["whitelist", "disable"], None).status.success());
+    let audit: serde_json::Value = serde_json::from_slice(&run(&["audit", "--json"], None).stdout).unwrap();
+    let actions: Vec<&str> = audit.as_array().unwrap().iter().map(|a| a["action"].as_str().unwrap()).collect();
+    assert_eq!(&actions[..2], ["allow-only-off", "allow-only-on"]);
+}

@@ -44,6 +44,37 @@ pub async fn checklist(shell: State<'_, Shell>, fresh: Option<bool>) -> Reply<wa
 }
 
 #[tauri::command]
+pub async fn access(shell: State<'_, Shell>) -> Reply<warden::dashboard::access::AccessView> {
+    shell.call(|d, now| d.access(now)).await
+}
+
+#[tauri::command]
+pub async fn add_policy(
+    shell: State<'_, Shell>,
+    policy: String,
+    value: String,
+    ttl: String,
+    reason: String,
+) -> Reply<warden::policy::Policy> {
+    shell.call(move |d, now| d.add_policy(&policy, &value, &ttl, &reason, now)).await
+}
+
+#[tauri::command]
+pub async fn remove_policy(shell: State<'_, Shell>, value: String) -> Reply<warden::policy::Policy> {
+    shell.call(move |d, now| d.remove_policy(&value, now)).await
+}
+
+#[tauri::command]
+pub async fn allow_only_plan(shell: State<'_, Shell>) -> Reply<warden::access::AllowOnlyPlan> {
+    shell.call(|d, now| d.allow_only_plan(now)).await
+}
+
+#[tauri::command]
+pub async fn set_allow_only(shell: State<'_, Shell>, on: bool) -> Reply<bool> {
+    shell.call(move |d, now| d.set_allow_only(on, now)).await
+}
+
+#[tauri::command]
 pub async fn bans(shell: State<'_, Shell>) -> Reply<Vec<BanView>> {
     shell.call(|d, now| d.bans(now)).await
 }

@@ -57,6 +57,11 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
             commands::audit,
             commands::choose_file,
             commands::checklist,
+            commands::access,
+            commands::add_policy,
+            commands::remove_policy,
+            commands::allow_only_plan,
+            commands::set_allow_only,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

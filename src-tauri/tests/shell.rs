@@ -116,6 +116,30 @@ fn every_view_answers_in_the_shape_the_ui_expects() {
     let c = call(&f, "checklist", json!({})).unwrap();
     assert!(c["findings"].as_array().is_some_and(|f| f.len() >= 20), "{c}");
     assert!(c["summary"]["fail"].is_number(), "{c}");
+    // Access policy: an entry added from the app is listed with created_by "gui"; a deny over a
+    // private range is refused as protected; allow-only mode is refused until something is allowed.
+    let refused = call(&f, "set_allow_only", json!({"on": true})).unwrap_err();
+    assert_eq!(refused["kind"], "refused", "{refused}");
+    let p = call(&f, "add_policy", json!({"policy": "deny", "value": "203.0.113.77/24", "ttl": "30m", "reason": "r"}))
+        .unwrap();
+    assert_eq!(
+        (p["value"].as_str(), p["ttl_seconds"].as_u64(), p["created_by"].as_str()),
+        (Some("203.0.113.0/24"), Some(1800), Some("gui"))
+    );
+    let e =
+        call(&f, "add_policy", json!({"policy": "deny", "value": "10.0.0.0/8", "ttl": "", "reason": ""})).unwrap_err();
+    assert_eq!(e["kind"], "protected", "{e}");
+    let e = call(&f, "add_policy", json!({"policy": "deny", "value": "203.0.113.5", "ttl": "5y", "reason": ""}))
+        .unwrap_err();
+    assert_eq!(e["kind"], "invalid_input", "{e}");
+    let a = call(&f, "access", json!({})).unwrap();
+    assert_eq!(a["policies"][0]["value"], "203.0.113.0/24", "{a}");
+    assert_eq!(a["allow_only"], false);
+    call(&f, "add_policy", json!({"policy": "allow", "value": "192.0.2.7", "ttl": "", "reason": ""})).unwrap();
+    assert_eq!(call(&f, "set_allow_only", json!({"on": true})).unwrap(), true);
+    assert_eq!(call(&f, "overview", json!({})).unwrap()["allow_only"], true, "the banner's flag");
+    call(&f, "remove_policy", json!({"value": "203.0.113.0/24"})).unwrap();
+    assert_eq!(call(&f, "access", json!({})).unwrap()["policies"].as_array().unwrap().len(), 1);
 }
 
 #[test]
@@ -266,6 +290,13 @@ fn every_field_rust_sends_is_declared_in_ipc_ts() {
         call(&f, "settings", json!({})),
         call(&f, "audit", json!({"limit": 10})),
         call(&f, "checklist", json!({})),
+        call(&f, "add_policy", json!({"policy": "deny", "value": "198.51.100.0/24", "ttl": "24h", "reason": "r"})),
+        call(&f, "add_policy", json!({"policy": "allow", "value": "192.0.2.7", "ttl": "", "reason": ""})),
+        call(&f, "access", json!({})),
+        call(&f, "allow_only_plan", json!({})),
+        call(&f, "set_allow_only", json!({"on": true})),
+        call(&f, "add_policy", json!({"policy": "deny", "value": "10.0.0.0/8", "ttl": "", "reason": ""})),
+        call(&f, "set_allow_only", json!({"on": false})),
         call(&f, "ban_ip", json!({"ip": "203.0.113.8", "reason": "r", "duration": "48h"})),
         call(
             &f,

@@ -10,6 +10,7 @@
 //! - [`host`]: banning by host or domain (DNS and the Host header, one ban per distinct address);
 //! - [`settings`]: the settings form, checked field by field, saved 0600.
 
+pub mod access;
 pub mod alerts;
 pub mod host;
 pub mod overview;
@@ -33,7 +34,8 @@ use crate::time::Timestamp;
 /// The error every command rejects with: a kind the UI can branch on, and words for the trader.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeskError {
-    /// `invalid_input`, `protected`, `not_found`, `invalid_settings` or `failed`.
+    /// `invalid_input`, `protected`, `refused` (it would lock the trader out), `not_found`,
+    /// `invalid_settings` or `failed`.
     pub kind: &'static str,
     /// What went wrong and what to do, in one sentence.
     pub message: String,
@@ -52,7 +54,11 @@ impl DeskError {
 impl From<Error> for DeskError {
     fn from(e: Error) -> Self {
         let kind = match &e {
-            Error::InvalidIp { .. } | Error::InvalidDuration(_) | Error::AlreadyBanned { .. } => "invalid_input",
+            Error::InvalidIp { .. }
+            | Error::InvalidDuration(_)
+            | Error::AlreadyBanned { .. }
+            | Error::InvalidPolicy(_) => "invalid_input",
+            Error::Refused(_) => "refused",
             Error::Protected { .. } => "protected",
             Error::LogsDbMissing { .. } | Error::NotBanned { .. } | Error::NoTracker { .. } => "not_found",
             Error::Config { .. } => "invalid_settings",

@@ -127,6 +127,10 @@ pub struct Overview {
     /// How the server checklist last came out, when the monitor runs it (see
     /// [`Overview::with_checklist`]).
     pub checklist: Option<crate::check::Summary>,
+    /// Whether the allow-list-only mode is on (the app says so on every view).
+    pub allow_only: bool,
+    /// The enforcement points beyond `logs.db` that are configured, and how each is doing.
+    pub sinks: Vec<crate::enforce::SinkStatus>,
 }
 
 impl Overview {
@@ -219,6 +223,8 @@ impl Desk {
             near_fraction: self.cfg.near_fraction,
             demo: self.demo.clone(),
             checklist: None,
+            allow_only: self.paths.state_db.exists() && self.state()?.allow_only()?,
+            sinks: self.sinks()?.into_iter().filter(|s| s.state != crate::enforce::SinkState::Off).collect(),
         })
     }
 

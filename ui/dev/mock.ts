@@ -81,6 +81,8 @@ const overview = (): Overview => ({
   near_fraction: 0.8,
   demo: "Demo workspace: made-up data, nothing is really banned.",
   checklist: { fail: 2, warn: 3, unknown: 1, pass: 12 },
+  allow_only: false,
+  sinks: [{ name: "nginx", state: "working", entries: 14, applied_at: "2026-12-04T20:00:00Z", error: null }],
 });
 
 let settings: Settings = {

@@ -17,6 +17,7 @@ import { banView } from "./views/ban";
 import { settingsView } from "./views/settings";
 import { auditView } from "./views/audit";
 import { checklistView } from "./views/checklist";
+import { accessView } from "./views/access";
 
 export const REFRESH_DEBOUNCE_MS = 250;
 export const SAFETY_REFRESH_MS = 60_000;
@@ -28,6 +29,7 @@ const NAV: { view: Exclude<ViewName, "ip">; id: string; label: string }[] = [
   { view: "404", id: "nav-404", label: "404 tracker" },
   { view: "traffic", id: "nav-traffic", label: "Traffic" },
   { view: "ban", id: "nav-ban", label: "Manual ban" },
+  { view: "access", id: "nav-access", label: "Access policy" },
   { view: "checklist", id: "nav-checklist", label: "Server checklist" },
   { view: "settings", id: "nav-settings", label: "Settings" },
   { view: "audit", id: "nav-audit", label: "Audit log" },
@@ -88,6 +90,10 @@ export function noticeToast(n: Notice, seen: Map<string, Health["state"]>): Para
         text: `${n.count} invalid keys in 24 h, but also successful calls, so it was not banned. Update the key in that program.`,
         key: `stale:${n.ip}`,
       };
+    case "sink":
+      return n.state === "failing"
+        ? { tone: "danger", title: `Bans are not reaching ${n.name}`, text: n.error ?? "", key: `sink:${n.name}` }
+        : null;
     case "checklist": {
       const bad = n.newly_failing;
       if (bad.length === 1) return { tone: "danger", title: `Server check failing: ${bad[0].title}`, text: bad[0].fix, key: "checklist" };
@@ -166,6 +172,7 @@ export function startApp(mount: HTMLElement): App {
       case "settings": return settingsView(ctx);
       case "audit": return auditView();
       case "checklist": return checklistView();
+      case "access": return accessView(ctx);
       case "ip": return r.ip ? ipView(ctx, r.ip) : overviewView();
       default: return overviewView();
     }
@@ -197,10 +204,21 @@ export function startApp(mount: HTMLElement): App {
   let shellShown = "";
   function drawShell(ov: Overview) {
     // Nothing is redrawn when nothing changed (the safety refresh of an app at rest).
-    const json = JSON.stringify([ov.demo, ov.status, ov.checklist?.fail ?? 0]);
+    const json = JSON.stringify([ov.demo, ov.status, ov.checklist?.fail ?? 0, ov.allow_only]);
     if (json === shellShown) return;
     shellShown = json;
-    replace(banner, ov.demo ? h("div", { class: "demo-banner", "data-testid": "demo-banner", role: "note" }, ov.demo) : null);
+    replace(
+      banner,
+      ov.demo ? h("div", { class: "demo-banner", "data-testid": "demo-banner", role: "note" }, ov.demo) : null,
+      ov.allow_only
+        ? h(
+            "div",
+            { class: "demo-banner mode-banner", "data-testid": "allow-only-banner", role: "note" },
+            "Allow-list-only mode is on: only your allowed addresses reach OpenAlgo. ",
+            h("button", { type: "button", class: "link", onclick: () => go({ view: "access" }) }, "Access policy"),
+          )
+        : null,
+    );
     stats.update(ov.status);
     bansBadge.hidden = ov.status.total_bans === 0;
     bansBadge.textContent = String(ov.status.total_bans);

@@ -113,6 +113,51 @@ export interface Overview {
   demo: string | null;
   /** How the server checklist last came out, when the monitor runs it. */
   checklist: CheckSummary | null;
+  /** Allow-list-only mode is on: say so on every view. */
+  allow_only: boolean;
+  /** The enforcement points beyond logs.db that are configured (nginx, nftables). */
+  sinks: SinkStatus[];
+}
+
+/** An enforcement point and how it is doing. */
+export interface SinkStatus {
+  /** "nginx" or "nftables". */
+  name: string;
+  state: "working" | "failing" | "off";
+  /** Ranges and addresses refused there. */
+  entries: number;
+  applied_at: Time | null;
+  error: string | null;
+}
+
+/** One access policy. */
+export interface Policy {
+  /** The address or range, canonical. */
+  value: string;
+  policy: "allow" | "deny";
+  ttl_seconds: number | null;
+  expires_at: Time | null;
+  created_at: Time;
+  reason: string;
+  created_by: string;
+}
+
+/** The Access policy view. */
+export interface AccessView {
+  policies: Policy[];
+  allow_only: boolean;
+  /** What the mode admits (or would). */
+  admitted: string[];
+  sinks: SinkStatus[];
+}
+
+/** What turning allow-list-only mode on would do. */
+export interface AllowOnlyPlan {
+  admitted: string[];
+  /** [address, requests] of the last 24 h that would be refused, busiest first. */
+  refused: [string, number][];
+  /** Why it cannot be turned on now, if it cannot. */
+  blocked: string | null;
 }
 
 export interface BanView {
@@ -313,6 +358,8 @@ export type Notice =
   /** The server checklist came out differently when the monitor ran it again by itself. */
   | { kind: "checklist"; summary: CheckSummary; newly_failing: Finding[]; fixed: Finding[] }
   | { kind: "stale_key"; ip: string; count: number; threshold: number; last_ok: Time }
+  /** An enforcement point started or stopped holding the desired state. */
+  | { kind: "sink"; name: string; state: "working" | "failing"; entries: number; error: string | null }
   | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic"; [k: string]: unknown };
 
 export const api = {
@@ -332,6 +379,13 @@ export const api = {
   audit: (limit: number) => invoke<AuditEntry[]>("audit", { limit }),
   /** The checklist the monitor keeps up to date; `fresh` runs it now (the Check again button). */
   checklist: (fresh = false) => invoke<CheckReport>("checklist", { fresh }),
+  access: () => invoke<AccessView>("access"),
+  /** `ttl`: "30m", "24h", "7d", a number of seconds, or "" for until removed. */
+  addPolicy: (policy: "allow" | "deny", value: string, ttl: string, reason: string) =>
+    invoke<Policy>("add_policy", { policy, value, ttl, reason }),
+  removePolicy: (value: string) => invoke<Policy>("remove_policy", { value }),
+  allowOnlyPlan: () => invoke<AllowOnlyPlan>("allow_only_plan"),
+  setAllowOnly: (on: boolean) => invoke<boolean>("set_allow_only", { on }),
   /** Opens the system file chooser (from Rust); null when cancelled. */
   chooseFile: (title: string) => invoke<string | null>("choose_file", { title }),
 };

@@ -24,6 +24,8 @@ export function overview(over: Partial<Overview> = {}): Overview {
     near_fraction: 0.8,
     demo: null,
     checklist: null,
+    allow_only: false,
+    sinks: [],
     ...over,
   };
 }
