@@ -275,6 +275,9 @@ impl Desired {
             nets.extend(protection.own().iter().map(|o| IpNet::from(unmap(o.ip))));
             nets.sort();
             nets.dedup();
+            // An address inside an admitted range says nothing more (127.0.0.1 in 127.0.0.0/8).
+            let all = nets.clone();
+            nets.retain(|n| !all.iter().any(|m| m != n && m.contains(n)));
             nets
         });
         (Desired { deny, allow_only }, skipped)

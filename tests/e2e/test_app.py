@@ -276,3 +276,39 @@ def test_ip_detail_shows_one_timeline_across_sources(ws, launch):
     app.wait_tid("view-ip")
     app.wait(lambda: "/.env" in app.text("view-ip"), what="the request on the timeline")
     app.shot("ip-detail")
+
+
+def test_access_policy_adds_a_range_and_allow_only_mode_names_who_it_cuts_off(ws, launch):
+    import sqlite3
+
+    with ws.db() as c:
+        c.execute(
+            "INSERT INTO traffic_logs (timestamp, client_ip, method, path, status_code, duration_ms, host) "
+            "VALUES (?, '203.0.113.9', 'GET', '/', 200, 1.0, 'algo')",
+            (now_db(),),
+        )
+    app = launch(ws.args())
+    app.nav("access")
+    app.wait_tid("policy-value").send_keys("203.0.113.77/24")
+    Select(app.tid("policy-ttl")).select_by_value("24h")
+    app.tid("policy-reason").send_keys("scanner farm")
+    app.click("policy-add")
+    app.wait(lambda: app.css('[data-testid="policies-table"] [data-value="203.0.113.0/24"]'), what="the canonical range listed")
+    with sqlite3.connect(ws.state_db) as s:
+        row = s.execute("SELECT policy, ttl_seconds, reason, created_by FROM policies WHERE value = '203.0.113.0/24'").fetchone()
+    assert row == ("deny", 86400, "scanner farm", "gui"), row
+    # Allow-list-only mode: first an allow entry, then the mode, which names who it cuts off.
+    app.tid("policy-value").send_keys("198.51.100.7")
+    Select(app.tid("policy-kind")).select_by_value("allow")
+    Select(app.tid("policy-ttl")).select_by_value("")
+    app.click("policy-add")
+    app.wait(lambda: app.css('[data-testid="policies-table"] [data-value="198.51.100.7"]'), what="the allow entry")
+    app.click("allow-only-toggle")
+    app.wait(lambda: "203.0.113.9" in app.text("allow-only-cut-off"), what="who would be cut off")
+    app.shot("allow-only-confirmation")
+    app.click("confirm-ok")
+    app.wait_tid("allow-only-banner")
+    app.wait(lambda: "On:" in app.text("allow-only-state"), what="the mode on")
+    app.shot("access-policy")
+    app.nav("bans")
+    assert app.tid("allow-only-banner").is_displayed(), "the banner stays on every view"
