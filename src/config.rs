@@ -46,6 +46,10 @@ pub struct RulesConfig {
     pub login_ban_hours: u32,
     /// `"notice"` (default) or `"ban"`.
     pub login_action: Action,
+    /// Refuse a whole IPv6 `/64` once this many addresses in it are banned at the same time
+    /// (default 3; 0 turns it off). One IPv6 host usually holds a whole `/64` and hops between its
+    /// addresses, so three bans inside one are one scanner, not three.
+    pub ipv6_prefix_after: u32,
 }
 
 /// Rate and burst detection on access logs.
@@ -86,6 +90,7 @@ impl Default for RulesConfig {
             login_threshold: 10,
             login_ban_hours: 24,
             login_action: Action::Notice,
+            ipv6_prefix_after: 3,
         }
     }
 }
@@ -322,6 +327,12 @@ impl Config {
         check_range("rules.repeat_offender_limit", r.repeat_offender_limit, 1, 100)?;
         check_range("rules.login_threshold", r.login_threshold, 1, 10_000)?;
         check_hours("rules.login_ban_hours", r.login_ban_hours)?;
+        if r.ipv6_prefix_after == 1 || r.ipv6_prefix_after > 1_000 {
+            return Err(format!(
+                "rules.ipv6_prefix_after must be 0 (off) or 2 to 1000 addresses, not {}",
+                r.ipv6_prefix_after
+            ));
+        }
         check_range("rate.per_minute", self.rate.per_minute, 0, 1_000_000)?;
         check_range("rate.ban_hours", self.rate.ban_hours, 1, 87_600)?;
         for p in &self.rate.paths {

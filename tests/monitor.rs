@@ -592,3 +592,39 @@ fn the_checklist_runs_again_when_env_changes_and_a_check_that_starts_failing_ale
         "a fix is no alarm"
     );
 }
+
+#[test]
+fn three_banned_addresses_of_one_ipv6_64_make_the_whole_64_denied_and_the_setting_turns_it_off() {
+    for (after, want) in [(3u32, true), (0, false)] {
+        let s = setup();
+        let cfg = Config {
+            rules: warden::config::RulesConfig { ipv6_prefix_after: after, ..Default::default() },
+            ..Config::default()
+        };
+        let mut m = Monitor::open(&cfg, &s.paths).expect("monitor");
+        let start = warden::time::now() - Duration::minutes(30);
+        let mut notices = Vec::new();
+        for (i, ip) in ["2001:db8:5:6::1", "2001:db8:5:6:aaaa::2", "2001:db8:5:6::3"].iter().enumerate() {
+            let at = scan(&s.logs, ip, start + Duration::minutes(i as i64 * 5), 20);
+            notices.extend(m.tick(at + Duration::seconds(1)));
+        }
+        assert_eq!(banned(&notices).len(), 3, "{notices:?}");
+        let denied: Vec<String> = notices
+            .iter()
+            .filter_map(|n| match n {
+                Notice::RangeDenied { range, banned, .. } => Some(format!("{range} {banned}")),
+                _ => None,
+            })
+            .collect();
+        let state = warden::store::state::StateDb::open(&s.paths.state_db).unwrap();
+        let policies = state.policies(warden::time::now()).unwrap();
+        if want {
+            assert_eq!(denied, ["2001:db8:5:6::/64 3"]);
+            assert_eq!(policies.len(), 1);
+            assert_eq!((policies[0].created_by.as_str(), policies[0].policy), ("warden", warden::policy::Access::Deny));
+            assert!(policies[0].expires_at.is_some(), "as long as the longest ban, not for ever");
+        } else {
+            assert!(denied.is_empty() && policies.is_empty(), "{denied:?} {policies:?}");
+        }
+    }
+}

@@ -68,6 +68,7 @@ impl Monitor {
                 if let Some(Err(e)) = offence.map(|o| self.state.record_offence(&o)) {
                     out.push(self.state_failing(&e));
                 }
+                self.widen_ipv6(order.ip, order.at, out);
                 out.push(Notice::Banned {
                     ip: canonical,
                     rows: ips,
@@ -119,6 +120,52 @@ impl Monitor {
     }
 
     /// A ban is settled (written, or a stronger one was there): it no longer waits.
+    /// After a ban of an IPv6 address: once [`crate::config::RulesConfig::ipv6_prefix_after`]
+    /// addresses of its `/64` are banned at once, refuses the whole `/64` with a deny entry that
+    /// lasts as long as the longest of those bans. Never for a `/64` that holds a protected address
+    /// (the trader's own, an allowed one): [`crate::policy::deny_refusal`] decides, as for any deny.
+    fn widen_ipv6(&mut self, ip: std::net::IpAddr, now: Timestamp, out: &mut Vec<Notice>) {
+        let std::net::IpAddr::V6(v6) = ip else { return };
+        if self.ipv6_prefix_after < 2 || v6.to_ipv4_mapped().is_some() {
+            return;
+        }
+        let Ok(net) = ipnet::IpNet::new(ip, 64).map(|n| n.trunc()) else { return };
+        if self.enforcement.policies.iter().any(|p| p.value.contains(&net)) {
+            return;
+        }
+        let inside: Vec<Option<Timestamp>> = self
+            .engine
+            .bans_in_force(now)
+            .into_iter()
+            .filter(|(b, _)| net.contains(b))
+            .map(|(_, until)| until)
+            .collect();
+        if inside.len() < self.ipv6_prefix_after as usize
+            || crate::policy::deny_refusal(&net, self.engine.protection()).is_some()
+        {
+            return;
+        }
+        let until = if inside.iter().any(Option::is_none) { None } else { inside.iter().flatten().max().copied() };
+        let policy = crate::policy::Policy {
+            value: net,
+            policy: crate::policy::Access::Deny,
+            ttl_seconds: until.map(|u| u64::try_from((u - now).num_seconds().max(1)).unwrap_or(1)),
+            expires_at: until,
+            created_at: now,
+            reason: format!("{} addresses of this /64 banned: one IPv6 host", inside.len()),
+            created_by: "warden".into(),
+        };
+        match self.state.put_policy(&policy) {
+            // Picked up with the other policies at the start of the next round.
+            Ok(()) => out.push(Notice::RangeDenied {
+                range: crate::policy::text(&net),
+                banned: inside.len(),
+                expires_at: until,
+            }),
+            Err(e) => out.push(self.state_failing(&e)),
+        }
+    }
+
     fn settled(&mut self, ip: std::net::IpAddr, out: &mut Vec<Notice>) {
         self.engine.release(ip);
         if self.was_pending.remove(&ip) {

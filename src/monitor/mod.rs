@@ -111,6 +111,8 @@ pub struct Monitor {
     checklist: Option<SharedChecklist>,
     /// Access policies, the mode, and the sinks beyond `logs.db`.
     enforcement: enforce::Enforcement,
+    /// See [`crate::config::RulesConfig::ipv6_prefix_after`].
+    ipv6_prefix_after: u32,
 }
 
 /// The latest server checklist, as the monitor publishes it and the dashboard reads it.
@@ -180,6 +182,7 @@ impl Monitor {
                 enforcer: crate::enforce::Enforcer::from_config(&cfg.enforce),
                 ..Default::default()
             },
+            ipv6_prefix_after: cfg.rules.ipv6_prefix_after,
         })
     }
 

@@ -170,6 +170,17 @@ pub enum Notice {
         #[serde(with = "crate::time::serde_rfc3339")]
         last_ok: Timestamp,
     },
+    /// Several addresses of one IPv6 `/64` were banned, so the whole `/64` is now refused (a deny
+    /// entry; see `rules.ipv6_prefix_after`).
+    RangeDenied {
+        /// The `/64`.
+        range: String,
+        /// How many of its addresses were banned.
+        banned: usize,
+        /// When the entry ends; `None` for never.
+        #[serde(with = "crate::time::serde_rfc3339::option")]
+        expires_at: Option<Timestamp>,
+    },
     /// An enforcement point (nginx, nftables) started or stopped holding the desired state.
     Sink {
         /// `nginx` or `nftables`.
@@ -278,6 +289,14 @@ impl fmt::Display for Notice {
                  keeps using an old API key; not banned",
                 rule_line(Rule::InvalidApiKey, *count, *threshold),
                 rfc3339(*last_ok)
+            ),
+            Notice::RangeDenied { range, banned, expires_at } => write!(
+                f,
+                "RANGE      {range} denied {}: {banned} of its addresses are banned (one IPv6 host)",
+                match expires_at {
+                    Some(t) => format!("until {}", rfc3339(*t)),
+                    None => "until removed".into(),
+                }
             ),
             Notice::Sink { name, state, entries, error } => match error {
                 Some(e) => write!(f, "ENFORCE    {name}: {}: {e}", state.as_str()),

@@ -360,7 +360,7 @@ export type Notice =
   | { kind: "stale_key"; ip: string; count: number; threshold: number; last_ok: Time }
   /** An enforcement point started or stopped holding the desired state. */
   | { kind: "sink"; name: string; state: "working" | "failing"; entries: number; error: string | null }
-  | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic"; [k: string]: unknown };
+  | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic" | "range_denied"; [k: string]: unknown };
 
 export const api = {
   overview: () => invoke<Overview>("overview"),

@@ -1,7 +1,7 @@
 // Overview (the stat cards are in the shell, on every view): what needs attention, the charts, source health and OpenAlgo's settings.
 
 import { h, replace, type Child } from "../dom";
-import type { OpenAlgoSettings, Overview, SourceView } from "../ipc";
+import type { OpenAlgoSettings, Overview, SinkStatus, SourceView } from "../ipc";
 import { offendersChart, perMinuteChart } from "../components/chart";
 import { healthWords, hoursWords, num } from "../format";
 import { card, page, type View } from "./common";
@@ -23,6 +23,24 @@ function sourceRow(src: SourceView): HTMLElement {
       h("div", { class: "source-path muted", title: src.path }, src.path),
       src.health.state !== "ok" ? h("div", { class: "source-detail" }, src.health.detail) : null,
       src.detail ? h("div", { class: "source-detail muted" }, src.detail) : null,
+    ),
+  );
+}
+
+/** An enforcement point (nginx, the kernel), as a row of the same list. */
+function sinkRow(s: SinkStatus): HTMLElement {
+  const tone = s.state === "working" ? "ok" : "danger";
+  const name = s.name === "nftables" ? "kernel (nftables)" : s.name;
+  const words = s.state === "working" ? `refusing ${num(s.entries)}` : "bans are not reaching it";
+  return h(
+    "li",
+    { class: `source tone-${tone}`, "data-sink": s.name },
+    h("span", { class: `dot tone-${tone}`, "aria-hidden": "true" }),
+    h(
+      "div",
+      { class: "source-main" },
+      h("div", null, h("strong", null, name), " ", h("span", { class: `state tone-${tone}` }, words)),
+      s.error ? h("div", { class: "source-detail" }, s.error) : null,
     ),
   );
 }
@@ -69,7 +87,7 @@ export function overviewView(): View {
       card("Requests per minute (last hour)", chartSource, perMinute),
       card("Top offenders", h("p", { class: "muted small" }, "Pages not found and invalid API keys in the current window."), offenders),
     ),
-    h("div", { class: "grid-2" }, card("Where Warden reads from", sources), openalgo),
+    h("div", { class: "grid-2" }, card("Where Warden reads and enforces", sources), openalgo),
   );
 
   function draw(ov: Overview) {
@@ -84,7 +102,11 @@ export function overviewView(): View {
     );
     replace(perMinute, perMinuteChart(ov.per_minute));
     replace(offenders, offendersChart(ov.top, Math.max(ov.not_found_threshold, ov.api_threshold)));
-    replace(sources, ov.sources.length ? ov.sources.map(sourceRow) : h("li", { class: "muted" }, "No sources configured."));
+    replace(
+      sources,
+      ov.sources.length ? ov.sources.map(sourceRow) : h("li", { class: "muted" }, "No sources configured."),
+      (ov.sinks ?? []).map(sinkRow),
+    );
     replace(openalgo, openAlgoCard(ov.openalgo));
   }
 
