@@ -678,6 +678,23 @@ fn bad_enforcement_settings_get_one_clear_line_and_change_nothing() {
         assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
         assert!(err.contains("cannot write the ban list"), "{err}");
         assert!(!geo2.exists(), "nothing half-written");
+        // nft without the right to change the ruleset: one line naming nft's refusal.
+        std::fs::write(&cfg2, "[enforce.nftables]\ntable = \"warden_unpriv\"\n").unwrap();
+        let out = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--", env!("CARGO_BIN_EXE_warden")])
+            .arg("--config")
+            .arg(&cfg2)
+            .arg("--logs-db")
+            .arg(&logs)
+            .arg("--state-db")
+            .arg(open.path().join("nobody/state.db"))
+            .args(["enforce", "apply"])
+            .env("XDG_CONFIG_HOME", open.path().join("xdg"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.trim_end().lines().count() == 1, "{err}");
+        assert!(err.contains("nftables") && err.contains("nft") && err.contains("failed"), "{err}");
     } else {
         let err = fails(&cfg, &["enforce", "apply"]);
         assert!(err.contains("cannot write the ban list"), "{err}");
