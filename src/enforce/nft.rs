@@ -168,17 +168,22 @@ impl Sink for NftSink {
     }
 
     fn apply(&mut self, desired: &Desired, now: Timestamp) -> Result<(), String> {
-        let delta = match &self.applied {
-            Some(old) if old.allow_only == desired.allow_only => delta_script(&self.cfg, old, desired, now),
-            _ => Some(full_script(&self.cfg, desired, now)),
-        };
-        if let Some(script) = delta {
-            if let Err(e) = self.nft(&script) {
-                // The table may have gone, or an element changed behind Warden's back: write it
-                // whole, once, before giving up.
+        match &self.applied {
+            Some(old) if old.allow_only == desired.allow_only => {
+                if let Some(script) = delta_script(&self.cfg, old, desired, now) {
+                    if self.nft(&script).is_err() {
+                        // The table may have gone, or an element changed behind Warden's back:
+                        // write it whole, once, before giving up.
+                        self.applied = None;
+                        self.nft(&full_script(&self.cfg, desired, now))
+                            .map_err(|e| format!("nft refused the ban list: {e}"))?;
+                    }
+                }
+            }
+            _ => {
                 self.applied = None;
                 self.nft(&full_script(&self.cfg, desired, now))
-                    .map_err(|full| format!("nft refused the ban list: {full} (after: {e})"))?;
+                    .map_err(|e| format!("nft refused the ban list: {e}"))?;
             }
         }
         self.applied = Some(desired.clone());
