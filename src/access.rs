@@ -19,7 +19,7 @@ use crate::time::{rfc3339, Timestamp};
 /// Adds an access policy (or replaces the one for the same value): `raw` is an address or a CIDR
 /// range, `ttl` seconds or `30m`, `24h`, `7d` (`None`: until removed). A deny entry that holds or
 /// touches a protected address (loopback, private ranges, the trader's own addresses, the
-/// allow-list and the allow entries) is refused with the reason, as [`ban`] refuses one.
+/// allow-list and the allow entries) is refused with the reason, as [`crate::actions::ban`] refuses one.
 #[allow(clippy::too_many_arguments)]
 pub fn add_policy(
     state: &StateDb,
