@@ -89,12 +89,14 @@ pub struct Enforcer {
 impl Enforcer {
     /// The sinks `cfg` turns on; `None` when there are none.
     pub fn from_config(cfg: &EnforceConfig) -> Option<Self> {
+        // The kernel first: its batch takes a few milliseconds, while nginx's check of a new list
+        // takes several more, and the kernel should not wait for it.
         let mut sinks: Vec<Box<dyn Sink>> = Vec::new();
-        if let Some(n) = &cfg.nginx {
-            sinks.push(Box::new(nginx::NginxSink::new(n.clone())));
-        }
         if let Some(t) = &cfg.nftables {
             sinks.push(Box::new(nft::NftSink::new(t.clone())));
+        }
+        if let Some(n) = &cfg.nginx {
+            sinks.push(Box::new(nginx::NginxSink::new(n.clone())));
         }
         (!sinks.is_empty()).then(|| Self::with_sinks(sinks))
     }
