@@ -536,3 +536,23 @@ fn the_chart_from_the_monitors_counters_matches_the_chart_read_from_the_logs_acr
     d.seed_pulse(&pulse, t("2026-11-22 10:32:00"));
     same(&pulse, "2026-11-22 10:32:00", "after a restart", true);
 }
+
+#[test]
+fn a_failing_enforcement_point_and_its_recovery_each_alert_once() {
+    let sink = |state, error: Option<&str>| Notice::Sink {
+        name: "nginx".into(),
+        state,
+        entries: 3,
+        error: error.map(String::from),
+    };
+    let mut a = Alerts::new(NotifyConfig::default());
+    use warden::enforce::SinkState::{Failing, Working};
+    assert!(a.on_notice(&sink(Working, None), t(NOW)).is_none(), "working at start is no news");
+    let down = a.on_notice(&sink(Failing, Some("nginx's check refused the new ban list")), t(NOW)).expect("alert");
+    assert_eq!(down.title, "Bans are not reaching nginx");
+    assert!(down.body.contains("check refused"), "{}", down.body);
+    assert!(a.on_notice(&sink(Failing, Some("again")), t(NOW)).is_none(), "once while it stays failing");
+    assert_eq!(a.on_notice(&sink(Working, None), t(NOW)).expect("recovery").title, "Bans reach nginx again");
+    let mut off = Alerts::new(NotifyConfig { sources: false, ..NotifyConfig::default() });
+    assert!(off.on_notice(&sink(Failing, Some("x")), t(NOW)).is_none(), "follows notify.sources");
+}
