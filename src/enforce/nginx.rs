@@ -11,8 +11,9 @@
 //!
 //! A new file is written beside the old one, synced and renamed into place, then checked with the
 //! configured command (`nginx -t`). If the check fails, the previous file is put back, nginx is not
-//! reloaded (it keeps serving the previous list) and the sink reports failing. Reloads are spaced
-//! ([`crate::config::NginxEnforce::reload_spacing_seconds`]): a flood of bans costs one reload.
+//! reloaded (it keeps serving the previous list) and the sink reports failing. Writes, checks and
+//! reloads are spaced ([`crate::config::NginxEnforce::reload_spacing_seconds`]): a flood of bans
+//! costs one of each per spacing, for the latest state.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -96,14 +97,16 @@ pub struct NginxSink {
     written: Option<(u64, u64, i64, i64)>,
     /// When the last reload ran.
     reloaded: Option<Instant>,
-    /// When a put-off reload is due.
+    /// When the put-off write, check and reload are due.
     reload_due: Option<Instant>,
+    /// The state they are for.
+    pending: Option<Desired>,
 }
 
 impl NginxSink {
     /// The sink for `cfg`.
     pub fn new(cfg: NginxEnforce) -> Self {
-        Self { cfg, written: None, reloaded: None, reload_due: None }
+        Self { cfg, written: None, reloaded: None, reload_due: None, pending: None }
     }
 
     fn stamp(path: &Path) -> Option<(u64, u64, i64, i64)> {
@@ -111,9 +114,30 @@ impl NginxSink {
     }
 
     fn reload(&mut self) -> Result<(), String> {
-        self.reload_due = None;
         self.reloaded = Some(Instant::now());
         run(&self.cfg.reload, None, LIMIT).map(|_| ()).map_err(|e| format!("nginx did not reload: {e}"))
+    }
+
+    /// Writes the list for `desired`, has nginx check it (putting the old one back if it refuses
+    /// it) and reloads.
+    fn write_and_reload(&mut self, desired: &Desired) -> Result<(), String> {
+        let path: PathBuf = self.cfg.geo_file.clone();
+        let text = render(desired);
+        let previous = std::fs::read(&path).ok();
+        if previous.as_deref() != Some(text.as_bytes()) || self.written.is_none() {
+            write_private(&path, text.as_bytes()).map_err(|e| format!("cannot write the ban list: {e}"))?;
+            if let Err(e) = run(&self.cfg.check, None, LIMIT) {
+                let restored = Self::put_back(&path, previous.as_deref());
+                self.written = Self::stamp(&path);
+                let kept = match restored {
+                    Ok(()) => "the previous list was put back and nginx keeps serving it".to_string(),
+                    Err(r) => format!("and the previous list could not be put back ({r})"),
+                };
+                return Err(format!("nginx's check refused the new ban list, {kept}: {e}"));
+            }
+        }
+        self.written = Self::stamp(&path);
+        self.reload()
     }
 
     fn spacing(&self) -> Duration {
@@ -134,33 +158,15 @@ impl Sink for NginxSink {
     }
 
     fn apply(&mut self, desired: &Desired, _now: Timestamp) -> Result<(), String> {
-        let path: PathBuf = self.cfg.geo_file.clone();
-        let text = render(desired);
-        let previous = std::fs::read(&path).ok();
-        if previous.as_deref() == Some(text.as_bytes()) && self.written.is_some() {
-            // Already there (a retry after a failed reload still reloads, below).
-            self.written = Self::stamp(&path);
-        } else {
-            write_private(&path, text.as_bytes()).map_err(|e| format!("cannot write the ban list: {e}"))?;
-            if let Err(e) = run(&self.cfg.check, None, LIMIT) {
-                let restored = Self::put_back(&path, previous.as_deref());
-                self.written = Self::stamp(&path);
-                let kept = match restored {
-                    Ok(()) => "the previous list was put back and nginx keeps serving it".to_string(),
-                    Err(r) => format!("and the previous list could not be put back ({r})"),
-                };
-                return Err(format!("nginx's check refused the new ban list, {kept}: {e}"));
-            }
-            self.written = Self::stamp(&path);
+        if let Some(at) = self.reloaded.filter(|at| at.elapsed() < self.spacing()) {
+            // A flood of bans costs one write, one check and one reload per spacing: the latest
+            // state waits for the due time (the monitor comes back for it).
+            self.pending = Some(desired.clone());
+            self.reload_due.get_or_insert(at + self.spacing());
+            return Ok(());
         }
-        match self.reloaded {
-            Some(at) if at.elapsed() < self.spacing() => {
-                // A flood of bans costs one reload per spacing.
-                self.reload_due.get_or_insert(at + self.spacing());
-                Ok(())
-            }
-            _ => self.reload(),
-        }
+        self.pending = None;
+        self.write_and_reload(desired)
     }
 
     fn drifted(&mut self) -> bool {
@@ -172,7 +178,11 @@ impl Sink for NginxSink {
     }
 
     fn run_due(&mut self) -> Result<(), String> {
-        self.reload()
+        self.reload_due = None;
+        match self.pending.take() {
+            Some(desired) => self.write_and_reload(&desired),
+            None => Ok(()),
+        }
     }
 }
 
@@ -180,6 +190,36 @@ impl Sink for NginxSink {
 mod tests {
     use super::*;
     use crate::policy::{parse_value, DenyEntry};
+
+    #[test]
+    fn a_flood_costs_one_write_check_and_reload_per_spacing_for_the_latest_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let geo = dir.path().join("banned.geo");
+        let checks = dir.path().join("checks");
+        let count = format!("echo x >> {}", checks.display());
+        let cfg = NginxEnforce {
+            geo_file: geo.clone(),
+            check: vec!["sh".into(), "-c".into(), count],
+            reload: vec!["true".into()],
+            reload_spacing_seconds: 3600,
+        };
+        let mut sink = NginxSink::new(cfg);
+        let state =
+            |v: &str| Desired { deny: vec![DenyEntry { net: parse_value(v).unwrap(), until: None }], allow_only: None };
+        let now = crate::time::now();
+        sink.apply(&state("203.0.113.1"), now).unwrap();
+        assert!(std::fs::read_to_string(&geo).unwrap().contains("203.0.113.1/32 1;"));
+        for v in ["203.0.113.2", "203.0.113.3", "203.0.113.4"] {
+            sink.apply(&state(v), now).unwrap();
+        }
+        assert!(sink.due().is_some(), "put off to the spacing");
+        assert!(std::fs::read_to_string(&geo).unwrap().contains("203.0.113.1/32 1;"), "not written yet");
+        sink.run_due().unwrap();
+        let text = std::fs::read_to_string(&geo).unwrap();
+        assert!(text.contains("203.0.113.4/32 1;") && !text.contains("203.0.113.2"), "the latest state: {text}");
+        assert_eq!(std::fs::read_to_string(&checks).unwrap().lines().count(), 2, "two checks for four states");
+        assert!(sink.due().is_none());
+    }
 
     #[test]
     fn the_file_lists_each_range_once_and_allow_only_mode_admits_loopback_first() {
