@@ -128,6 +128,27 @@ pub fn apply_now(cfg: &Config, paths: &Paths, now: Timestamp) -> Result<Vec<Sink
     Ok(statuses)
 }
 
+/// Each enforcement point as the running monitor last recorded it in the state database: `off` when
+/// not configured, and failing with `not_yet` when configured but never applied.
+pub fn recorded_sinks(cfg: &Config, state_db: &std::path::Path, not_yet: &str) -> Result<Vec<SinkStatus>> {
+    let recorded = if state_db.exists() { StateDb::open(state_db)?.sink_statuses()? } else { Vec::new() };
+    let configured = [("nginx", cfg.enforce.nginx.is_some()), ("nftables", cfg.enforce.nftables.is_some())];
+    Ok(configured
+        .iter()
+        .map(|(name, on)| match (on, recorded.iter().find(|(s, _)| s.name == *name)) {
+            (false, _) => crate::enforce::off(name),
+            (true, Some((s, _))) => s.clone(),
+            (true, None) => SinkStatus {
+                name: name.to_string(),
+                state: crate::enforce::SinkState::Failing,
+                entries: 0,
+                applied_at: None,
+                error: Some(format!("not applied yet: {not_yet}")),
+            },
+        })
+        .collect())
+}
+
 /// The address of the SSH session Warden runs in, if it runs in one (`SSH_CONNECTION` or
 /// `SSH_CLIENT`).
 pub fn ssh_client() -> Option<IpAddr> {

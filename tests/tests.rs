@@ -9,6 +9,7 @@ mod check;
 mod cli;
 mod dashboard;
 mod enforce;
+mod enforce_property;
 mod engine_rules;
 mod logs_db_fixtures;
 mod logs_db_writes;

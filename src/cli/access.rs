@@ -120,23 +120,8 @@ pub(super) fn policy(cfg: &Config, paths: &Paths, action: PolicyCommand, now: cr
 pub(super) fn enforce(cfg: &Config, paths: &Paths, action: EnforceCommand, now: Timestamp) -> Result<()> {
     match action {
         EnforceCommand::Status { json } => {
-            let recorded =
-                if paths.state_db.exists() { StateDb::open(&paths.state_db)?.sink_statuses()? } else { Vec::new() };
-            let configured = [("nginx", cfg.enforce.nginx.is_some()), ("nftables", cfg.enforce.nftables.is_some())];
-            let list: Vec<crate::enforce::SinkStatus> = configured
-                .iter()
-                .map(|(name, on)| match (on, recorded.iter().find(|(s, _)| s.name == *name)) {
-                    (false, _) => crate::enforce::off(name),
-                    (true, Some((s, _))) => s.clone(),
-                    (true, None) => crate::enforce::SinkStatus {
-                        name: name.to_string(),
-                        state: crate::enforce::SinkState::Failing,
-                        entries: 0,
-                        applied_at: None,
-                        error: Some("not applied yet: start `warden watch`, or run `warden enforce apply`".into()),
-                    },
-                })
-                .collect();
+            let not_yet = "start `warden watch`, or run `warden enforce apply`";
+            let list = crate::access::recorded_sinks(cfg, &paths.state_db, not_yet)?;
             if json {
                 output::print(true, &list, |_| String::new())
             } else {

@@ -40,23 +40,7 @@ impl Desk {
     /// The enforcement points: the running monitor's last record for each configured one, `off`
     /// for the others.
     pub fn sinks(&self) -> DeskResult<Vec<SinkStatus>> {
-        let recorded = if self.paths.state_db.exists() { self.state()?.sink_statuses()? } else { Vec::new() };
-        let configured =
-            [("nginx", self.cfg.enforce.nginx.is_some()), ("nftables", self.cfg.enforce.nftables.is_some())];
-        Ok(configured
-            .iter()
-            .map(|(name, on)| match (on, recorded.iter().find(|(s, _)| s.name == *name)) {
-                (false, _) => crate::enforce::off(name),
-                (true, Some((s, _))) => s.clone(),
-                (true, None) => SinkStatus {
-                    name: name.to_string(),
-                    state: crate::enforce::SinkState::Failing,
-                    entries: 0,
-                    applied_at: None,
-                    error: Some("not applied yet: the monitor applies it when it starts".into()),
-                },
-            })
-            .collect())
+        Ok(access::recorded_sinks(&self.cfg, &self.paths.state_db, "the monitor applies it when it starts")?)
     }
 
     /// The Access policy view.
