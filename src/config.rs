@@ -40,11 +40,16 @@ pub struct RulesConfig {
     pub api_ban_hours: u32,
     /// The offence number that becomes permanent (default 3: the third ban is permanent).
     pub repeat_offender_limit: u32,
-    /// Failed logins (401 on the login path) within 24 h that reach the login rule (default 10).
+    /// Replaced by `[login] auth_attempts`; still read from older files (a changed value moves
+    /// there) and no longer written.
+    #[serde(skip_serializing)]
     pub login_threshold: u32,
-    /// Hours a failed-login ban lasts, when `login_action = "ban"`; 0 means permanent (default 24).
+    /// Replaced by `[login] deny_seconds`; still read from older files (a changed value moves
+    /// there) and no longer written.
+    #[serde(skip_serializing)]
     pub login_ban_hours: u32,
-    /// `"notice"` (default) or `"ban"`.
+    /// Replaced by `[login] action`; still read from older files, and no longer written.
+    #[serde(skip_serializing)]
     pub login_action: Action,
     /// Refuse a whole IPv6 `/64` once this many addresses in it are banned at the same time
     /// (default 3; 0 turns it off). One IPv6 host usually holds a whole `/64` and hops between its
@@ -95,6 +100,26 @@ impl Default for RulesConfig {
     }
 }
 
+/// Failed sign-ins to OpenAlgo (`[login]`, named as in the seed): its `login_attempts` rows and
+/// 401s on `/auth/login` in the access logs, per address, in 24 h.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoginConfig {
+    /// Failed sign-ins from one address within 24 h that make an attack (default 10). A trader
+    /// who mistypes a password does so a few times; OpenAlgo itself lets 25 an hour through.
+    pub auth_attempts: u32,
+    /// How long an attack is banned, in seconds (default 86400, a day; 0 means permanent).
+    pub deny_seconds: u64,
+    /// `"ban"` (default) or `"notice"` (report attacks, ban nothing).
+    pub action: Action,
+}
+
+impl Default for LoginConfig {
+    fn default() -> Self {
+        Self { auth_attempts: 10, deny_seconds: 86_400, action: Action::Ban }
+    }
+}
+
 /// One access log to watch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -140,8 +165,13 @@ pub struct Config {
     /// Seconds between fallback polls of the watched files (default 10). Changes are normally seen
     /// at once through file-system notifications; the poll only covers filesystems without them.
     pub poll_seconds: u64,
+    /// Failed sign-ins: when they are an attack, and how long an attack is banned.
+    pub login: LoginConfig,
     /// Which desktop alerts the app sends.
     pub notify: NotifyConfig,
+    /// Alert channels beyond the desktop (`[[alert]]`: Telegram, Discord, ntfy, a webhook).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub alert: Vec<crate::alert::AlertConfig>,
     /// Where bans are enforced besides OpenAlgo's `logs.db`: nginx and nftables (both off by
     /// default).
     pub enforce: EnforceConfig,
@@ -256,11 +286,24 @@ pub struct NotifyConfig {
     pub sources: bool,
     /// A check of the server checklist started failing (default on).
     pub checklist: bool,
+    /// Failed sign-ins from one address became an attack, and it was banned (default on).
+    pub attack: bool,
+    /// Someone signed in to OpenAlgo from an address that user never used before (default on).
+    pub signin_new_address: bool,
+    /// Any other successful sign-in to OpenAlgo (default off).
+    pub signin: bool,
 }
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        Self { near: true, banned: true, sources: true, checklist: true }
+        Self { near: true, banned: true, sources: true, checklist: true, attack: true, signin_new_address: true, signin: false }
+    }
+}
+
+impl NotifyConfig {
+    /// Every alert on: an alert channel takes them all and keeps the events it asked for.
+    pub fn all() -> Self {
+        Self { near: true, banned: true, sources: true, checklist: true, attack: true, signin_new_address: true, signin: true }
     }
 }
 
@@ -279,7 +322,9 @@ impl Default for Config {
             allow: Vec::new(),
             near_fraction: 0.8,
             poll_seconds: 10,
+            login: LoginConfig::default(),
             notify: NotifyConfig::default(),
+            alert: Vec::new(),
             enforce: EnforceConfig::default(),
         }
     }
@@ -311,10 +356,27 @@ impl Config {
 
     /// Parses and validates configuration text; `origin` names it in error messages.
     pub fn parse(text: &str, origin: &str) -> Result<Self> {
-        let cfg: Config = toml::from_str(text)
+        let mut cfg: Config = toml::from_str(text)
             .map_err(|e| Error::Config { path: origin.to_string(), message: e.message().to_string() })?;
+        cfg.move_old_login_settings(text);
         cfg.validate().map_err(|message| Error::Config { path: origin.to_string(), message })?;
         Ok(cfg)
+    }
+
+    /// Files written before `[login]` existed kept the login rule under `[rules]`; a value the
+    /// trader changed there moves to `[login]` (unless the file has a `[login]` of its own).
+    fn move_old_login_settings(&mut self, text: &str) {
+        let has_login = toml::from_str::<toml::Table>(text).is_ok_and(|t| t.contains_key("login"));
+        let old = RulesConfig::default();
+        if has_login {
+            return;
+        }
+        if self.rules.login_threshold != old.login_threshold {
+            self.login.auth_attempts = self.rules.login_threshold;
+        }
+        if self.rules.login_ban_hours != old.login_ban_hours {
+            self.login.deny_seconds = u64::from(self.rules.login_ban_hours) * 3600;
+        }
     }
 
     /// Checks every value and says which one is wrong and what is allowed.
@@ -327,6 +389,17 @@ impl Config {
         check_range("rules.repeat_offender_limit", r.repeat_offender_limit, 1, 100)?;
         check_range("rules.login_threshold", r.login_threshold, 1, 10_000)?;
         check_hours("rules.login_ban_hours", r.login_ban_hours)?;
+        check_range("login.auth_attempts", self.login.auth_attempts, 1, 10_000)?;
+        if self.login.deny_seconds > 10 * 365 * 86_400 {
+            return Err("login.deny_seconds is at most ten years (315360000); 0 means permanent".into());
+        }
+        let mut names = std::collections::HashSet::new();
+        for a in &self.alert {
+            a.validate()?;
+            if !names.insert(a.name.as_str()) {
+                return Err(format!("two [[alert]] entries are named '{}'; each needs its own name", a.name));
+            }
+        }
         if r.ipv6_prefix_after == 1 || r.ipv6_prefix_after > 1_000 {
             return Err(format!(
                 "rules.ipv6_prefix_after must be 0 (off) or 2 to 1000 addresses, not {}",
@@ -373,8 +446,11 @@ impl Config {
                 ban: BanLength::from_hours(r.not_found_ban_hours),
             },
             api: RuleLimits { threshold: r.api_threshold, ban: BanLength::from_hours(r.api_ban_hours) },
-            login: RuleLimits { threshold: r.login_threshold, ban: BanLength::from_hours(r.login_ban_hours) },
-            login_action: r.login_action,
+            login: RuleLimits {
+                threshold: self.login.auth_attempts,
+                ban: BanLength::from_seconds(self.login.deny_seconds),
+            },
+            login_action: self.login.action,
             rate: RateLimits {
                 per_minute: self.rate.per_minute,
                 paths: self.rate.paths.clone(),

@@ -122,6 +122,12 @@ pub enum Error {
     /// An action was refused to keep the trader from locking themselves out; the message says why.
     #[error("{0}")]
     Refused(String),
+    /// OpenAlgo's sign-in tables could not be read; the message says why and what to do.
+    #[error("cannot read OpenAlgo's sign-ins: {0}")]
+    SignIns(String),
+    /// An alert channel could not deliver, or is not configured; the message says why.
+    #[error("{0}")]
+    Alert(String),
     /// An enforcement sink (nginx, nftables) could not be set up or applied.
     #[error("{sink}: {message}")]
     Enforce {

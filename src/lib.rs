@@ -26,7 +26,9 @@
 //!      the store's table code), and where the trader's own addresses are found;
 //!    - [`watch`]: file-system notifications turned into wake-ups, with a slow poll as fallback;
 //!    - [`enforce`]: the enforcement points beyond `logs.db` (nginx's `geo` file, an nftables
-//!      table), each converging on the desired state.
+//!      table), each converging on the desired state;
+//!    - [`alert`]: alert channels beyond the desktop (Telegram, Discord, ntfy, webhooks), with
+//!      their delivery queue, and the words every alert shares.
 //! 4. [`config`]: thresholds, paths and the allow-list, validated once when loaded.
 //! 5. [`monitor`]: wires sources to the engine and the engine to the stores, and reports
 //!    [`monitor::Notice`]s.
@@ -36,6 +38,7 @@
 //!    - [`access`]: access policies, the allow-list-only mode and enforcing now (shared likewise);
 //!    - [`replay`]: old access logs through the engine in event time (`warden replay`);
 //!    - [`report`]: the read-only views behind `status`, `bans` and `trackers`;
+//!    - [`logins`]: the sign-ins and failed sign-ins behind `signins` and `incidents`;
 //!    - [`check`]: the security checklist of the trader's own server (`warden check`);
 //!    - [`dashboard`]: the desktop app's views and actions, without Tauri (its commands call these);
 //!    - [`demo`]: a throw-away workspace with a simulated OpenAlgo writing into a real `logs.db`.
@@ -43,6 +46,7 @@
 
 pub mod access;
 pub mod actions;
+pub mod alert;
 pub mod check;
 pub mod cli;
 pub mod config;
@@ -53,6 +57,7 @@ pub mod engine;
 pub mod error;
 pub mod event;
 pub mod ip;
+pub mod logins;
 pub mod monitor;
 pub mod policy;
 pub mod replay;

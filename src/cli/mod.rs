@@ -7,6 +7,7 @@
 //! Every command exits non-zero on failure, with one line on stderr that says what to do.
 
 mod access;
+mod alerts;
 mod output;
 
 use access::{EnforceCommand, PolicyCommand, WhitelistCommand};
@@ -155,6 +156,29 @@ enum Command {
     Whitelist {
         #[command(subcommand)]
         action: WhitelistCommand,
+    },
+    /// Alert channels beyond the desktop (Telegram, Discord, ntfy, webhooks): test them, list them.
+    Alert {
+        #[command(subcommand)]
+        action: alerts::AlertCommand,
+    },
+    /// Successful sign-ins to OpenAlgo (newest first, new addresses marked) and the open sessions.
+    Signins {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How many sign-ins.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// Failed sign-ins per address (OpenAlgo's records and 401s on /auth/login), attacks marked.
+    Incidents {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// How far back, in hours.
+        #[arg(long, default_value_t = 24)]
+        hours: u32,
     },
     /// The audit log of manual actions, newest first.
     Audit {
@@ -307,6 +331,9 @@ fn run(cli: Cli) -> Result<()> {
             ))
         }
         Command::Policy { action } => access::policy(&cfg, &paths, action, now),
+        Command::Alert { action } => alerts::alert(&cfg, &paths, action, now),
+        Command::Signins { json, limit } => alerts::signins(&paths, json, limit),
+        Command::Incidents { json, hours } => alerts::incidents(&cfg, &paths, json, hours, now),
         Command::Enforce { action } => access::enforce(&cfg, &paths, action, now),
         Command::Whitelist { action } => access::whitelist(&cfg, &paths, action, now),
         Command::Ban { ip, duration, reason } => {

@@ -11,7 +11,7 @@
 //! - [`settings`]: the settings form, checked field by field, saved 0600.
 
 pub mod access;
-pub mod alerts;
+pub use crate::alert::words as alerts;
 pub mod host;
 pub mod overview;
 pub mod settings;

@@ -12,6 +12,8 @@ use crate::time::Timestamp;
 pub enum BanLength {
     /// This many hours from the moment of the ban.
     Hours(u32),
+    /// This many seconds from the moment of the ban (`[login] deny_seconds`).
+    Seconds(u64),
     /// Until someone unbans it.
     Permanent,
     /// Until a given time (the rest of a ban extended to another spelling of the same client).
@@ -28,10 +30,20 @@ impl BanLength {
         }
     }
 
+    /// A length in seconds; 0 means permanent, as 0 hours does.
+    pub fn from_seconds(seconds: u64) -> Self {
+        if seconds == 0 {
+            BanLength::Permanent
+        } else {
+            BanLength::Seconds(seconds)
+        }
+    }
+
     /// When a ban of this length that starts at `at` ends; `None` for permanent.
     pub fn expires_at(self, at: Timestamp) -> Option<Timestamp> {
         match self {
             BanLength::Hours(h) => Some(super::later(at, Duration::hours(i64::from(h)))),
+            BanLength::Seconds(s) => Some(super::later(at, Duration::seconds(i64::try_from(s).unwrap_or(i64::MAX)))),
             BanLength::Permanent => None,
             BanLength::Until(t) => Some(t),
         }

@@ -12,6 +12,7 @@ mod follow;
 mod handle;
 mod notice;
 mod pulse;
+mod signins;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
@@ -113,6 +114,10 @@ pub struct Monitor {
     enforcement: enforce::Enforcement,
     /// See [`crate::config::RulesConfig::ipv6_prefix_after`].
     ipv6_prefix_after: u32,
+    /// OpenAlgo's sign-ins, when `openalgo.db` is known.
+    signins: Option<signins::SignInWatch>,
+    /// The alert channels (`[[alert]]`), when any is configured.
+    router: Option<crate::alert::router::Router>,
 }
 
 /// The latest server checklist, as the monitor publishes it and the dashboard reads it.
@@ -148,6 +153,12 @@ impl Monitor {
             pending.insert(order.ip, order);
         }
         let submitted = vec![None; access.len()];
+        let signins = paths.openalgo_db.clone().map(|p| signins::SignInWatch::new(p, !paths.access_logs.is_empty()));
+        let router = if cfg.alert.is_empty() {
+            None
+        } else {
+            Some(crate::alert::router::Router::start(&paths.state_db, &cfg.alert, crate::time::now())?)
+        };
         Ok(Self {
             engine,
             own_thresholds,
@@ -183,6 +194,8 @@ impl Monitor {
                 ..Default::default()
             },
             ipv6_prefix_after: cfg.rules.ipv6_prefix_after,
+            signins,
+            router,
         })
     }
 
@@ -202,6 +215,11 @@ impl Monitor {
         files.extend(self.access.iter().map(|a| a.path().to_path_buf()));
         if let Some(p) = self.follower.as_ref().and_then(|f| f.path().cloned()) {
             files.push(p);
+        }
+        if let Some(w) = &self.signins {
+            if !files.iter().any(|f| f == w.path()) {
+                files.push(w.path().to_path_buf());
+            }
         }
         files
     }
@@ -251,6 +269,7 @@ impl Monitor {
         }
         self.refresh_own_addresses(now);
         self.follow_openalgo(&mut out);
+        self.follow_signins(now, &mut out);
         self.reload_offences_if_changed(&mut out);
         self.follow_policies(now, &mut out);
         // The counts at which the engine warns or bans are read at every commit.
@@ -288,6 +307,10 @@ impl Monitor {
         self.close_minute(now, false, &mut out);
         self.recheck(now, &mut out);
         self.publish_pulse(now);
+        if let Some(r) = self.router.as_mut() {
+            out.extend(r.health());
+            r.route(&out, now);
+        }
         let lines_after: u64 = self.access.iter().map(|a| a.stats().lines).sum();
         self.changed |= lines_after != lines_before || !out.is_empty();
         out

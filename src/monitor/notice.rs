@@ -195,6 +195,18 @@ pub enum Notice {
     /// The server checklist ([`crate::check`]) came out differently when it ran again by itself
     /// (OpenAlgo's `.env`, a file's mode or nginx's configuration changed).
     Checklist(crate::check::recheck::Recheck),
+    /// A successful sign-in to OpenAlgo (one per sign-in: the broker step's second row is folded
+    /// into the first).
+    SignIn(crate::source::signins::SignIn),
+    /// An alert channel started or stopped delivering.
+    Delivery {
+        /// The channel's name.
+        channel: String,
+        /// Whether its last alert went out.
+        working: bool,
+        /// Why it is failing, in words (secrets scrubbed).
+        error: Option<String>,
+    },
 }
 
 impl Notice {
@@ -313,6 +325,20 @@ impl fmt::Display for Notice {
                 }
                 Ok(())
             }
+            Notice::SignIn(s) => write!(
+                f,
+                "SIGN-IN    {} from {}{} at {} ({}){}",
+                display_raw(&s.username),
+                display_raw(&s.ip),
+                if s.new_address { ", a NEW address for this user" } else { "" },
+                rfc3339(s.at),
+                display_raw(&s.login_type),
+                s.user_agent.as_deref().map(|u| format!(" with {}", crate::check::one_line(u, 120))).unwrap_or_default()
+            ),
+            Notice::Delivery { channel, working, error } => match (working, error) {
+                (true, _) => write!(f, "ALERTS     {}: delivering", display_raw(channel)),
+                (false, e) => write!(f, "ALERTS     {}: failing: {}", display_raw(channel), e.as_deref().unwrap_or("")),
+            },
             Notice::Traffic { requests, not_found, denied, errors } => write!(
                 f,
                 "TRAFFIC    {requests} requests in the last minute ({not_found} not found, {denied} denied, {errors} errors)"

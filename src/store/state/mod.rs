@@ -24,7 +24,10 @@ use crate::time::Timestamp;
 use super::wal::WalCheckpointer;
 
 mod audit;
+mod outbox;
 mod policies;
+
+pub use outbox::{ChannelTally, Queued};
 
 pub use policies::wake_file;
 
@@ -162,6 +165,7 @@ impl StateDb {
             .map_err(|e| Error::sqlite(path, "setting synchronous on the state database", e))?;
         conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating the state tables", e))?;
         conn.execute_batch(policies::SCHEMA).map_err(|e| Error::sqlite(path, "creating the policy tables", e))?;
+        conn.execute_batch(outbox::SCHEMA).map_err(|e| Error::sqlite(path, "creating the alert queue", e))?;
         Ok(Self { conn, path: path.to_path_buf() })
     }
 

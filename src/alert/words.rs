@@ -8,6 +8,7 @@
 
 use serde::Serialize;
 
+use super::Event;
 use crate::config::NotifyConfig;
 use crate::event::Rule;
 use crate::ip::display_raw;
@@ -25,6 +26,8 @@ pub struct Alert {
     pub title: String,
     /// The text.
     pub body: String,
+    /// What it is about (each alert channel chooses the events it wants).
+    pub event: Event,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -68,21 +71,83 @@ impl Alerts {
     /// The alert for `notice` at `now`, if one goes out now.
     pub fn on_notice(&mut self, notice: &Notice, now: Timestamp) -> Option<Alert> {
         match notice {
-            Notice::Banned { ip, rule, count, threshold, permanent, expires_at, at, .. } if self.notify.banned => {
+            Notice::Banned { ip, rule, count, threshold, permanent, expires_at, at, .. } => {
+                let attack = *rule == Rule::FailedLogin;
+                if !(if attack { self.notify.attack } else { self.notify.banned }) {
+                    return None;
+                }
                 let length = match (permanent, expires_at) {
-                    (false, Some(until)) => format!("for {} h", (*until - *at).num_hours().max(1)),
+                    (false, Some(until)) => format!("for {}", span(*until - *at)),
                     _ => "permanently".to_string(),
                 };
-                let alert = Alert {
-                    title: format!("Banned {}", display_raw(ip)),
-                    body: format!("{count} of {threshold} {} in 24 h; banned {length}", rule_words(*rule)),
+                let alert = if attack {
+                    Alert {
+                        title: format!("Sign-in attack from {}: banned", display_raw(ip)),
+                        body: format!(
+                            "{count} failed sign-ins to OpenAlgo (the limit is {threshold}); banned {length}"
+                        ),
+                        event: Event::Attack,
+                    }
+                } else {
+                    Alert {
+                        title: format!("Banned {}", display_raw(ip)),
+                        body: format!("{count} of {threshold} {} in 24 h; banned {length}", rule_words(*rule)),
+                        event: Event::Banned,
+                    }
                 };
                 admit(&mut self.banned, now, ip, alert)
+            }
+            Notice::SignIn(s) => {
+                let wanted = if s.new_address { self.notify.signin_new_address } else { self.notify.signin };
+                if !wanted {
+                    return None;
+                }
+                let ua = s.user_agent.as_deref().map(|u| crate::check::one_line(u, 120));
+                let with = ua.map(|u| format!(" with {u}")).unwrap_or_default();
+                let who = display_raw(&s.username);
+                let at = crate::time::rfc3339(s.at);
+                Some(if s.new_address {
+                    Alert {
+                        title: format!("New sign-in address for {who}"),
+                        body: format!(
+                            "{who} signed in to OpenAlgo from {}, an address never used before, at {at}{with}. \
+                             If this was not you, change your OpenAlgo password and API key now.",
+                            display_raw(&s.ip)
+                        ),
+                        event: Event::SigninNewAddress,
+                    }
+                } else {
+                    Alert {
+                        title: format!("{who} signed in to OpenAlgo"),
+                        body: format!("from {} at {at}{with}", display_raw(&s.ip)),
+                        event: Event::Signin,
+                    }
+                })
+            }
+            Notice::Delivery { channel, working, error } => {
+                let was_failing = self.failing.insert(format!("alert:{channel}"), !working).unwrap_or(false);
+                if !self.notify.sources || *working != was_failing {
+                    return None;
+                }
+                Some(if *working {
+                    Alert {
+                        title: format!("Alerts reach {} again", display_raw(channel)),
+                        body: "Waiting alerts are being delivered.".into(),
+                        event: Event::Health,
+                    }
+                } else {
+                    Alert {
+                        title: format!("Alerts are not reaching {}", display_raw(channel)),
+                        body: error.clone().unwrap_or_default(),
+                        event: Event::Health,
+                    }
+                })
             }
             Notice::NearThreshold { ip, rule, count, threshold, .. } if self.notify.near => {
                 let alert = Alert {
                     title: "Near the ban threshold".into(),
                     body: format!("{}: {count} of {threshold} {} in 24 h", display_raw(ip), rule_words(*rule)),
+                    event: Event::Near,
                 };
                 admit(&mut self.near, now, ip, alert)
             }
@@ -93,10 +158,12 @@ impl Alerts {
                      Update the key in that program.",
                     display_raw(ip)
                 ),
+                event: Event::Near,
             }),
             Notice::BanPending { ip, error } if self.notify.sources => Some(Alert {
                 title: format!("Could not ban {} yet", display_raw(ip)),
                 body: format!("Warden keeps retrying: {error}"),
+                event: Event::Health,
             }),
             Notice::Source { name, health, .. } => {
                 let now_failing = *health != Health::Ok;
@@ -106,10 +173,14 @@ impl Alerts {
                 }
                 Some(match health {
                     Health::Ok => {
-                        Alert { title: format!("{name} is readable again"), body: "Warden is watching it.".into() }
+                        Alert {
+                        title: format!("{name} is readable again"),
+                        body: "Warden is watching it.".into(),
+                        event: Event::Health,
+                    }
                     }
                     Health::Missing(m) | Health::NoSchema(m) | Health::Locked(m) | Health::Failing(m) => {
-                        Alert { title: format!("Warden cannot read {name}"), body: m.clone() }
+                        Alert { title: format!("Warden cannot read {name}"), body: m.clone(), event: Event::Health }
                     }
                 })
             }
@@ -120,9 +191,17 @@ impl Alerts {
                     return None;
                 }
                 Some(if now_failing {
-                    Alert { title: format!("Bans are not reaching {name}"), body: error.clone().unwrap_or_default() }
+                    Alert {
+                        title: format!("Bans are not reaching {name}"),
+                        body: error.clone().unwrap_or_default(),
+                        event: Event::Health,
+                    }
                 } else {
-                    Alert { title: format!("Bans reach {name} again"), body: "Warden brought it up to date.".into() }
+                    Alert {
+                        title: format!("Bans reach {name} again"),
+                        body: "Warden brought it up to date.".into(),
+                        event: Event::Health,
+                    }
                 })
             }
             Notice::Checklist(c) if self.notify.checklist && !c.newly_failing.is_empty() => {
@@ -130,6 +209,7 @@ impl Alerts {
                     [one] => Alert {
                         title: format!("Server check failing: {}", one.title),
                         body: format!("{} Fix: {}", one.why, crate::check::one_line(&one.fix, 300)),
+                        event: Event::Checklist,
                     },
                     many => Alert {
                         title: format!("{} server checks now failing", many.len()),
@@ -137,6 +217,7 @@ impl Alerts {
                             "{}. Open Warden's Server checklist for the fix of each.",
                             many.iter().map(|f| f.title).collect::<Vec<_>>().join("; ")
                         ),
+                        event: Event::Checklist,
                     },
                 })
             }
@@ -147,10 +228,10 @@ impl Alerts {
     /// The summaries of minutes that ended by `now` (call it regularly, e.g. after every round).
     pub fn flush(&mut self, now: Timestamp) -> Vec<Alert> {
         let mut out = Vec::new();
-        if let Some(a) = summary(&mut self.banned, now, "banned") {
+        if let Some(a) = summary(&mut self.banned, now, "banned", Event::Banned) {
             out.push(a);
         }
-        if let Some(a) = summary(&mut self.near, now, "near a ban threshold") {
+        if let Some(a) = summary(&mut self.near, now, "near a ban threshold", Event::Near) {
             out.push(a);
         }
         out
@@ -171,7 +252,7 @@ fn admit(b: &mut Bucket, now: Timestamp, ip: &str, alert: Alert) -> Option<Alert
     }
 }
 
-fn summary(b: &mut Bucket, now: Timestamp, what: &str) -> Option<Alert> {
+fn summary(b: &mut Bucket, now: Timestamp, what: &str, event: Event) -> Option<Alert> {
     let start = b.start?;
     if b.held.is_empty() || now - start < chrono::TimeDelta::minutes(1) {
         return None;
@@ -184,5 +265,17 @@ fn summary(b: &mut Bucket, now: Timestamp, what: &str) -> Option<Alert> {
     b.held.clear();
     b.start = None;
     b.sent = 0;
-    Some(Alert { title: format!("{total} IPs {what} in the last minute"), body: shown.join(", ") })
+    Some(Alert { title: format!("{total} IPs {what} in the last minute"), body: shown.join(", "), event })
+}
+
+/// A length of time in words: "45 min", "24 h", "3 days".
+fn span(d: chrono::Duration) -> String {
+    let mins = d.num_minutes().max(1);
+    if mins < 120 {
+        format!("{mins} min")
+    } else if mins < 72 * 60 {
+        format!("{} h", mins / 60)
+    } else {
+        format!("{} days", mins / (24 * 60))
+    }
 }
