@@ -334,7 +334,7 @@ fn settings_save_with_mode_0600_and_come_back_the_same() {
     assert_eq!(mode, 0o600);
     let loaded = Config::load(Some(&path)).unwrap();
     assert_eq!(loaded.rules.not_found_threshold, 30);
-    assert_eq!(loaded.notify, NotifyConfig { near: false, banned: true, sources: true, checklist: true });
+    assert_eq!(loaded.notify, NotifyConfig { near: false, ..NotifyConfig::default() });
     assert_eq!(loaded.access_log[0].format, "combined", "an empty format means combined");
     assert_eq!(next.paths.state_db, d.paths.state_db, "the state database never moves");
     assert_eq!(next.settings().not_found_threshold, 30);
@@ -390,7 +390,7 @@ fn alerts_say_the_count_and_coalesce_a_storm_into_one_summary() {
 
 #[test]
 fn alerts_follow_the_notification_settings() {
-    let mut a = Alerts::new(NotifyConfig { near: true, banned: false, sources: false, checklist: true });
+    let mut a = Alerts::new(NotifyConfig { banned: false, sources: false, ..NotifyConfig::default() });
     assert!(a.on_notice(&banned("198.51.100.1", NOW), t(NOW)).is_none());
     let failing = Notice::Source {
         name: "logs.db".into(),

@@ -5,6 +5,7 @@
 mod common;
 
 mod access_logs;
+mod alerts;
 mod check;
 mod cli;
 mod dashboard;

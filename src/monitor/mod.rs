@@ -228,7 +228,8 @@ impl Monitor {
     /// scan was held back (see [`crate::source::openalgo::SCAN_SPACING_PER_ROW`]).
     pub fn due(&self) -> Option<Timestamp> {
         let windows = self.windows_due().filter(|_| self.windows_stale && self.pulse.is_some());
-        [self.logs.due(), windows, self.enforce_due()].into_iter().flatten().min()
+        let signins = self.signins.as_ref().and_then(signins::SignInWatch::due);
+        [self.logs.due(), windows, self.enforce_due(), signins].into_iter().flatten().min()
     }
 
     /// Whether the last round found anything new: a commit to `logs.db`, lines in an access log,

@@ -17,8 +17,9 @@ use crate::time::Timestamp;
 /// The state database's cursor for `login_attempts`.
 const CURSOR: &str = "openalgo.login_attempts";
 
-/// How often `openalgo.db` is looked at, at most (a look is two `stat`s when nothing changed).
-const LOOK_EVERY: chrono::Duration = chrono::Duration::milliseconds(200);
+/// How soon a read that failed (a lock, a missing file) is tried again. Every round otherwise
+/// looks, which costs two `stat`s when nothing changed.
+const RETRY_EVERY: chrono::Duration = chrono::Duration::seconds(1);
 
 /// Rows read per round.
 const BATCH: usize = 2000;
@@ -29,7 +30,8 @@ pub(super) struct SignInWatch {
     path: PathBuf,
     /// Size and change time of the database and its WAL at the last read.
     stamp: Option<[(u64, Option<SystemTime>); 2]>,
-    looked: Option<Timestamp>,
+    /// When a failed read is tried again.
+    retry_at: Option<Timestamp>,
     health: Option<Health>,
     open: Recent,
     /// Whether failed rows count for the login rule. With an access log, nginx's 401s on
@@ -43,7 +45,7 @@ impl SignInWatch {
         Self {
             path,
             stamp: None,
-            looked: None,
+            retry_at: None,
             health: None,
             open: Recent::default(),
             count_password_failures: !has_access_log,
@@ -52,6 +54,11 @@ impl SignInWatch {
 
     pub(super) fn path(&self) -> &std::path::Path {
         &self.path
+    }
+
+    /// When the next round must come even if no file changes: a failed read's retry.
+    pub(super) fn due(&self) -> Option<Timestamp> {
+        self.retry_at
     }
 
     fn stamp_now(&self) -> [(u64, Option<SystemTime>); 2] {
@@ -64,16 +71,15 @@ impl SignInWatch {
 }
 
 impl Monitor {
-    /// Reads new `login_attempts` rows, at most every [`LOOK_EVERY`] and only when the database
-    /// changed.
+    /// Reads new `login_attempts` rows when the database changed; a failed read is tried again
+    /// after [`RETRY_EVERY`].
     pub(super) fn follow_signins(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
         let Some(w) = self.signins.as_mut() else { return };
-        if w.looked.is_some_and(|t| now >= t && now - t < LOOK_EVERY) {
+        if w.retry_at.is_some_and(|t| now < t) {
             return;
         }
-        w.looked = Some(now);
         let stamp = w.stamp_now();
-        if w.stamp == Some(stamp) && w.health.as_ref().is_none_or(|h| *h == Health::Ok) {
+        if w.stamp == Some(stamp) && w.retry_at.is_none() {
             return;
         }
         let result = self.read_signins();
@@ -88,6 +94,11 @@ impl Monitor {
             Err(h) => h,
         };
         let Some(w) = self.signins.as_mut() else { return };
+        // A missing file wakes the monitor when it appears (it is watched); a lock does not.
+        w.retry_at = matches!(health, Health::Locked(_) | Health::Failing(_)).then(|| now + RETRY_EVERY);
+        if !matches!(health, Health::Ok) {
+            w.stamp = None;
+        }
         if w.health.as_ref() != Some(&health) {
             // A missing openalgo.db at start is not news; every other change is.
             let quiet = w.health.is_none() && matches!(health, Health::Ok | Health::Missing(_));

@@ -23,7 +23,7 @@ use crate::source::openalgo::Health;
 use crate::time::{parse_db_time, Timestamp};
 
 /// How long a read waits for OpenAlgo's lock before it is retried at the next round.
-const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(300);
+const BUSY_WAIT: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// A broker-step row (`oauth`, `resume`, `totp_resume`) this soon after a sign-in of the same
 /// user from the same address belongs to that sign-in.

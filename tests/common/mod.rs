@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 
 use warden::time::{parse_db_time, Timestamp};
 
+pub mod receiver;
+
 /// The reference fixtures, written by OpenAlgo's own code.
 pub fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/spec/fixtures").join(name)
