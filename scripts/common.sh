@@ -20,12 +20,13 @@ sudo_if_needed() {
 # With "test", also what the end-to-end tests use: Xvfb, WebKitWebDriver and a D-Bus session bus; and
 # nginx and openssl, which the checklist's tests run (`nginx -T` of their own configurations, with a
 # self-signed certificate) and the enforcement tests start; nftables and iproute2 for the kernel
-# sink's tests, which run nft in a network namespace they create.
+# sink's tests, which run nft in a network namespace they create; prometheus for promtool, which
+# checks the metrics Warden serves.
 install_debian_packages() {
   local want=(build-essential pkg-config ca-certificates curl file libssl-dev
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
   if [ "${1:-}" = "test" ]; then
-    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core nginx openssl nftables iproute2)
+    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core nginx openssl nftables iproute2 prometheus)
   fi
   local missing=()
   for p in "${want[@]}"; do

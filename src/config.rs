@@ -172,6 +172,8 @@ pub struct Config {
     /// Alert channels beyond the desktop (`[[alert]]`: Telegram, Discord, ntfy, a webhook).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub alert: Vec<crate::alert::AlertConfig>,
+    /// Exports for a SIEM: Prometheus metrics, a JSON-lines event file, syslog (all off by default).
+    pub export: crate::export::ExportConfig,
     /// Where bans are enforced besides OpenAlgo's `logs.db`: nginx and nftables (both off by
     /// default).
     pub enforce: EnforceConfig,
@@ -296,14 +298,30 @@ pub struct NotifyConfig {
 
 impl Default for NotifyConfig {
     fn default() -> Self {
-        Self { near: true, banned: true, sources: true, checklist: true, attack: true, signin_new_address: true, signin: false }
+        Self {
+            near: true,
+            banned: true,
+            sources: true,
+            checklist: true,
+            attack: true,
+            signin_new_address: true,
+            signin: false,
+        }
     }
 }
 
 impl NotifyConfig {
     /// Every alert on: an alert channel takes them all and keeps the events it asked for.
     pub fn all() -> Self {
-        Self { near: true, banned: true, sources: true, checklist: true, attack: true, signin_new_address: true, signin: true }
+        Self {
+            near: true,
+            banned: true,
+            sources: true,
+            checklist: true,
+            attack: true,
+            signin_new_address: true,
+            signin: true,
+        }
     }
 }
 
@@ -325,6 +343,7 @@ impl Default for Config {
             login: LoginConfig::default(),
             notify: NotifyConfig::default(),
             alert: Vec::new(),
+            export: crate::export::ExportConfig::default(),
             enforce: EnforceConfig::default(),
         }
     }
@@ -393,6 +412,7 @@ impl Config {
         if self.login.deny_seconds > 10 * 365 * 86_400 {
             return Err("login.deny_seconds is at most ten years (315360000); 0 means permanent".into());
         }
+        self.export.validate()?;
         let mut names = std::collections::HashSet::new();
         for a in &self.alert {
             a.validate()?;

@@ -28,7 +28,8 @@
 //!    - [`enforce`]: the enforcement points beyond `logs.db` (nginx's `geo` file, an nftables
 //!      table), each converging on the desired state;
 //!    - [`alert`]: alert channels beyond the desktop (Telegram, Discord, ntfy, webhooks), with
-//!      their delivery queue, and the words every alert shares.
+//!      their delivery queue, and the words every alert shares;
+//!    - [`export`]: Prometheus metrics, a JSON-lines event file and syslog, for a SIEM.
 //! 4. [`config`]: thresholds, paths and the allow-list, validated once when loaded.
 //! 5. [`monitor`]: wires sources to the engine and the engine to the stores, and reports
 //!    [`monitor::Notice`]s.
@@ -56,6 +57,7 @@ pub mod enforce;
 pub mod engine;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod ip;
 pub mod logins;
 pub mod monitor;

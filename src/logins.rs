@@ -76,13 +76,19 @@ pub fn incidents(cfg: &Config, paths: &Paths, hours: u32, now: Timestamp) -> Res
         for a in all_attempts(&conn, path)? {
             let (Some(at), Some(ip)) = (a.at, a.ip) else { continue };
             if !a.success && at >= since {
-                failures.push(Failure { ip, at, username: Some(a.username), user_agent: a.user_agent, from_log: false });
+                failures.push(Failure {
+                    ip,
+                    at,
+                    username: Some(a.username),
+                    user_agent: a.user_agent,
+                    from_log: false,
+                });
             }
         }
     } else if paths.access_logs.is_empty() {
-        return Err(openalgo_db(paths).err().unwrap_or_else(|| {
-            Error::SignIns("neither openalgo.db nor an access log is there to read".into())
-        }));
+        return Err(openalgo_db(paths)
+            .err()
+            .unwrap_or_else(|| Error::SignIns("neither openalgo.db nor an access log is there to read".into())));
     }
     let login = cfg.classify.failed_login_path.as_str();
     for (path, format) in &paths.access_logs {

@@ -229,7 +229,10 @@ fn a_refused_token_an_unreachable_service_and_a_bad_url_each_get_one_clear_messa
     let out = warden(&w, &["alert", "test", "phone"]);
     let shown = text(&out);
     assert_eq!(out.status.code(), Some(1), "{shown}");
-    assert!(shown.contains("phone: NOT delivered: Telegram said: Unauthorized (HTTP 401). Check the token."), "{shown}");
+    assert!(
+        shown.contains("phone: NOT delivered: Telegram said: Unauthorized (HTTP 401). Check the token."),
+        "{shown}"
+    );
     assert_eq!(rx.received().len(), 1, "a refused token is not retried");
     let out = warden(&w, &["alert", "test", "down"]);
     let shown = text(&out);
@@ -237,7 +240,11 @@ fn a_refused_token_an_unreachable_service_and_a_bad_url_each_get_one_clear_messa
     assert!(shown.contains("down: NOT delivered: could not reach Telegram: connection refused"), "{shown}");
     assert_no_secret("a failed test", &shown);
     let out = warden(&w, &["alert", "test", "nope"]);
-    assert!(text(&out).contains("there is no alert channel named 'nope'; the channels are: phone, down"), "{}", text(&out));
+    assert!(
+        text(&out).contains("there is no alert channel named 'nope'; the channels are: phone, down"),
+        "{}",
+        text(&out)
+    );
 
     let bad = ws("[[alert]]\nname = \"x\"\nkind = \"ntfy\"\nurl = \"ntfy.sh/topic with space\"\ntopic = \"t\"\n");
     let out = warden(&bad, &["alert", "test"]);
@@ -345,7 +352,8 @@ fn a_sign_in_from_a_new_address_reaches_the_phone_within_two_seconds_and_history
     let state = w.path("state/warden.db");
     wait_for(StdDuration::from_secs(15), "the sign-in history learned", || {
         let c = rusqlite::Connection::open(&state).ok()?;
-        c.query_row("SELECT value FROM cursors WHERE source = 'openalgo.login_attempts'", [], |r| r.get::<_, String>(0)).ok()
+        c.query_row("SELECT value FROM cursors WHERE source = 'openalgo.login_attempts'", [], |r| r.get::<_, String>(0))
+            .ok()
     });
     let db = w.path("openalgo_signins.db");
     let now = warden::time::now();
@@ -381,7 +389,15 @@ fn failed_sign_ins_become_an_attack_at_the_limit_and_a_protected_address_is_neve
     let db = paths.openalgo_db.clone().unwrap();
     let now = warden::time::now();
     for (i, user) in ["admin", "root", "trader", "admin", "test"].iter().enumerate() {
-        attempt(&db, user, "203.0.113.50", "python-requests/2.31", false, "password", now - Duration::seconds(10 - i as i64));
+        attempt(
+            &db,
+            user,
+            "203.0.113.50",
+            "python-requests/2.31",
+            false,
+            "password",
+            now - Duration::seconds(10 - i as i64),
+        );
     }
     let ban = tick_until(&mut m, "the attack's ban", |n| matches!(n, Notice::Banned { .. }));
     let Notice::Banned { ip, rule, expires_at, at, count, .. } = ban else { unreachable!() };
@@ -396,8 +412,9 @@ fn failed_sign_ins_become_an_attack_at_the_limit_and_a_protected_address_is_neve
     }
     let p = tick_until(&mut m, "the protected notice", |n| matches!(n, Notice::Protected { .. }));
     assert!(matches!(p, Notice::Protected { ref ip, rule: Rule::FailedLogin, .. } if ip == "10.1.2.3"), "{p:?}");
-    let rows: i64 =
-        raw(&paths.logs_db).query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '10.1.2.3'", [], |r| r.get(0)).unwrap();
+    let rows: i64 = raw(&paths.logs_db)
+        .query_row("SELECT COUNT(*) FROM ip_bans WHERE ip_address = '10.1.2.3'", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(rows, 0);
     // The incidents view agrees.
     let list = warden::logins::incidents(&cfg, &paths, 24, warden::time::now()).unwrap();
@@ -413,11 +430,17 @@ fn an_older_schema_a_locked_database_and_a_non_utf8_user_agent_are_reported_and_
     let db = w.path("openalgo_signins.db");
     std::fs::remove_file(&db).unwrap();
     raw(&db)
-        .execute_batch("CREATE TABLE login_attempts (id INTEGER PRIMARY KEY, username TEXT, status TEXT, timestamp DATETIME);")
+        .execute_batch(
+            "CREATE TABLE login_attempts (id INTEGER PRIMARY KEY, username TEXT, status TEXT, timestamp DATETIME);",
+        )
         .unwrap();
     let (cfg, paths) = cfg_of(&w);
     let mut m = Monitor::open(&cfg, &paths).unwrap();
-    let n = tick_until(&mut m, "the layout notice", |n| matches!(n, Notice::Source { name, .. } if name == "openalgo.db sign-ins"));
+    let n = tick_until(
+        &mut m,
+        "the layout notice",
+        |n| matches!(n, Notice::Source { name, .. } if name == "openalgo.db sign-ins"),
+    );
     assert!(n.to_string().contains("has an older layout without the column ip_address"), "{n}");
     let out = warden(&w, &["signins"]);
     assert_eq!(out.status.code(), Some(1));
@@ -439,7 +462,11 @@ fn an_older_schema_a_locked_database_and_a_non_utf8_user_agent_are_reported_and_
         )
         .unwrap();
     holder.execute_batch("COMMIT").unwrap();
-    let locked = tick_until(&mut m, "the locked notice", |n| matches!(n, Notice::Source { name, .. } if name == "openalgo.db sign-ins"));
+    let locked = tick_until(
+        &mut m,
+        "the locked notice",
+        |n| matches!(n, Notice::Source { name, .. } if name == "openalgo.db sign-ins"),
+    );
     assert!(locked.to_string().contains("is locked by another program"), "{locked}");
     drop(holder);
     let signed = tick_until(&mut m, "the sign-in after the lock", |n| matches!(n, Notice::SignIn(_)));

@@ -12,6 +12,7 @@ mod dashboard;
 mod enforce;
 mod enforce_property;
 mod engine_rules;
+mod exports;
 mod logs_db_fixtures;
 mod logs_db_writes;
 mod monitor;

@@ -339,14 +339,22 @@ mod tests {
     fn answers_are_judged_as_each_service_means_them() {
         assert_eq!(judge(Kind::Telegram, 200, None, "{\"ok\":true}"), Outcome::Delivered);
         let tg = r#"{"ok":false,"error_code":429,"description":"Too Many Requests: retry after 7","parameters":{"retry_after":7}}"#;
-        assert!(matches!(judge(Kind::Telegram, 429, None, tg), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(7)));
+        assert!(
+            matches!(judge(Kind::Telegram, 429, None, tg), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(7))
+        );
         let dc = r#"{"message":"You are being rate limited.","retry_after":0.5,"global":false}"#;
-        assert!(matches!(judge(Kind::Discord, 429, Some("2"), dc), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2)));
-        assert!(matches!(judge(Kind::Discord, 429, None, dc), Outcome::Retry { after: Some(d), .. } if d == Duration::from_millis(500)));
+        assert!(
+            matches!(judge(Kind::Discord, 429, Some("2"), dc), Outcome::Retry { after: Some(d), .. } if d == Duration::from_secs(2))
+        );
+        assert!(
+            matches!(judge(Kind::Discord, 429, None, dc), Outcome::Retry { after: Some(d), .. } if d == Duration::from_millis(500))
+        );
         assert!(matches!(judge(Kind::Ntfy, 503, None, ""), Outcome::Retry { after: None, .. }));
         let refused = judge(Kind::Telegram, 401, None, r#"{"ok":false,"error_code":401,"description":"Unauthorized"}"#);
         assert_eq!(refused, Outcome::Refused("Telegram said: Unauthorized (HTTP 401). Check the token.".into()));
-        assert!(matches!(judge(Kind::Webhook, 400, None, "<html>\u{1b}[31m</html>"), Outcome::Refused(s) if !s.contains('\u{1b}')));
+        assert!(
+            matches!(judge(Kind::Webhook, 400, None, "<html>\u{1b}[31m</html>"), Outcome::Refused(s) if !s.contains('\u{1b}'))
+        );
         assert_eq!(parse_wait("-3"), None);
         assert_eq!(parse_wait("NaN"), None);
         assert_eq!(parse_wait("99999999"), Some(RETRY_AFTER_MAX));

@@ -182,10 +182,7 @@ impl AlertConfig {
     pub fn validate(&self) -> Result<(), String> {
         let n = &self.name;
         let what = format!("alert '{}'", crate::ip::display_raw(n));
-        if n.is_empty()
-            || n.len() > NAME_MAX
-            || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-        {
+        if n.is_empty() || n.len() > NAME_MAX || !n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
             return Err(format!(
                 "{what}: a name is 1 to {NAME_MAX} letters, digits, '-' or '_' (it names the channel in `warden alert test`)"
             ));

@@ -28,6 +28,8 @@ pub struct Router {
     courier: Courier,
     /// Channels last seen failing, by name.
     failing: HashMap<String, bool>,
+    /// Alerts delivered and given up on, per channel, since the start.
+    tallies: HashMap<String, (u64, u64)>,
 }
 
 impl Router {
@@ -42,7 +44,7 @@ impl Router {
                 words: Alerts::new(NotifyConfig::all()),
             })
             .collect();
-        Ok(Self { routes, courier, failing: HashMap::new() })
+        Ok(Self { routes, courier, failing: HashMap::new(), tallies: HashMap::new() })
     }
 
     fn deliver(&self, route_name: &str, alert: Alert, now: Timestamp) {
@@ -56,7 +58,8 @@ impl Router {
             let mut out: Vec<Alert> = notices.iter().filter_map(|n| r.words.on_notice(n, now)).collect();
             out.extend(r.words.flush(now));
             for alert in out.into_iter().filter(|a| r.events.contains(&a.event)) {
-                self.courier.send(&r.name, Message { event: alert.event, title: alert.title, body: alert.body, at: now });
+                self.courier
+                    .send(&r.name, Message { event: alert.event, title: alert.title, body: alert.body, at: now });
             }
         }
     }
@@ -74,6 +77,12 @@ impl Router {
     pub fn health(&mut self) -> Vec<Notice> {
         let mut out = Vec::new();
         for r in self.courier.take_reports() {
+            let tally = self.tallies.entry(report_channel(&r).to_string()).or_default();
+            match &r {
+                Report::Delivered { .. } => tally.0 += 1,
+                Report::GaveUp { .. } => tally.1 += 1,
+                Report::Retrying { .. } => {}
+            }
             let (channel, working, error) = match r {
                 Report::Delivered { channel } => (channel, true, None),
                 Report::Retrying { channel, why } | Report::GaveUp { channel, why } => (channel, false, Some(why)),
@@ -84,5 +93,19 @@ impl Router {
             }
         }
         out
+    }
+
+    /// Alerts delivered and given up on per channel since the start: (name, delivered, failed).
+    pub fn tallies(&self) -> impl Iterator<Item = (String, u64, u64)> + '_ {
+        self.routes.iter().map(|r| {
+            let (ok, failed) = self.tallies.get(&r.name).copied().unwrap_or_default();
+            (r.name.clone(), ok, failed)
+        })
+    }
+}
+
+fn report_channel(r: &Report) -> &str {
+    match r {
+        Report::Delivered { channel } | Report::Retrying { channel, .. } | Report::GaveUp { channel, .. } => channel,
     }
 }

@@ -172,13 +172,11 @@ impl Alerts {
                     return None;
                 }
                 Some(match health {
-                    Health::Ok => {
-                        Alert {
+                    Health::Ok => Alert {
                         title: format!("{name} is readable again"),
                         body: "Warden is watching it.".into(),
                         event: Event::Health,
-                    }
-                    }
+                    },
                     Health::Missing(m) | Health::NoSchema(m) | Health::Locked(m) | Health::Failing(m) => {
                         Alert { title: format!("Warden cannot read {name}"), body: m.clone(), event: Event::Health }
                     }

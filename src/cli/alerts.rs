@@ -65,7 +65,8 @@ pub(super) fn alert(cfg: &Config, paths: &Paths, action: AlertCommand, now: Time
             Ok(())
         }
         AlertCommand::List { json } => {
-            let tallies = if paths.state_db.exists() { StateDb::open(&paths.state_db)?.channel_tallies()? } else { Vec::new() };
+            let tallies =
+                if paths.state_db.exists() { StateDb::open(&paths.state_db)?.channel_tallies()? } else { Vec::new() };
             let views: Vec<ChannelView> = cfg
                 .alert
                 .iter()
@@ -78,10 +79,11 @@ pub(super) fn alert(cfg: &Config, paths: &Paths, action: AlertCommand, now: Time
                         Ok(None) => None,
                         Err(e) => Some(format!("unreadable: {e}")),
                     },
-                    tally: tallies.iter().find(|t| t.name == a.name).cloned().unwrap_or_else(|| ChannelTally {
-                        name: a.name.clone(),
-                        ..Default::default()
-                    }),
+                    tally: tallies
+                        .iter()
+                        .find(|t| t.name == a.name)
+                        .cloned()
+                        .unwrap_or_else(|| ChannelTally { name: a.name.clone(), ..Default::default() }),
                 })
                 .collect();
             output::print(json, &views, channels_text)
@@ -96,7 +98,11 @@ fn no_channel(cfg: &Config, name: &str) -> Error {
         );
     }
     let names: Vec<&str> = cfg.alert.iter().map(|a| a.name.as_str()).collect();
-    Error::Alert(format!("there is no alert channel named '{}'; the channels are: {}", display_raw(name), names.join(", ")))
+    Error::Alert(format!(
+        "there is no alert channel named '{}'; the channels are: {}",
+        display_raw(name),
+        names.join(", ")
+    ))
 }
 
 fn channels_text(list: &Vec<ChannelView>) -> String {
@@ -116,11 +122,7 @@ fn channels_text(list: &Vec<ChannelView>) -> String {
             c.tally.failed,
             c.tally.waiting,
             c.tally.last_ok_at.map(short).unwrap_or_else(|| "never".into()),
-            c.tally
-                .last_error
-                .as_deref()
-                .map(|e| format!("; last error: {}", display_raw(e)))
-                .unwrap_or_default()
+            c.tally.last_error.as_deref().map(|e| format!("; last error: {}", display_raw(e))).unwrap_or_default()
         ));
     }
     out
@@ -175,7 +177,8 @@ fn incidents_text(list: &Vec<crate::source::signins::Incident>) -> String {
     if list.is_empty() {
         return "no failed sign-ins".into();
     }
-    let mut out = format!("{:<40} {:>8}  {:<21} {:<21} {}\n", "IP", "ATTEMPTS", "FIRST (UTC)", "LAST (UTC)", "USER NAMES TRIED");
+    let mut out =
+        format!("{:<40} {:>8}  {:<21} {:<21} {}\n", "IP", "ATTEMPTS", "FIRST (UTC)", "LAST (UTC)", "USER NAMES TRIED");
     for i in list {
         let names: Vec<String> = i.usernames.iter().map(|u| crate::check::one_line(u, 24)).collect();
         out.push_str(&format!(

@@ -503,7 +503,7 @@ pub fn thresholds(cfg: &Config, paths: &Paths) -> Result<Thresholds> {
 fn printer(json: bool) -> impl FnMut(Notice) + Send + 'static {
     move |n: Notice| {
         let line = if json {
-            serde_json::to_string(&n).unwrap_or_else(|e| format!("{{\"kind\":\"error\",\"message\":\"{e}\"}}"))
+            crate::export::json_line(&n, crate::time::now())
         } else {
             format!("{} {n}", Utc::now().format("%H:%M:%S"))
         };

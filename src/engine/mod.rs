@@ -97,6 +97,17 @@ pub struct Engine {
     spare_working_keys: bool,
     /// See [`Engine::version`].
     version: u64,
+    /// See [`Engine::events_seen`].
+    seen: [u64; 4],
+}
+
+fn rule_index(rule: Rule) -> usize {
+    match rule {
+        Rule::NotFound => 0,
+        Rule::InvalidApiKey => 1,
+        Rule::FailedLogin => 2,
+        Rule::Rate => 3,
+    }
 }
 
 /// How often the interner may be compacted, at most.
@@ -125,6 +136,7 @@ impl Engine {
             working: HashMap::default(),
             spare_working_keys: true,
             version: 0,
+            seen: [0; 4],
         }
     }
 
@@ -372,6 +384,7 @@ impl Engine {
         source: Source,
         now: Timestamp,
     ) -> Vec<Verdict> {
+        self.seen[rule_index(rule)] += 1;
         if self.is_banned(ip, at) {
             return Vec::new();
         }
@@ -396,6 +409,12 @@ impl Engine {
         // threshold of 1 it bans on the second request. Warden bans on the request that reaches
         // the threshold, whatever it is; for any threshold above 1 the two agree.
         self.decide(ip, raw, rule, count, first_at, source, now, false)
+    }
+
+    /// Requests counted per rule since this engine started (from access logs and sign-ins;
+    /// OpenAlgo's own trackers hold counts, not requests), for the metrics.
+    pub fn events_seen(&self) -> [(Rule, u64); 3] {
+        [Rule::NotFound, Rule::InvalidApiKey, Rule::FailedLogin].map(|r| (r, self.seen[rule_index(r)]))
     }
 
     /// Compares OpenAlgo's own counter with the threshold and decides.

@@ -118,6 +118,8 @@ pub struct Monitor {
     signins: Option<signins::SignInWatch>,
     /// The alert channels (`[[alert]]`), when any is configured.
     router: Option<crate::alert::router::Router>,
+    /// Metrics, the event file and syslog (`[export]`), when any is configured.
+    exports: Option<crate::export::Exports>,
 }
 
 /// The latest server checklist, as the monitor publishes it and the dashboard reads it.
@@ -159,6 +161,7 @@ impl Monitor {
         } else {
             Some(crate::alert::router::Router::start(&paths.state_db, &cfg.alert, crate::time::now())?)
         };
+        let exports = Some(crate::export::Exports::start(&cfg.export)?).filter(|x| !x.is_empty());
         Ok(Self {
             engine,
             own_thresholds,
@@ -196,6 +199,7 @@ impl Monitor {
             ipv6_prefix_after: cfg.rules.ipv6_prefix_after,
             signins,
             router,
+            exports,
         })
     }
 
@@ -310,6 +314,18 @@ impl Monitor {
         self.publish_pulse(now);
         if let Some(r) = self.router.as_mut() {
             out.extend(r.health());
+        }
+        if let Some(x) = self.exports.as_mut() {
+            if let Some(Ok(mut m)) = x.metrics().map(|m| m.lock()) {
+                m.set_events(&self.engine.events_seen());
+                if let Some(r) = &self.router {
+                    m.set_deliveries(r.tallies());
+                }
+            }
+            let more = x.on_notices(&out, now);
+            out.extend(more);
+        }
+        if let Some(r) = self.router.as_mut() {
             r.route(&out, now);
         }
         let lines_after: u64 = self.access.iter().map(|a| a.stats().lines).sum();

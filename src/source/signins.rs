@@ -136,10 +136,8 @@ pub fn open(path: &Path) -> Result<Connection, Health> {
 }
 
 fn health(path: &Path, e: &rusqlite::Error) -> Health {
-    let busy = matches!(
-        e.sqlite_error_code(),
-        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
-    );
+    let busy =
+        matches!(e.sqlite_error_code(), Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked));
     if busy {
         Health::Locked(format!("{} is locked by another program; Warden tries again shortly", path.display()))
     } else {

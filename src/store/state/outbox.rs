@@ -203,7 +203,10 @@ impl StateDb {
         for (id, channel, created) in queued {
             let old = parse_ts(&created).is_none_or(|t| t < oldest);
             if old || !keep.contains(&channel.as_str()) {
-                gone += self.conn.execute("DELETE FROM outbox WHERE id = ?1", [id]).map_err(|e| self.err("pruning the alert queue", e))?;
+                gone += self
+                    .conn
+                    .execute("DELETE FROM outbox WHERE id = ?1", [id])
+                    .map_err(|e| self.err("pruning the alert queue", e))?;
             }
         }
         Ok(gone)
