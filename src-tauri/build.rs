@@ -23,6 +23,9 @@ const COMMANDS: &[&str] = &[
     "remove_policy",
     "allow_only_plan",
     "set_allow_only",
+    "signins",
+    "incidents",
+    "test_alert",
 ];
 
 fn main() {

@@ -4,6 +4,7 @@
 
 use tauri::{AppHandle, Runtime, State};
 use warden::actions::BanOutcome;
+use warden::dashboard::channels::{ChannelForm, IncidentView};
 use warden::dashboard::host::{HostBanResult, HostPreview};
 use warden::dashboard::overview::Overview;
 use warden::dashboard::settings::SettingsForm;
@@ -137,6 +138,24 @@ pub async fn save_settings<R: Runtime>(
     settings: SettingsForm,
 ) -> Reply<SettingsForm> {
     shell.save_settings(&app, settings).await
+}
+
+/// Successful sign-ins to OpenAlgo and the open sessions.
+#[tauri::command]
+pub async fn signins(shell: State<'_, Shell>, limit: usize) -> Reply<warden::logins::SignIns> {
+    shell.call(move |d, _| d.signins(limit)).await
+}
+
+/// Failed sign-ins per address in the last `hours`.
+#[tauri::command]
+pub async fn incidents(shell: State<'_, Shell>, hours: u32) -> Reply<Vec<IncidentView>> {
+    shell.call(move |d, now| d.incidents(hours, now)).await
+}
+
+/// Sends a test alert through a channel as the Settings form describes it.
+#[tauri::command]
+pub async fn test_alert(shell: State<'_, Shell>, channel: ChannelForm) -> Reply<String> {
+    shell.call(move |d, now| d.test_channel(&channel, now)).await
 }
 
 #[tauri::command]

@@ -62,6 +62,9 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
             commands::remove_policy,
             commands::allow_only_plan,
             commands::set_allow_only,
+            commands::signins,
+            commands::incidents,
+            commands::test_alert,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

@@ -24,12 +24,28 @@ struct Fixture {
 }
 
 fn start() -> Fixture {
+    start_with(false)
+}
+
+/// With `signins`, openalgo.db is a copy of the fixture OpenAlgo's own sign-in flows wrote (its
+/// successful sign-ins make their addresses the trader's own, never banned).
+fn start_with(signins: bool) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let logs_db = dir.path().join("logs.db");
     warden::store::logs_db::create_openalgo_schema(&logs_db).unwrap();
+    // OpenAlgo's sign-ins, as its own code wrote them.
+    let openalgo_db = signins.then(|| {
+        let db = dir.path().join("openalgo.db");
+        std::fs::copy(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/spec/fixtures/openalgo_signins.db"),
+            &db,
+        )
+        .unwrap();
+        db
+    });
     let paths = Paths {
         logs_db: logs_db.clone(),
-        openalgo_db: None,
+        openalgo_db,
         state_db: dir.path().join("state.db"),
         access_logs: Vec::new(),
     };
@@ -266,7 +282,7 @@ fn keys(v: &Value, out: &mut Vec<String>) {
 
 #[test]
 fn every_field_rust_sends_is_declared_in_ipc_ts() {
-    let f = start();
+    let f = start_with(true);
     call(&f, "ban_ip", json!({"ip": "203.0.113.7", "reason": "r", "duration": "24h"})).unwrap();
     rusqlite::Connection::open(&f.logs_db)
         .unwrap()
@@ -304,7 +320,17 @@ fn every_field_rust_sends_is_declared_in_ipc_ts() {
             json!({"host": "h", "reason": "", "duration": "24h", "ips": ["203.0.113.9", "127.0.0.1"]}),
         ),
         call(&f, "ban_ip", json!({"ip": "x", "reason": "", "duration": "24h"})),
+        call(&f, "signins", json!({"limit": 10})),
+        call(&f, "incidents", json!({"hours": 2000})),
+        call(
+            &f,
+            "test_alert",
+            json!({"channel": {"name": "phone", "kind": "telegram", "url": "http://127.0.0.1:1", "token": "1:x", "chat_id": "1", "events": ["banned"]}}),
+        ),
     ];
+    let n = answers.len();
+    assert!(answers[n - 3].is_ok() && answers[n - 2].is_ok(), "sign-ins and incidents answer: {:?}", &answers[n - 3..]);
+    assert!(answers[n - 1].is_err(), "a channel that cannot be reached fails its test");
     let declared = ipc_ts_fields();
     let mut sent = Vec::new();
     for a in &answers {

@@ -455,6 +455,10 @@ fn config(cfg: &Config, paths: &Paths, init: Option<PathBuf>) -> Result<()> {
         shown.logs_db = Some(paths.logs_db.clone());
         shown.openalgo_db = paths.openalgo_db.clone();
         shown.state_db = Some(paths.state_db.clone());
+        // Secrets are shown masked, never in full.
+        for a in &mut shown.alert {
+            a.token = a.token.as_deref().map(crate::alert::mask);
+        }
         let text = toml::to_string_pretty(&shown)
             .map_err(|e| Error::Config { path: "<in force>".into(), message: e.to_string() })?;
         return output::line(&text);

@@ -11,6 +11,7 @@
 //! - [`settings`]: the settings form, checked field by field, saved 0600.
 
 pub mod access;
+pub mod channels;
 pub use crate::alert::words as alerts;
 pub mod host;
 pub mod overview;

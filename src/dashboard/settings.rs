@@ -55,9 +55,35 @@ pub struct SettingsForm {
     /// Alert when a server check starts failing (absent in older forms: on).
     #[serde(default = "yes")]
     pub notify_checklist: bool,
+    /// Alert when failed sign-ins become an attack (absent in older forms: on).
+    #[serde(default = "yes")]
+    pub notify_attack: bool,
+    /// Alert on a sign-in from a new address (absent in older forms: on).
+    #[serde(default = "yes")]
+    pub notify_signin_new_address: bool,
+    /// Alert on every other sign-in (absent in older forms: off).
+    #[serde(default)]
+    pub notify_signin: bool,
+    /// Failed sign-ins in 24 h that make an attack.
+    #[serde(default = "ten")]
+    pub login_auth_attempts: i64,
+    /// How long an attack is banned, in seconds (0 = permanent).
+    #[serde(default = "day")]
+    pub login_deny_seconds: i64,
+    /// Alert channels beyond the desktop.
+    #[serde(default)]
+    pub alerts: Vec<super::channels::ChannelForm>,
     /// Where the settings are saved (read-only in the form).
     #[serde(default)]
     pub config_path: Option<String>,
+}
+
+fn ten() -> i64 {
+    10
+}
+
+fn day() -> i64 {
+    86_400
 }
 
 fn yes() -> bool {
@@ -99,6 +125,12 @@ impl Desk {
             notify_banned: c.notify.banned,
             notify_sources: c.notify.sources,
             notify_checklist: c.notify.checklist,
+            notify_attack: c.notify.attack,
+            notify_signin_new_address: c.notify.signin_new_address,
+            notify_signin: c.notify.signin,
+            login_auth_attempts: c.login.auth_attempts.into(),
+            login_deny_seconds: i64::try_from(c.login.deny_seconds).unwrap_or(i64::MAX),
+            alerts: self.channel_forms(),
             config_path: self.config_path.as_ref().map(|p| p.display().to_string()),
         }
     }
@@ -173,6 +205,17 @@ impl Desk {
         cfg.notify.banned = form.notify_banned;
         cfg.notify.sources = form.notify_sources;
         cfg.notify.checklist = form.notify_checklist;
+        cfg.notify.attack = form.notify_attack;
+        cfg.notify.signin_new_address = form.notify_signin_new_address;
+        cfg.notify.signin = form.notify_signin;
+        cfg.login.auth_attempts =
+            int(&mut f, "login_auth_attempts", form.login_auth_attempts, 1, 10_000, "The failed sign-in limit");
+        if !(0..=10 * 365 * 86_400).contains(&form.login_deny_seconds) {
+            f.insert("login_deny_seconds".into(), "must be from 0 (permanent) to ten years".into());
+        } else {
+            cfg.login.deny_seconds = form.login_deny_seconds as u64;
+        }
+        cfg.alert = self.channels_from(&form.alerts, &mut f);
         if f.is_empty() {
             if let Err(message) = cfg.validate() {
                 f.insert("form".into(), message);
@@ -196,11 +239,12 @@ impl Desk {
 
     /// Checks and saves `form` (mode 0600) and returns the desk that runs with it.
     pub fn save_settings(&self, form: &SettingsForm) -> DeskResult<Desk> {
-        let cfg = self.config_from(form)?;
+        let mut cfg = self.config_from(form)?;
         let path = self
             .config_path
             .clone()
             .ok_or_else(|| DeskError::invalid("there is no place to save settings: start Warden with --config FILE"))?;
+        Desk::store_secrets(&mut cfg, &path)?;
         cfg.save(&path)?;
         // The state database stays where it is: moving it would lose offence history.
         let paths = crate::config::Paths::resolve(&cfg, None, None, Some(self.paths.state_db.clone()), &[]);

@@ -90,6 +90,8 @@ let settings: Settings = {
   access_logs: [{ path: "/var/log/nginx/access.log", format: "combined" }], thresholds: "warden",
   not_found_threshold: 20, not_found_ban_hours: 24, api_threshold: 10, api_ban_hours: 48, repeat_offender_limit: 3,
   allow: ["127.0.0.1", "10.0.0.0/8"], near_fraction: 0.8, notify_near: true, notify_banned: true, notify_sources: true, notify_checklist: true,
+  notify_attack: true, notify_signin_new_address: true, notify_signin: false, login_auth_attempts: 10, login_deny_seconds: 86400,
+  alerts: [{ name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"] }],
   config_path: "/home/trader/.config/warden/config.toml",
 };
 
@@ -115,6 +117,18 @@ mockIPC(
       case "ban_host": return { banned: args.ips.map((ip: string) => ({ ip, rows: [], permanent: false, expires_at: null, ban_count: 1 })), skipped: [] };
       case "settings": return settings;
       case "save_settings": settings = args.settings; return settings;
+      case "signins": return {
+        signins: [
+          { username: "trader", ip: "203.0.113.99", user_agent: "curl/8.5.0", at: iso(120_000), login_type: "password", broker: "dhan", new_address: true },
+          { username: "trader", ip: "198.51.100.5", user_agent: "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0", at: iso(3_600_000), login_type: "password", broker: "dhan", new_address: false },
+        ],
+        sessions: [{ username: "trader", ip: "198.51.100.5", user_agent: "Mozilla/5.0 Chrome/131.0", broker: "dhan", login_time: iso(3_600_000), last_seen: iso(30_000) }],
+      };
+      case "incidents": return [
+        { ip: "203.0.113.120", user_agents: ["python-requests/2.31"], attempts: 12, usernames: ["admin", "trader", "root"], first_at: iso(900_000), last_at: iso(700_000), attack: true, source: "both", openalgo_attempts: 12, access_log_attempts: 12, banned: true },
+        { ip: "2001:db8:77::5", user_agents: ["Mozilla/5.0 Firefox/133.0"], attempts: 1, usernames: ["trader"], first_at: iso(600_000), last_at: iso(600_000), attack: false, source: "openalgo", openalgo_attempts: 1, access_log_attempts: 0, banned: false },
+      ];
+      case "test_alert": return `Telegram took the test alert. Check that it arrived.`;
       case "audit": return [{ at: iso(60_000), actor: "gui", user: "trader", action: "ban", ip: "203.0.113.10", detail: "48h", reason: "Manual ban" }];
       case "choose_file": return "/home/trader/picked.log";
     }

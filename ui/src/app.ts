@@ -18,6 +18,8 @@ import { settingsView } from "./views/settings";
 import { auditView } from "./views/audit";
 import { checklistView } from "./views/checklist";
 import { accessView } from "./views/access";
+import { signinsView } from "./views/signins";
+import { incidentsView } from "./views/incidents";
 
 export const REFRESH_DEBOUNCE_MS = 250;
 export const SAFETY_REFRESH_MS = 60_000;
@@ -28,6 +30,8 @@ const NAV: { view: Exclude<ViewName, "ip">; id: string; label: string }[] = [
   { view: "api", id: "nav-api", label: "Invalid API keys" },
   { view: "404", id: "nav-404", label: "404 tracker" },
   { view: "traffic", id: "nav-traffic", label: "Traffic" },
+  { view: "signins", id: "nav-signins", label: "Sign-ins" },
+  { view: "incidents", id: "nav-incidents", label: "Incidents" },
   { view: "ban", id: "nav-ban", label: "Manual ban" },
   { view: "access", id: "nav-access", label: "Access policy" },
   { view: "checklist", id: "nav-checklist", label: "Server checklist" },
@@ -94,6 +98,14 @@ export function noticeToast(n: Notice, seen: Map<string, Health["state"]>): Para
       return n.state === "failing"
         ? { tone: "danger", title: `Bans are not reaching ${n.name}`, text: n.error ?? "", key: `sink:${n.name}` }
         : null;
+    case "sign_in":
+      return n.new_address
+        ? { tone: "warn", title: `New sign-in address for ${n.username}:`, ip: n.ip, text: "If this was not you, change your OpenAlgo password and API key now.", key: `signin:${n.username}:${n.ip}` }
+        : null;
+    case "delivery":
+      return n.working
+        ? { tone: "ok", title: `Alerts reach ${n.channel} again`, text: "", key: `delivery:${n.channel}` }
+        : { tone: "danger", title: `Alerts are not reaching ${n.channel}`, text: n.error ?? "", key: `delivery:${n.channel}` };
     case "checklist": {
       const bad = n.newly_failing;
       if (bad.length === 1) return { tone: "danger", title: `Server check failing: ${bad[0].title}`, text: bad[0].fix, key: "checklist" };
@@ -173,6 +185,8 @@ export function startApp(mount: HTMLElement): App {
       case "audit": return auditView();
       case "checklist": return checklistView();
       case "access": return accessView(ctx);
+      case "signins": return signinsView();
+      case "incidents": return incidentsView(ctx);
       case "ip": return r.ip ? ipView(ctx, r.ip) : overviewView();
       default: return overviewView();
     }

@@ -302,8 +302,84 @@ export interface Settings {
   notify_banned: boolean;
   notify_sources: boolean;
   notify_checklist: boolean;
+  notify_attack: boolean;
+  notify_signin_new_address: boolean;
+  notify_signin: boolean;
+  /** Failed sign-ins from one address in 24 h that make an attack. */
+  login_auth_attempts: number;
+  /** How long an attack is banned, in seconds (0 = permanent). */
+  login_deny_seconds: number;
+  /** Alert channels beyond the desktop. */
+  alerts: ChannelForm[];
   /** Read-only: where these settings are saved. */
   config_path: string | null;
+}
+
+/** What a channel can be told about. */
+export type AlertEvent = "banned" | "near" | "attack" | "signin_new_address" | "signin" | "health" | "checklist";
+
+/** One alert channel in Settings. The secret never comes back from Rust: only masked. */
+export interface ChannelForm {
+  name: string;
+  kind: "telegram" | "openalgo_telegram" | "discord" | "ntfy" | "webhook";
+  /** Empty: the service's own address. */
+  url: string;
+  /** A new secret to save; empty keeps the saved one. */
+  token: string;
+  /** Read-only: the saved secret, masked ("••••1234"). */
+  token_masked: string;
+  chat_id: string;
+  topic: string;
+  username: string;
+  priority: number | null;
+  tags: string[];
+  events: AlertEvent[];
+}
+
+/** One successful sign-in to OpenAlgo. */
+export interface SignIn {
+  username: string;
+  ip: string;
+  user_agent: string | null;
+  at: Time;
+  /** "password", "totp", "resume"... */
+  login_type: string;
+  broker: string | null;
+  /** This user never signed in from this address (its /64 for IPv6) before. */
+  new_address: boolean;
+}
+
+/** A browser signed in to OpenAlgo now. */
+export interface Session {
+  username: string;
+  ip: string;
+  user_agent: string | null;
+  broker: string | null;
+  login_time: Time | null;
+  last_seen: Time | null;
+}
+
+export interface SignIns {
+  signins: SignIn[];
+  sessions: Session[];
+}
+
+/** Failed sign-ins from one address. */
+export interface Incident {
+  ip: string;
+  user_agents: string[];
+  attempts: number;
+  usernames: string[];
+  first_at: Time;
+  last_at: Time;
+  /** The attempts reached the limit in Settings. */
+  attack: boolean;
+  /** "openalgo", "access_log" or "both". */
+  source: string;
+  openalgo_attempts: number;
+  access_log_attempts: number;
+  /** A ban is in force for the address. */
+  banned: boolean;
 }
 
 export interface AuditEntry {
@@ -360,6 +436,10 @@ export type Notice =
   | { kind: "stale_key"; ip: string; count: number; threshold: number; last_ok: Time }
   /** An enforcement point started or stopped holding the desired state. */
   | { kind: "sink"; name: string; state: "working" | "failing"; entries: number; error: string | null }
+  /** A successful sign-in to OpenAlgo. */
+  | ({ kind: "sign_in" } & SignIn)
+  /** An alert channel started or stopped delivering. */
+  | { kind: "delivery"; channel: string; working: boolean; error: string | null }
   | { kind: "reached" | "protected" | "left_to_open_algo" | "not_an_ip" | "unreadable" | "thresholds" | "traffic" | "range_denied"; [k: string]: unknown };
 
 export const api = {
@@ -386,6 +466,10 @@ export const api = {
   removePolicy: (value: string) => invoke<Policy>("remove_policy", { value }),
   allowOnlyPlan: () => invoke<AllowOnlyPlan>("allow_only_plan"),
   setAllowOnly: (on: boolean) => invoke<boolean>("set_allow_only", { on }),
+  signins: (limit: number) => invoke<SignIns>("signins", { limit }),
+  incidents: (hours: number) => invoke<Incident[]>("incidents", { hours }),
+  /** Sends a test through a channel as the form describes it; resolves to the service's answer in words. */
+  testAlert: (channel: ChannelForm) => invoke<string>("test_alert", { channel }),
   /** Opens the system file chooser (from Rust); null when cancelled. */
   chooseFile: (title: string) => invoke<string | null>("choose_file", { title }),
 };

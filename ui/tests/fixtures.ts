@@ -72,6 +72,14 @@ export const SETTINGS: Settings = {
   notify_banned: true,
   notify_sources: false,
   notify_checklist: true,
+  notify_attack: true,
+  notify_signin_new_address: true,
+  notify_signin: false,
+  login_auth_attempts: 10,
+  login_deny_seconds: 86400,
+  alerts: [
+    { name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"] },
+  ],
   config_path: "/home/trader/.config/warden/config.toml",
 };
 

@@ -7,7 +7,7 @@ import { confirmDialog } from "../components/modal";
 import { toast, toastError } from "../components/toast";
 import { durationLabel, expiresIn, localTime } from "../format";
 
-export type ViewName = "overview" | "bans" | "api" | "404" | "traffic" | "ban" | "access" | "checklist" | "settings" | "audit" | "ip";
+export type ViewName = "overview" | "bans" | "api" | "404" | "traffic" | "signins" | "incidents" | "ban" | "access" | "checklist" | "settings" | "audit" | "ip";
 
 export interface Route {
   view: ViewName;

@@ -5,6 +5,7 @@ import { clear, field, h, replace } from "../dom";
 import { api, asError, type AccessLogSetting, type OpenAlgoSettings, type Settings } from "../ipc";
 import { toast } from "../components/toast";
 import { card, page, type Ctx, type View } from "./common";
+import { channelsEditor } from "./channels";
 
 type NumKey = "not_found_threshold" | "not_found_ban_hours" | "api_threshold" | "api_ban_hours" | "repeat_offender_limit";
 
@@ -109,6 +110,9 @@ export function settingsView(ctx: Ctx): View {
     inputs.set(key, el);
     return h("label", { class: "check" }, el, " ", label);
   };
+  const authAttempts = num("login_auth_attempts");
+  const denyHours = num("login_deny_hours");
+  const channels = channelsEditor();
   const configPath = h("code", { class: "muted" });
   const general = h("div", { class: "form-error", "data-testid": "settings-error", role: "alert" });
   const status = h("span", { class: "muted", "aria-live": "polite" });
@@ -144,6 +148,12 @@ export function settingsView(ctx: Ctx): View {
     inputs.get("notify_banned")!.checked = s.notify_banned;
     inputs.get("notify_sources")!.checked = s.notify_sources;
     inputs.get("notify_checklist")!.checked = s.notify_checklist;
+    inputs.get("notify_attack")!.checked = s.notify_attack;
+    inputs.get("notify_signin_new_address")!.checked = s.notify_signin_new_address;
+    inputs.get("notify_signin")!.checked = s.notify_signin;
+    authAttempts.value = String(s.login_auth_attempts);
+    denyHours.value = String(Math.round((s.login_deny_seconds / 3600) * 100) / 100);
+    channels.fill(s.alerts);
     configPath.textContent = s.config_path ?? "not saved (no home folder)";
     syncMode();
   }
@@ -184,7 +194,17 @@ export function settingsView(ctx: Ctx): View {
       notify_banned: inputs.get("notify_banned")!.checked,
       notify_sources: inputs.get("notify_sources")!.checked,
       notify_checklist: inputs.get("notify_checklist")!.checked,
+      notify_attack: inputs.get("notify_attack")!.checked,
+      notify_signin_new_address: inputs.get("notify_signin_new_address")!.checked,
+      notify_signin: inputs.get("notify_signin")!.checked,
+      alerts: channels.collect(),
     };
+    const attempts = checkInt(authAttempts.value, 1, 10_000);
+    if (typeof attempts === "number") s.login_auth_attempts = attempts;
+    else errors.login_auth_attempts = attempts;
+    const hours = Number(denyHours.value.trim());
+    if (!denyHours.value.trim() || !Number.isFinite(hours) || hours < 0 || hours > 87_600) errors.login_deny_seconds = "Type a number of hours from 0 (permanent) to 87,600.";
+    else s.login_deny_seconds = Math.round(hours * 3600);
     if (!s.logs_db) errors.logs_db = "Where is OpenAlgo's logs.db?";
     for (const n of NUMBERS) {
       const v = checkInt(inputs.get(n.key)!.value, n.lo, n.hi);
@@ -251,12 +271,25 @@ export function settingsView(ctx: Ctx): View {
     ),
     card("Never ban", field("allow", "Allowed addresses (one IP or CIDR range per line)", allow, "Your own addresses, your broker's servers, your VPN.")),
     card(
-      "Alerts",
+      "Sign-ins",
+      h(
+        "div",
+        { class: "grid-numbers" },
+        field("login_auth_attempts", "Failed sign-ins before a ban", authAttempts, "from one address within 24 h: an attack"),
+        field("login_deny_seconds", "… ban length (hours)", denyHours, "0 means permanent"),
+      ),
+    ),
+    card(
+      "Desktop alerts",
       check("notify_banned", "When an address is banned"),
+      check("notify_attack", "When failed sign-ins become an attack"),
+      check("notify_signin_new_address", "When someone signs in from a new address"),
+      check("notify_signin", "On every sign-in"),
       check("notify_near", "When an address gets close to a ban"),
       check("notify_sources", "When a log or database can't be read"),
       check("notify_checklist", "When a server check starts failing"),
     ),
+    card("Alerts on your phone", channels.el),
     general,
     h("div", { class: "form-actions sticky" }, saveBtn, status, h("span", { class: "grow" }), h("span", { class: "muted small" }, "Saved to "), configPath),
   );
