@@ -71,7 +71,14 @@ pub fn report_failure<R: Runtime>(app: &AppHandle<R>, what: &str, message: &str)
         health: warden::source::openalgo::Health::Failing(message.to_string()),
     };
     let _ = app.emit(NOTICE_EVENT, &notice);
-    send_alert(app, &Alert { title: format!("Warden: the {what} failed"), body: message.to_string(), event: warden::alert::Event::Health });
+    send_alert(
+        app,
+        &Alert {
+            title: format!("Warden: the {what} failed"),
+            body: message.to_string(),
+            event: warden::alert::Event::Health,
+        },
+    );
 }
 
 /// The demo simulator's error callback.
@@ -130,7 +137,14 @@ pub fn on_close_requested<R: Runtime>(window: &tauri::Window<R>, api: &tauri::Cl
     api.prevent_close();
     let _ = window.hide();
     if shell.first_hide() {
-        send_alert(app, &Alert { title: "Warden keeps watching".into(), body: HIDDEN_TO_TRAY.into(), event: warden::alert::Event::Health });
+        send_alert(
+            app,
+            &Alert {
+                title: "Warden keeps watching".into(),
+                body: HIDDEN_TO_TRAY.into(),
+                event: warden::alert::Event::Health,
+            },
+        );
     }
 }
 

@@ -43,12 +43,8 @@ fn start_with(signins: bool) -> Fixture {
         .unwrap();
         db
     });
-    let paths = Paths {
-        logs_db: logs_db.clone(),
-        openalgo_db,
-        state_db: dir.path().join("state.db"),
-        access_logs: Vec::new(),
-    };
+    let paths =
+        Paths { logs_db: logs_db.clone(), openalgo_db, state_db: dir.path().join("state.db"), access_logs: Vec::new() };
     let cfg = Config { poll_seconds: 1, ..Config::default() };
     let launch = Launch::on(cfg, paths, Some(dir.path().join("config.toml")));
     let mut app = warden_desktop::run_app(mock_builder(), launch).build(mock_context(noop_assets())).unwrap();

@@ -92,7 +92,10 @@ impl ChannelForm {
     pub fn to_config(&self, saved: Option<&AlertConfig>) -> Result<AlertConfig, String> {
         let name = self.name.trim();
         let kind = kind_of(&self.kind).ok_or_else(|| {
-            format!("channel '{}': choose Telegram, OpenAlgo's Telegram bot, Discord, ntfy or a webhook", crate::ip::display_raw(name))
+            format!(
+                "channel '{}': choose Telegram, OpenAlgo's Telegram bot, Discord, ntfy or a webhook",
+                crate::ip::display_raw(name)
+            )
         })?;
         let mut a = AlertConfig::new(name, kind);
         a.url = some(&self.url);
@@ -106,7 +109,10 @@ impl ChannelForm {
         a.tags = self.tags.iter().filter_map(|t| some(t)).collect();
         let mut events = Vec::new();
         for e in &self.events {
-            events.push(event_of(e).ok_or_else(|| format!("channel '{name}': '{}' is not an event", crate::ip::display_raw(e)))?);
+            events.push(
+                event_of(e)
+                    .ok_or_else(|| format!("channel '{name}': '{}' is not an event", crate::ip::display_raw(e)))?,
+            );
         }
         a.events = events;
         match some(&self.token) {

@@ -21,6 +21,14 @@ const CURSOR: &str = "openalgo.login_attempts";
 /// looks, which costs two `stat`s when nothing changed.
 const RETRY_EVERY: chrono::Duration = chrono::Duration::seconds(1);
 
+/// After `openalgo.db` changed, it is read again for this long: a commit's last frame reaches
+/// the `-wal` (which is what is looked at) a moment before the commit is visible to readers
+/// (through the `-shm` index, written through memory), so the first read may find nothing.
+const SETTLE: chrono::Duration = chrono::Duration::seconds(1);
+
+/// How often it is read while settling.
+const SETTLE_STEP: chrono::Duration = chrono::Duration::milliseconds(50);
+
 /// Rows read per round.
 const BATCH: usize = 2000;
 
@@ -32,6 +40,10 @@ pub(super) struct SignInWatch {
     stamp: Option<[(u64, Option<SystemTime>); 2]>,
     /// When a failed read is tried again.
     retry_at: Option<Timestamp>,
+    /// Until when the database is read again after a change (see [`SETTLE`]).
+    settle_until: Option<Timestamp>,
+    /// When it was last read.
+    last_read: Option<Timestamp>,
     health: Option<Health>,
     open: Recent,
     /// Whether failed rows count for the login rule. With an access log, nginx's 401s on
@@ -46,6 +58,8 @@ impl SignInWatch {
             path,
             stamp: None,
             retry_at: None,
+            settle_until: None,
+            last_read: None,
             health: None,
             open: Recent::default(),
             count_password_failures: !has_access_log,
@@ -56,9 +70,14 @@ impl SignInWatch {
         &self.path
     }
 
-    /// When the next round must come even if no file changes: a failed read's retry.
+    /// When the next round must come even if no file changes: a failed read's retry, or the
+    /// next read while a change settles.
     pub(super) fn due(&self) -> Option<Timestamp> {
-        self.retry_at
+        let settle = match (self.settle_until, self.last_read) {
+            (Some(until), Some(read)) if read + SETTLE_STEP <= until => Some(read + SETTLE_STEP),
+            _ => None,
+        };
+        [self.retry_at, settle].into_iter().flatten().min()
     }
 
     fn stamp_now(&self) -> [(u64, Option<SystemTime>); 2] {
@@ -79,9 +98,19 @@ impl Monitor {
             return;
         }
         let stamp = w.stamp_now();
-        if w.stamp == Some(stamp) && w.retry_at.is_none() {
+        if w.stamp != Some(stamp) {
+            w.settle_until = Some(now + SETTLE);
+        }
+        let settling = w.settle_until.is_some_and(|t| now <= t);
+        if !settling {
+            w.settle_until = None;
+        }
+        let read_lately = w.last_read.is_some_and(|t| now >= t && now - t < SETTLE_STEP);
+        let due_again = settling && !read_lately;
+        if w.stamp == Some(stamp) && w.retry_at.is_none() && !due_again {
             return;
         }
+        w.last_read = Some(now);
         let result = self.read_signins();
         let health = match result {
             Ok(attempts) => {

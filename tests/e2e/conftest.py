@@ -108,6 +108,8 @@ class App:
             found = self.tids(testid)
             if not found:
                 return False
+            # In the middle of the view, so that a sticky bar cannot be over it.
+            self.d.execute_script("arguments[0].scrollIntoView({block: 'center'})", found[0])
             found[0].click()
             return True
         self.wait(attempt, timeout, f"a click on [data-testid={testid}]")

@@ -312,3 +312,92 @@ def test_access_policy_adds_a_range_and_allow_only_mode_names_who_it_cuts_off(ws
     app.shot("access-policy")
     app.nav("bans")
     assert app.tid("allow-only-banner").is_displayed(), "the banner stays on every view"
+
+
+class Receiver:
+    """An HTTP receiver on loopback standing in for Telegram: records each request, answers ok."""
+
+    def __init__(self):
+        import http.server
+        import json
+        import threading
+
+        got = self.got = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                got.append((self.path, json.loads(body or b"{}")))
+                out = b'{"ok":true,"result":{}}'
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *a):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_a_telegram_channel_set_up_in_settings_tests_and_then_gets_a_new_address_sign_in(ws, launch):
+    import shutil
+    import sqlite3
+    import stat
+    from datetime import timedelta
+
+    from conftest import FIXTURES
+
+    rx = Receiver()
+    token = "7012345678:AAH-e2eSecretBotToken_xyz"
+    oa = ws.root / "openalgo.db"
+    shutil.copy(FIXTURES / "openalgo_signins.db", oa)
+    os.chmod(oa, 0o644)
+    log = Path(os.environ["WARDEN_DBUS_LOG"])
+    app = launch(ws.args() + ["--openalgo-db", str(oa)])
+    app.nav("settings")
+    Select(app.wait_tid("channel-kind")).select_by_value("telegram")
+    app.click("channel-add")
+    app.wait_tid("channel-url").send_keys(rx.url)
+    app.tid("channel-token").send_keys(token)
+    app.tid("channel-chat").send_keys("4242")
+    app.click("channel-test")
+    app.wait(lambda: "Telegram took the test alert" in app.text("channel-test-result"), what="the test's answer")
+    path, body = rx.got[0]
+    assert path == f"/bot{token}/sendMessage"
+    assert body["chat_id"] == "4242" and "test of the channel 'telegram'" in body["text"]
+    app.shot("settings-alert-channel")
+    app.click("settings-save")
+    app.wait(lambda: "token_file" in ws.config.read_text(), what="the channel saved")
+    saved = ws.config.read_text()
+    assert token not in saved, "the token is not in the configuration"
+    token_file = ws.config.parent / "alert-telegram.token"
+    assert token_file.read_text().strip() == token
+    assert stat.S_IMODE(token_file.stat().st_mode) == 0o600
+    app.wait(lambda: "••••" in app.tid("channel-token").get_attribute("placeholder"), what="the token shown masked")
+    time.sleep(1.5)  # the monitor restarted with the channel and learned the sign-in history
+
+    # Someone signs in from an address this user never used.
+    ist = (datetime.now(timezone.utc) + timedelta(minutes=330)).strftime("%Y-%m-%d %H:%M:%S.%f")
+    with sqlite3.connect(oa) as c:
+        for kind in ("password", "oauth"):
+            c.execute(
+                "INSERT INTO login_attempts (username, ip_address, device_info, status, login_type, timestamp) "
+                "VALUES ('trader', '192.0.2.150', 'curl/8.5.0', 'success', ?, ?)",
+                (kind, ist),
+            )
+    app.wait(lambda: len(rx.got) >= 2, timeout=15, what="the sign-in alert at the receiver")
+    assert "New sign-in address for trader" in rx.got[1][1]["text"]
+    assert "192.0.2.150" in rx.got[1][1]["text"]
+    app.wait(lambda: "New sign-in address for trader" in log.read_text(errors="replace"), what="a Notify call on D-Bus")
+    app.nav("signins")
+    app.wait(lambda: app.css('[data-testid="signins-table"] [data-ip="192.0.2.150"] [data-testid="new-address"]'), what="the new address marked")
+    app.shot("signins")
+    app.nav("incidents")
+    app.wait_tid("incidents-table")
+    app.shot("incidents")
+    time.sleep(1)
+    assert len(rx.got) == 2, "one alert for one sign-in (its broker step folded in)"

@@ -42,7 +42,7 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
   const input = (value: string, label: string, attrs: Record<string, string> = {}) =>
     h("input", { type: "text", value, "aria-label": label, spellcheck: "false", ...attrs });
   const name = input(c.name, "Channel name", { class: "w-name", "data-testid": "channel-name" });
-  const url = input(c.url, "Service address", { class: "w-path", placeholder: kind.url });
+  const url = input(c.url, "Service address", { class: "w-path", placeholder: kind.url, "data-testid": "channel-url" });
   const token = h("input", {
     type: "password",
     class: "w-path",
@@ -51,7 +51,7 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
     "data-testid": "channel-token",
     placeholder: c.token_masked ? `saved: ${c.token_masked} (leave empty to keep)` : kind.token,
   });
-  const chat = input(c.chat_id, "Chat id", { class: "w-num", placeholder: "4242" });
+  const chat = input(c.chat_id, "Chat id", { class: "w-num", placeholder: "4242", "data-testid": "channel-chat" });
   const topic = input(c.topic, "Topic", { class: "w-name", placeholder: "warden-alerts" });
   const user = input(c.username, "OpenAlgo user", { class: "w-name", placeholder: "trader" });
   const boxes = EVENTS.map((e) => {
