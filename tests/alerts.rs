@@ -475,3 +475,40 @@ fn an_older_schema_a_locked_database_and_a_non_utf8_user_agent_are_reported_and_
     assert!(s.new_address);
     assert_eq!(s.user_agent.as_deref(), Some("f\u{fffd}o"), "bytes that are not UTF-8 are replaced, not fatal");
 }
+
+#[test]
+fn the_daily_summary_goes_out_once_at_its_time_with_the_days_counts_and_not_again_after_a_restart() {
+    let rx = Receiver::start(Reply::json(200, "{}"));
+    let w = ws(&format!(
+        "[[alert]]\nname = \"n\"\nkind = \"ntfy\"\nurl = \"{}\"\ntopic = \"t\"\nevents = [\"summary\"]\nsummary_at = \"00:00Z\"\n",
+        rx.url()
+    ));
+    let (cfg, paths) = cfg_of(&w);
+    // The last summary went out the day before yesterday's midnight: today's is due.
+    let now = warden::time::now();
+    let last = warden::alert::DailyAt::parse("00:00Z").unwrap().last_before(now) - Duration::days(1);
+    warden::store::state::StateDb::open(&paths.state_db)
+        .unwrap()
+        .set_cursor("alert.summary.n", &warden::time::format_db_time(last))
+        .unwrap();
+    {
+        let mut m = Monitor::open(&cfg, &paths).unwrap();
+        scan(&paths.logs_db, "203.0.113.60", warden::time::now());
+        tick_until(&mut m, "the ban", |n| matches!(n, Notice::Banned { .. }));
+        let got = rx.wait_for(1, StdDuration::from_secs(10));
+        let b = got[0].json();
+        assert_eq!(b["title"], "Warden: Daily summary");
+        let text = b["message"].as_str().unwrap();
+        assert!(
+            text.starts_with(&format!("Since {}: 1 ban, 0 addresses close to a ban", warden::time::rfc3339(last))),
+            "{text}"
+        );
+        for _ in 0..5 {
+            let _ = m.tick(warden::time::now());
+        }
+    }
+    let mut m = Monitor::open(&cfg, &paths).unwrap();
+    let _ = m.tick(warden::time::now());
+    std::thread::sleep(StdDuration::from_secs(1));
+    assert_eq!(rx.received().len(), 1, "one summary a day, restarts included; bans are not this channel's event");
+}

@@ -38,13 +38,15 @@ pub enum Event {
     Health,
     /// A check of the server checklist started failing.
     Checklist,
+    /// A summary of the day, once a day at `summary_at`.
+    Summary,
     /// `warden alert test` or the Settings button.
     Test,
 }
 
 impl Event {
     /// Every event a channel can ask for, in the order Settings shows them.
-    pub const CHOOSABLE: [Event; 7] = [
+    pub const CHOOSABLE: [Event; 8] = [
         Event::Banned,
         Event::Near,
         Event::Attack,
@@ -52,6 +54,7 @@ impl Event {
         Event::Signin,
         Event::Health,
         Event::Checklist,
+        Event::Summary,
     ];
 
     /// The name used in the configuration file.
@@ -64,6 +67,7 @@ impl Event {
             Event::Signin => "signin",
             Event::Health => "health",
             Event::Checklist => "checklist",
+            Event::Summary => "summary",
             Event::Test => "test",
         }
     }
@@ -145,6 +149,72 @@ pub struct AlertConfig {
     /// What this channel is told about (default: bans, attacks, new-address sign-ins and health).
     #[serde(default = "default_events")]
     pub events: Vec<Event>,
+    /// When the daily summary goes out (with `"summary"` in `events`): `"HH:MM"` in this
+    /// machine's time zone, or with an offset such as `"16:00+05:30"` (IST) or `"10:30Z"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary_at: Option<String>,
+}
+
+/// A time of day with the offset it is meant in (`None`: this machine's time zone).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DailyAt {
+    /// Minutes after midnight.
+    pub minute: u32,
+    /// The offset from UTC, in seconds, if given.
+    pub offset: Option<i32>,
+}
+
+impl DailyAt {
+    /// `"HH:MM"`, `"HH:MM+05:30"`, `"HH:MM-04:00"` or `"HH:MMZ"`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let bad = || {
+            format!(
+                "summary_at must be a time such as \"16:00\" or \"16:00+05:30\", not '{}'",
+                crate::ip::display_raw(s)
+            )
+        };
+        let s = s.trim();
+        let (time, offset) = match s.find(['+', '-', 'Z']) {
+            Some(i) => (&s[..i], Some(&s[i..])),
+            None => (s, None),
+        };
+        let (h, m) = time.split_once(':').ok_or_else(bad)?;
+        let (h, m): (u32, u32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+        if h > 23 || m > 59 || time.len() != 5 {
+            return Err(bad());
+        }
+        let offset = match offset {
+            None => None,
+            Some("Z") => Some(0),
+            Some(o) => {
+                let sign = if o.starts_with('-') { -1 } else { 1 };
+                let (oh, om) = o[1..].split_once(':').ok_or_else(bad)?;
+                let (oh, om): (i32, i32) = (oh.parse().map_err(|_| bad())?, om.parse().map_err(|_| bad())?);
+                if oh > 14 || om > 59 {
+                    return Err(bad());
+                }
+                Some(sign * (oh * 3600 + om * 60))
+            }
+        };
+        Ok(Self { minute: h * 60 + m, offset })
+    }
+
+    /// The last moment at or before `now` when it was this time of day.
+    pub fn last_before(self, now: crate::time::Timestamp) -> crate::time::Timestamp {
+        use chrono::{Offset, TimeZone};
+        let offset = match self.offset {
+            Some(o) => chrono::FixedOffset::east_opt(o).unwrap_or(chrono::Utc.fix()),
+            None => chrono::Local.offset_from_utc_datetime(&now.naive_utc()).fix(),
+        };
+        let local = now.with_timezone(&offset);
+        let midnight = local.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
+        let today = midnight + chrono::Duration::minutes(i64::from(self.minute));
+        let mut at = offset.from_local_datetime(&today).single().map(|t| t.with_timezone(&chrono::Utc)).unwrap_or(now);
+        if at > now {
+            at -= chrono::Duration::days(1);
+        }
+        at
+    }
 }
 
 fn default_events() -> Vec<Event> {
@@ -169,6 +239,7 @@ impl AlertConfig {
             tags: Vec::new(),
             username: None,
             events: default_events(),
+            summary_at: None,
         }
     }
 
@@ -245,6 +316,13 @@ impl AlertConfig {
                 "{what}: `events` is empty, so it would never send anything; choose from {}",
                 Event::CHOOSABLE.map(Event::as_str).join(", ")
             ));
+        }
+        match (&self.summary_at, self.events.contains(&Event::Summary)) {
+            (Some(at), _) => {
+                DailyAt::parse(at).map_err(|e| format!("{what}: {e}"))?;
+            }
+            (None, true) => return Err(format!("{what}: the daily summary needs `summary_at`, such as \"16:00\"")),
+            (None, false) => {}
         }
         if self.events.contains(&Event::Test) {
             return Err(format!("{what}: `test` is not an event to choose; `warden alert test` always sends"));
@@ -412,5 +490,26 @@ mod tests {
         assert!(n.validate().unwrap_err().contains("priority"));
         n.priority = Some(5);
         assert_eq!(n.validate(), Ok(()));
+        n.events.push(Event::Summary);
+        assert!(n.validate().unwrap_err().contains("summary_at"));
+        n.summary_at = Some("25:00".into());
+        assert!(n.validate().unwrap_err().contains("summary_at must be a time"));
+        n.summary_at = Some("16:00+05:30".into());
+        assert_eq!(n.validate(), Ok(()));
+    }
+
+    #[test]
+    fn the_summary_time_is_the_last_one_at_or_before_now() {
+        let now = crate::time::parse_db_time("2026-12-04 12:00:00").unwrap_or_default();
+        let ist = DailyAt::parse("16:00+05:30").unwrap_or(DailyAt { minute: 0, offset: None });
+        // 12:00 UTC is 17:30 IST: today's 16:00 IST has passed, today's 18:00 IST has not.
+        assert_eq!(crate::time::rfc3339(ist.last_before(now)), "2026-12-04T10:30:00Z");
+        let later = DailyAt::parse("18:00+05:30").unwrap_or(DailyAt { minute: 0, offset: None });
+        assert_eq!(crate::time::rfc3339(later.last_before(now)), "2026-12-03T12:30:00Z");
+        let utc = DailyAt::parse("11:59Z").unwrap_or(DailyAt { minute: 0, offset: None });
+        assert_eq!(crate::time::rfc3339(utc.last_before(now)), "2026-12-04T11:59:00Z");
+        for bad in ["1600", "16:00+5", "16:60", "x", "16:00+15:00", "6:00"] {
+            assert!(DailyAt::parse(bad).is_err(), "{bad}");
+        }
     }
 }

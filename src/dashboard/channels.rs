@@ -41,6 +41,8 @@ pub struct ChannelForm {
     pub tags: Vec<String>,
     /// The events it is told about.
     pub events: Vec<String>,
+    /// When the daily summary goes out (`"16:00"`, `"16:00+05:30"`), if it takes one.
+    pub summary_at: String,
 }
 
 fn kind_of(s: &str) -> Option<Kind> {
@@ -84,6 +86,7 @@ impl ChannelForm {
             priority: a.priority.map(i64::from),
             tags: a.tags.clone(),
             events: a.events.iter().map(|e| e.as_str().to_string()).collect(),
+            summary_at: text(&a.summary_at),
         }
     }
 
@@ -115,6 +118,7 @@ impl ChannelForm {
             );
         }
         a.events = events;
+        a.summary_at = some(&self.summary_at);
         match some(&self.token) {
             Some(t) => a.token = Some(t),
             None => {

@@ -316,7 +316,7 @@ export interface Settings {
 }
 
 /** What a channel can be told about. */
-export type AlertEvent = "banned" | "near" | "attack" | "signin_new_address" | "signin" | "health" | "checklist";
+export type AlertEvent = "banned" | "near" | "attack" | "signin_new_address" | "signin" | "health" | "checklist" | "summary";
 
 /** One alert channel in Settings. The secret never comes back from Rust: only masked. */
 export interface ChannelForm {
@@ -334,6 +334,8 @@ export interface ChannelForm {
   priority: number | null;
   tags: string[];
   events: AlertEvent[];
+  /** When the daily summary goes out: "16:00" (this machine's time) or "16:00+05:30". */
+  summary_at: string;
 }
 
 /** One successful sign-in to OpenAlgo. */

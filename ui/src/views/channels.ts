@@ -21,6 +21,7 @@ export const EVENTS: { value: AlertEvent; label: string }[] = [
   { value: "near", label: "Close to a ban" },
   { value: "health", label: "Something stops working" },
   { value: "checklist", label: "A server check fails" },
+  { value: "summary", label: "Daily summary" },
 ];
 
 const DEFAULT_EVENTS: AlertEvent[] = ["banned", "attack", "signin_new_address", "health"];
@@ -29,7 +30,7 @@ const DEFAULT_EVENTS: AlertEvent[] = ["banned", "attack", "signin_new_address", 
 export function blankChannel(kind: ChannelForm["kind"], taken: string[]): ChannelForm {
   let name = kind === "openalgo_telegram" ? "openalgo" : kind;
   for (let i = 2; taken.includes(name); i++) name = `${kind}-${i}`;
-  return { name, kind, url: "", token: "", token_masked: "", chat_id: "", topic: "", username: "", priority: null, tags: [], events: [...DEFAULT_EVENTS] };
+  return { name, kind, url: "", token: "", token_masked: "", chat_id: "", topic: "", username: "", priority: null, tags: [], events: [...DEFAULT_EVENTS], summary_at: "" };
 }
 
 interface Row {
@@ -54,6 +55,7 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
   const chat = input(c.chat_id, "Chat id", { class: "w-num", placeholder: "4242", "data-testid": "channel-chat" });
   const topic = input(c.topic, "Topic", { class: "w-name", placeholder: "warden-alerts" });
   const user = input(c.username, "OpenAlgo user", { class: "w-name", placeholder: "trader" });
+  const summaryAt = input(c.summary_at, "Daily summary at", { class: "w-name", placeholder: "16:00+05:30", "data-testid": "channel-summary-at" });
   const boxes = EVENTS.map((e) => {
     const el = h("input", { type: "checkbox", value: e.value });
     el.checked = c.events.includes(e.value);
@@ -75,6 +77,7 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
       chat_id: chat.value.trim(),
       topic: topic.value.trim(),
       username: user.value.trim(),
+      summary_at: summaryAt.value.trim(),
       events: boxes.filter((b) => b.el.checked).map((b) => b.e.value),
     }),
   };
@@ -103,7 +106,7 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
     { class: "channel", "data-testid": "channel", "data-kind": c.kind },
     h("div", { class: "row" }, h("strong", null, kind.label), name, h("span", { class: "grow" }), test, h("button", { type: "button", class: "btn ghost small", onclick: () => remove(row) }, "Remove")),
     h("div", { class: "row wrap" }, h("label", null, "Address ", url), h("label", null, "Token ", token), ...extra),
-    h("div", { class: "row wrap events" }, boxes.map((b) => h("label", { class: "check" }, b.el, " ", b.e.label))),
+    h("div", { class: "row wrap events" }, boxes.map((b) => h("label", { class: "check" }, b.el, " ", b.e.label)), h("label", null, "at ", summaryAt)),
     result,
   );
   return row;
