@@ -512,3 +512,92 @@ fn the_daily_summary_goes_out_once_at_its_time_with_the_days_counts_and_not_agai
     std::thread::sleep(StdDuration::from_secs(1));
     assert_eq!(rx.received().len(), 1, "one summary a day, restarts included; bans are not this channel's event");
 }
+
+/// A Fernet token of `plain` under `key`, as Python's `cryptography` makes one.
+fn fernet(key: &[u8; 32], plain: &str) -> String {
+    use aes::cipher::{BlockEncryptMut, KeyIvInit};
+    use base64::Engine;
+    let iv = [7u8; 16];
+    let ct = cbc::Encryptor::<aes::Aes128>::new_from_slices(&key[16..], &iv)
+        .unwrap()
+        .encrypt_padded_vec_mut::<aes::cipher::block_padding::Pkcs7>(plain.as_bytes());
+    let mut body = vec![0x80];
+    body.extend_from_slice(&1_700_000_000u64.to_be_bytes());
+    body.extend_from_slice(&iv);
+    body.extend_from_slice(&ct);
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&key[..16]).unwrap();
+    mac.update(&body);
+    body.extend_from_slice(&mac.finalize().into_bytes());
+    base64::engine::general_purpose::URL_SAFE.encode(body)
+}
+
+#[test]
+fn an_email_channel_logs_in_and_sends_plain_text_and_a_refused_login_is_not_retried() {
+    use crate::common::smtp::SmtpReceiver;
+    let smtp = SmtpReceiver::start();
+    let w = ws(&format!(
+        "[[alert]]\nname = \"mail\"\nkind = \"email\"\nurl = \"smtp://{}\"\nusername = \"warden@example.com\"\n\
+         token = \"{OA_KEY}\"\nfrom = \"Warden <warden@example.com>\"\nto = [\"trader@example.com\"]\n",
+        smtp.addr
+    ));
+    let out = warden(&w, &["alert", "test", "mail"]);
+    let shown = text(&out);
+    assert!(out.status.success(), "{shown}");
+    assert!(shown.contains("mail: delivered (the mail server)"), "{shown}");
+    let s = &smtp.sessions()[0];
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode(format!("\0warden@example.com\0{OA_KEY}"));
+    assert!(s.commands.iter().any(|c| c == &format!("AUTH PLAIN {plain}")), "{:?}", s.commands);
+    assert!(s.commands.iter().any(|c| c == "MAIL FROM:<warden@example.com>"), "{:?}", s.commands);
+    assert!(s.commands.iter().any(|c| c == "RCPT TO:<trader@example.com>"), "{:?}", s.commands);
+    assert!(s.data.contains("Subject: Warden: test of the channel 'mail'"), "{}", s.data);
+    assert!(s.data.contains("Content-Type: text/plain"), "{}", s.data);
+    assert!(s.data.contains("If you can read this, Warden's alerts reach you here."), "{}", s.data);
+    assert_no_secret("an e-mail test", &shown);
+
+    *smtp.auth_reply.lock().unwrap() = "535 5.7.8 Authentication credentials invalid".into();
+    let out = warden(&w, &["alert", "test", "mail"]);
+    let shown = text(&out);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(shown.contains("mail: NOT delivered: the mail server 127.0.0.1 said:"), "{shown}");
+    assert!(shown.contains("Check the user and password."), "{shown}");
+    assert_no_secret("a refused e-mail", &shown);
+    *smtp.auth_reply.lock().unwrap() = "235 ok".into();
+    *smtp.mail_reply.lock().unwrap() = "451 4.3.0 Try again later".into();
+    let shown = text(&warden(&w, &["alert", "test", "mail"]));
+    assert!(shown.contains("mail: NOT delivered: the mail server 127.0.0.1 said: transient error (451)"), "{shown}");
+}
+
+#[test]
+fn an_email_channel_can_use_openalgos_own_smtp_settings_and_password() {
+    use crate::common::smtp::SmtpReceiver;
+    let smtp = SmtpReceiver::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("db")).unwrap();
+    let oa = copy_fixture("openalgo_settings_only.db", &dir.path().join("db"));
+    let pepper = "a-pepper-of-at-least-32-characters-0123456789";
+    std::fs::write(dir.path().join(".env"), format!("API_KEY_PEPPER = '{pepper}'\n")).unwrap();
+    let mut key = [0u8; 32];
+    pbkdf2::pbkdf2_hmac::<sha2::Sha256>(pepper.as_bytes(), b"smtp-openalgo-salt", 100_000, &mut key);
+    let token = fernet(&key, "the-smtp-password");
+    raw(&oa)
+        .execute(
+            "UPDATE settings SET smtp_server = '127.0.0.1', smtp_port = ?1, smtp_username = 'ops@example.com', \
+             smtp_password_encrypted = ?2, smtp_use_tls = 1, smtp_from_email = 'ops@example.com', smtp_helo_hostname = 'oa.example.com'",
+            rusqlite::params![smtp.addr.port(), token],
+        )
+        .unwrap();
+    let mut a = warden::alert::AlertConfig::new("mail", warden::alert::Kind::Email);
+    a.openalgo_smtp = true;
+    a.to = vec!["trader@example.com".into()];
+    a.openalgo_db = Some(oa);
+    assert_eq!(a.validate(), Ok(()));
+    // smtp_use_tls with a relay on loopback: STARTTLS when offered (this one does not).
+    warden::alert::courier::test(&a, warden::time::now()).unwrap();
+    let s = &smtp.sessions()[0];
+    assert_eq!(s.commands[0], "EHLO oa.example.com");
+    use base64::Engine;
+    let plain = base64::engine::general_purpose::STANDARD.encode("\0ops@example.com\0the-smtp-password");
+    assert!(s.commands.iter().any(|c| c == &format!("AUTH PLAIN {plain}")), "{:?}", s.commands);
+    assert!(s.commands.iter().any(|c| c == "MAIL FROM:<ops@example.com>"), "{:?}", s.commands);
+}

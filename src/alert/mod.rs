@@ -13,6 +13,7 @@
 
 pub mod channel;
 pub mod courier;
+pub mod email;
 pub mod router;
 pub mod words;
 
@@ -87,6 +88,8 @@ pub enum Kind {
     Ntfy,
     /// Any HTTPS endpoint, with the body signed by HMAC-SHA256.
     Webhook,
+    /// E-mail through SMTP.
+    Email,
 }
 
 impl Kind {
@@ -98,6 +101,7 @@ impl Kind {
             Kind::Discord => "Discord",
             Kind::Ntfy => "ntfy",
             Kind::Webhook => "the webhook",
+            Kind::Email => "the mail server",
         }
     }
 
@@ -107,7 +111,7 @@ impl Kind {
             Kind::Telegram => Some("https://api.telegram.org"),
             Kind::Discord => Some("https://discord.com/api/webhooks"),
             Kind::Ntfy => Some("https://ntfy.sh"),
-            Kind::OpenalgoTelegram | Kind::Webhook => None,
+            Kind::OpenalgoTelegram | Kind::Webhook | Kind::Email => None,
         }
     }
 }
@@ -153,6 +157,19 @@ pub struct AlertConfig {
     /// machine's time zone, or with an offset such as `"16:00+05:30"` (IST) or `"10:30Z"`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub summary_at: Option<String>,
+    /// E-mail: the recipients.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub to: Vec<String>,
+    /// E-mail: the sender (default: the SMTP user).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// E-mail: use OpenAlgo's own SMTP settings (server, port, user, sender, and its password when
+    /// Warden can read OpenAlgo's `.env`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub openalgo_smtp: bool,
+    /// Where `openalgo.db` is, for `openalgo_smtp` (set by Warden, not in the file).
+    #[serde(skip)]
+    pub openalgo_db: Option<PathBuf>,
 }
 
 /// A time of day with the offset it is meant in (`None`: this machine's time zone).
@@ -240,6 +257,10 @@ impl AlertConfig {
             username: None,
             events: default_events(),
             summary_at: None,
+            to: Vec::new(),
+            from: None,
+            openalgo_smtp: false,
+            openalgo_db: None,
         }
     }
 
@@ -258,11 +279,21 @@ impl AlertConfig {
                 "{what}: a name is 1 to {NAME_MAX} letters, digits, '-' or '_' (it names the channel in `warden alert test`)"
             ));
         }
-        match self.base_url() {
-            None => return Err(format!("{what}: `url` is needed for kind = \"{}\"", kind_name(self.kind))),
-            Some(u) => check_url(u).map_err(|e| format!("{what}: `url` {e}"))?,
+        match (self.kind, self.base_url()) {
+            (Kind::Email, None) if self.openalgo_smtp => {}
+            (Kind::Email, None) => {
+                return Err(format!("{what}: set `url` (such as \"smtps://mail.example.com\") or openalgo_smtp = true"))
+            }
+            (Kind::Email, Some(u)) => {
+                email::parse_url(u).map_err(|e| format!("{what}: `url` {e}"))?;
+            }
+            (_, None) => return Err(format!("{what}: `url` is needed for kind = \"{}\"", kind_name(self.kind))),
+            (_, Some(u)) => check_url(u).map_err(|e| format!("{what}: `url` {e}"))?,
         }
-        let needs_secret = !matches!(self.kind, Kind::Ntfy);
+        if self.kind != Kind::Email && (!self.to.is_empty() || self.from.is_some() || self.openalgo_smtp) {
+            return Err(format!("{what}: `to`, `from` and `openalgo_smtp` are for e-mail channels"));
+        }
+        let needs_secret = !matches!(self.kind, Kind::Ntfy | Kind::Email);
         if needs_secret && self.token.is_none() && self.token_file.is_none() {
             return Err(format!("{what}: set `token_file` (a 0600 file) or `token` for {}", self.kind.label()));
         }
@@ -307,6 +338,17 @@ impl AlertConfig {
                 let u = self.username.as_deref().unwrap_or("");
                 if u.is_empty() || u.len() > 255 || u.chars().any(char::is_control) {
                     return Err(format!("{what}: `username` must be the OpenAlgo user linked to the bot"));
+                }
+            }
+            Kind::Email => {
+                if self.to.is_empty() {
+                    return Err(format!("{what}: `to` lists who gets the e-mail, such as [\"you@example.com\"]"));
+                }
+                for a in self.to.iter().chain(self.from.iter()) {
+                    email::check_address(a).map_err(|e| format!("{what}: {e}"))?;
+                }
+                if !self.openalgo_smtp && self.from.is_none() && self.username.is_none() {
+                    return Err(format!("{what}: set `from`, the sender's address"));
                 }
             }
             Kind::Discord | Kind::Webhook => {}

@@ -51,6 +51,9 @@ pub(super) fn alert(cfg: &Config, paths: &Paths, action: AlertCommand, now: Time
             };
             let mut failed = 0;
             for a in chosen {
+                let mut a = a.clone();
+                a.openalgo_db = paths.openalgo_db.clone();
+                let a = &a;
                 match courier::test(a, now) {
                     Ok(()) => output::line(&format!("{}: delivered ({})", a.name, a.kind.label()))?,
                     Err(why) => {

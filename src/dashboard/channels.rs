@@ -43,6 +43,12 @@ pub struct ChannelForm {
     pub events: Vec<String>,
     /// When the daily summary goes out (`"16:00"`, `"16:00+05:30"`), if it takes one.
     pub summary_at: String,
+    /// E-mail: the recipients.
+    pub to: Vec<String>,
+    /// E-mail: the sender.
+    pub from: String,
+    /// E-mail: use OpenAlgo's own SMTP settings.
+    pub openalgo_smtp: bool,
 }
 
 fn kind_of(s: &str) -> Option<Kind> {
@@ -87,6 +93,9 @@ impl ChannelForm {
             tags: a.tags.clone(),
             events: a.events.iter().map(|e| e.as_str().to_string()).collect(),
             summary_at: text(&a.summary_at),
+            to: a.to.clone(),
+            from: text(&a.from),
+            openalgo_smtp: a.openalgo_smtp,
         }
     }
 
@@ -119,6 +128,9 @@ impl ChannelForm {
         }
         a.events = events;
         a.summary_at = some(&self.summary_at);
+        a.to = self.to.iter().filter_map(|t| some(t)).collect();
+        a.from = some(&self.from);
+        a.openalgo_smtp = self.openalgo_smtp;
         match some(&self.token) {
             Some(t) => a.token = Some(t),
             None => {
@@ -182,7 +194,8 @@ impl Desk {
     /// the service answered.
     pub fn test_channel(&self, form: &ChannelForm, now: Timestamp) -> DeskResult<String> {
         let saved = self.cfg.alert.iter().find(|a| a.name == form.name.trim());
-        let cfg = form.to_config(saved).map_err(DeskError::invalid)?;
+        let mut cfg = form.to_config(saved).map_err(DeskError::invalid)?;
+        cfg.openalgo_db = self.paths.openalgo_db.clone();
         crate::alert::courier::test(&cfg, now)
             .map(|()| format!("{} took the test alert. Check that it arrived.", cfg.kind.label()))
             .map_err(DeskError::invalid)

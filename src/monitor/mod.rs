@@ -159,7 +159,9 @@ impl Monitor {
         let router = if cfg.alert.is_empty() {
             None
         } else {
-            Some(crate::alert::router::Router::start(&paths.state_db, &cfg.alert, crate::time::now())?)
+            let mut channels = cfg.alert.clone();
+            channels.iter_mut().for_each(|c| c.openalgo_db = paths.openalgo_db.clone());
+            Some(crate::alert::router::Router::start(&paths.state_db, &channels, crate::time::now())?)
         };
         let exports = Some(crate::export::Exports::start(&cfg.export)?).filter(|x| !x.is_empty());
         Ok(Self {

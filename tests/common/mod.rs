@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use warden::time::{parse_db_time, Timestamp};
 
 pub mod receiver;
+pub mod smtp;
 
 /// The reference fixtures, written by OpenAlgo's own code.
 pub fn fixture(name: &str) -> PathBuf {

@@ -91,7 +91,7 @@ let settings: Settings = {
   not_found_threshold: 20, not_found_ban_hours: 24, api_threshold: 10, api_ban_hours: 48, repeat_offender_limit: 3,
   allow: ["127.0.0.1", "10.0.0.0/8"], near_fraction: 0.8, notify_near: true, notify_banned: true, notify_sources: true, notify_checklist: true,
   notify_attack: true, notify_signin_new_address: true, notify_signin: false, login_auth_attempts: 10, login_deny_seconds: 86400,
-  alerts: [{ name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"], summary_at: "" }],
+  alerts: [{ name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"], summary_at: "", to: [], from: "", openalgo_smtp: false }],
   config_path: "/home/trader/.config/warden/config.toml",
 };
 

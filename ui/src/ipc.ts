@@ -321,7 +321,7 @@ export type AlertEvent = "banned" | "near" | "attack" | "signin_new_address" | "
 /** One alert channel in Settings. The secret never comes back from Rust: only masked. */
 export interface ChannelForm {
   name: string;
-  kind: "telegram" | "openalgo_telegram" | "discord" | "ntfy" | "webhook";
+  kind: "telegram" | "openalgo_telegram" | "discord" | "ntfy" | "webhook" | "email";
   /** Empty: the service's own address. */
   url: string;
   /** A new secret to save; empty keeps the saved one. */
@@ -336,6 +336,12 @@ export interface ChannelForm {
   events: AlertEvent[];
   /** When the daily summary goes out: "16:00" (this machine's time) or "16:00+05:30". */
   summary_at: string;
+  /** E-mail: the recipients. */
+  to: string[];
+  /** E-mail: the sender. */
+  from: string;
+  /** E-mail: use OpenAlgo's own SMTP settings. */
+  openalgo_smtp: boolean;
 }
 
 /** One successful sign-in to OpenAlgo. */

@@ -78,7 +78,7 @@ export const SETTINGS: Settings = {
   login_auth_attempts: 10,
   login_deny_seconds: 86400,
   alerts: [
-    { name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"], summary_at: "" },
+    { name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"], summary_at: "", to: [], from: "", openalgo_smtp: false },
   ],
   config_path: "/home/trader/.config/warden/config.toml",
 };

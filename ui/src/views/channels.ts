@@ -11,6 +11,7 @@ export const KINDS: { value: ChannelForm["kind"]; label: string; url: string; to
   { value: "discord", label: "Discord", url: "https://discord.com/api/webhooks", token: "The webhook URL, or its ID/TOKEN part" },
   { value: "ntfy", label: "ntfy", url: "https://ntfy.sh", token: "Access token (optional)" },
   { value: "webhook", label: "Webhook (JSON, signed)", url: "https://…", token: "Signing key" },
+  { value: "email", label: "E-mail", url: "smtps://mail.example.com", token: "SMTP password" },
 ];
 
 export const EVENTS: { value: AlertEvent; label: string }[] = [
@@ -30,7 +31,7 @@ const DEFAULT_EVENTS: AlertEvent[] = ["banned", "attack", "signin_new_address", 
 export function blankChannel(kind: ChannelForm["kind"], taken: string[]): ChannelForm {
   let name = kind === "openalgo_telegram" ? "openalgo" : kind;
   for (let i = 2; taken.includes(name); i++) name = `${kind}-${i}`;
-  return { name, kind, url: "", token: "", token_masked: "", chat_id: "", topic: "", username: "", priority: null, tags: [], events: [...DEFAULT_EVENTS], summary_at: "" };
+  return { name, kind, url: "", token: "", token_masked: "", chat_id: "", topic: "", username: "", priority: null, tags: [], events: [...DEFAULT_EVENTS], summary_at: "", to: [], from: "", openalgo_smtp: false };
 }
 
 interface Row {
@@ -55,6 +56,11 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
   const chat = input(c.chat_id, "Chat id", { class: "w-num", placeholder: "4242", "data-testid": "channel-chat" });
   const topic = input(c.topic, "Topic", { class: "w-name", placeholder: "warden-alerts" });
   const user = input(c.username, "OpenAlgo user", { class: "w-name", placeholder: "trader" });
+  const smtpUser = input(c.username, "SMTP user", { class: "w-name", placeholder: "you@example.com" });
+  const from = input(c.from, "From", { class: "w-name", placeholder: "warden@example.com" });
+  const to = input(c.to.join(", "), "To", { class: "w-path", placeholder: "you@example.com", "data-testid": "channel-to" });
+  const reuse = h("input", { type: "checkbox", "data-testid": "channel-openalgo-smtp" });
+  reuse.checked = c.openalgo_smtp;
   const summaryAt = input(c.summary_at, "Daily summary at", { class: "w-name", placeholder: "16:00+05:30", "data-testid": "channel-summary-at" });
   const boxes = EVENTS.map((e) => {
     const el = h("input", { type: "checkbox", value: e.value });
@@ -66,7 +72,14 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
     c.kind === "telegram" ? [h("label", null, "Chat id ", chat)]
     : c.kind === "ntfy" ? [h("label", null, "Topic ", topic)]
     : c.kind === "openalgo_telegram" ? [h("label", null, "OpenAlgo user ", user)]
-    : [];
+    : c.kind === "email"
+      ? [
+          h("label", null, "User ", smtpUser),
+          h("label", null, "From ", from),
+          h("label", null, "To ", to),
+          h("label", { class: "check", title: "Server, user, sender and password from OpenAlgo's SMTP settings (its password only if Warden can read OpenAlgo's .env)" }, reuse, " Use OpenAlgo's SMTP settings"),
+        ]
+      : [];
   const row: Row = {
     el: h("div"),
     collect: () => ({
@@ -76,7 +89,10 @@ function channelRow(c: ChannelForm, remove: (r: Row) => void): Row {
       token: token.value.trim(),
       chat_id: chat.value.trim(),
       topic: topic.value.trim(),
-      username: user.value.trim(),
+      username: (c.kind === "email" ? smtpUser : user).value.trim(),
+      to: to.value.split(",").map((t) => t.trim()).filter(Boolean),
+      from: from.value.trim(),
+      openalgo_smtp: c.kind === "email" && reuse.checked,
       summary_at: summaryAt.value.trim(),
       events: boxes.filter((b) => b.el.checked).map((b) => b.e.value),
     }),
