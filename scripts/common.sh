@@ -21,12 +21,19 @@ sudo_if_needed() {
 # nginx and openssl, which the checklist's tests run (`nginx -T` of their own configurations, with a
 # self-signed certificate) and the enforcement tests start; nftables and iproute2 for the kernel
 # sink's tests, which run nft in a network namespace they create; prometheus for promtool, which
-# checks the metrics Warden serves.
+# checks the metrics Warden serves; crowdsec, whose Local API the CrowdSec tests start on their own
+# (offline, on loopback: ../shared/notes/crowdsec-lapi.md). Its package would register with
+# CrowdSec's online service at install unless /etc/crowdsec/online_api_credentials.yaml says
+# "# no thanks" first (README.Debian), so that file is written before.
 install_debian_packages() {
   local want=(build-essential pkg-config ca-certificates curl file libssl-dev
     libwebkit2gtk-4.1-dev libgtk-3-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev)
   if [ "${1:-}" = "test" ]; then
-    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core nginx openssl nftables iproute2 prometheus)
+    want+=(xvfb xauth webkit2gtk-driver dbus dbus-bin dbus-daemon fonts-dejavu-core nginx openssl nftables iproute2 prometheus crowdsec)
+    if ! dpkg -s crowdsec >/dev/null 2>&1 && [ ! -e /etc/crowdsec/online_api_credentials.yaml ]; then
+      sudo_if_needed mkdir -p /etc/crowdsec
+      echo '# no thanks' | sudo_if_needed tee /etc/crowdsec/online_api_credentials.yaml >/dev/null
+    fi
   fi
   local missing=()
   for p in "${want[@]}"; do

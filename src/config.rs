@@ -174,6 +174,9 @@ pub struct Config {
     pub alert: Vec<crate::alert::AlertConfig>,
     /// Exports for a SIEM: Prometheus metrics, a JSON-lines event file, syslog (all off by default).
     pub export: crate::export::ExportConfig,
+    /// Sharing bans through CrowdSec's Local API (off by default).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crowdsec: Option<crate::crowdsec::CrowdsecConfig>,
     /// Where bans are enforced besides OpenAlgo's `logs.db`: nginx and nftables (both off by
     /// default).
     pub enforce: EnforceConfig,
@@ -344,6 +347,7 @@ impl Default for Config {
             notify: NotifyConfig::default(),
             alert: Vec::new(),
             export: crate::export::ExportConfig::default(),
+            crowdsec: None,
             enforce: EnforceConfig::default(),
         }
     }
@@ -413,6 +417,9 @@ impl Config {
             return Err("login.deny_seconds is at most ten years (315360000); 0 means permanent".into());
         }
         self.export.validate()?;
+        if let Some(c) = &self.crowdsec {
+            c.validate()?;
+        }
         let mut names = std::collections::HashSet::new();
         for a in &self.alert {
             a.validate()?;

@@ -29,7 +29,8 @@
 //!      table), each converging on the desired state;
 //!    - [`alert`]: alert channels beyond the desktop (Telegram, Discord, ntfy, webhooks), with
 //!      their delivery queue, and the words every alert shares;
-//!    - [`export`]: Prometheus metrics, a JSON-lines event file and syslog, for a SIEM.
+//!    - [`export`]: Prometheus metrics, a JSON-lines event file and syslog, for a SIEM;
+//!    - [`crowdsec`]: bans shared through CrowdSec's Local API (pushed and pulled).
 //! 4. [`config`]: thresholds, paths and the allow-list, validated once when loaded.
 //! 5. [`monitor`]: wires sources to the engine and the engine to the stores, and reports
 //!    [`monitor::Notice`]s.
@@ -51,6 +52,7 @@ pub mod alert;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod crowdsec;
 pub mod dashboard;
 pub mod demo;
 pub mod enforce;

@@ -8,6 +8,7 @@ mod access_logs;
 mod alerts;
 mod check;
 mod cli;
+mod crowdsec;
 mod dashboard;
 mod enforce;
 mod enforce_property;

@@ -50,6 +50,10 @@ impl Monitor {
         };
         match db.write_ban(&ban) {
             Ok(BanWrite::Written { ban_count }) => {
+                if let Some(cs) = self.crowdsec.as_mut() {
+                    // Known before logs.db is read again: the push names the rule.
+                    cs.created_by.insert(order.ip, order.rule.created_by().to_string());
+                }
                 if let (Source::Openalgo, Some(tracker)) = (order.source, Tracker::of(order.rule)) {
                     // OpenAlgo clears its tracker after a ban; so does Warden.
                     for ip in &ips {

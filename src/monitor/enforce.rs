@@ -55,12 +55,37 @@ impl Monitor {
         match (self.state.policies(now), self.state.allow_only()) {
             (Ok(p), Ok(mode)) => {
                 self.engine.set_policy_allow(allow_nets(&p, now));
+                self.lift_crowdsec_rows(&p, now, out);
                 self.enforcement.policies = p;
                 self.enforcement.allow_only = mode;
                 self.enforcement.version = self.state.policies_version().ok();
                 self.enforcement.stale = true;
             }
             (Err(e), _) | (_, Err(e)) => out.push(self.state_failing(&e)),
+        }
+    }
+
+    /// Deletes the `logs.db` rows of CrowdSec decisions that were deleted in the LAPI: rows made
+    /// by [`super::crowdsec::CROWDSEC_CREATED_BY`] that no live CrowdSec policy covers any more. A
+    /// ban Warden made itself has its own `created_by`, and stays.
+    fn lift_crowdsec_rows(&mut self, policies: &[Policy], now: Timestamp, out: &mut Vec<Notice>) {
+        let Some(db) = self.logs.db_mut() else { return };
+        let rows = match db.bans() {
+            Ok(r) => r,
+            Err(e) => return out.push(Notice::BanPending { ip: "(CrowdSec rows)".into(), error: e.to_string() }),
+        };
+        for row in rows.iter().filter(|r| r.created_by.as_deref() == Some(super::crowdsec::CROWDSEC_CREATED_BY)) {
+            let Ok(ip) = crate::ip::canonicalize(&row.ip) else { continue };
+            let covered = policies.iter().any(|p| {
+                p.policy == crate::policy::Access::Deny
+                    && crate::crowdsec::is_crowdsec_policy(&p.created_by)
+                    && p.live(now)
+                    && p.value.contains(&ip)
+            });
+            if !covered {
+                let _ = db.unban(&row.ip);
+                self.enforcement.rows_stale = true;
+            }
         }
     }
 
@@ -71,13 +96,18 @@ impl Monitor {
     pub(super) fn deny_rows(&mut self, now: Timestamp, out: &mut Vec<Notice>) {
         let due = self.enforcement.rows_looked.is_none_or(|t| now < t || now - t >= DENY_ROWS_EVERY);
         let Some((desired, _)) = &self.enforcement.desired else { return };
-        let denies: Vec<crate::policy::DenyEntry> = desired
+        // Each denied entry with the policy it comes from (a pulled CrowdSec decision's rows say so).
+        let denies: Vec<(crate::policy::DenyEntry, Option<String>)> = desired
             .deny
             .iter()
-            .filter(|d| {
-                self.enforcement.policies.iter().any(|p| p.policy == crate::policy::Access::Deny && p.value == d.net)
+            .filter_map(|d| {
+                let p = self
+                    .enforcement
+                    .policies
+                    .iter()
+                    .find(|p| p.policy == crate::policy::Access::Deny && p.value == d.net)?;
+                Some((d.clone(), crate::crowdsec::is_crowdsec_policy(&p.created_by).then(|| p.reason.clone())))
             })
-            .cloned()
             .collect();
         if denies.is_empty() || !(self.enforcement.rows_stale || due) {
             return;
@@ -86,30 +116,31 @@ impl Monitor {
         self.enforcement.rows_looked = Some(now);
         let Some(db) = self.logs.db_mut() else { return };
         let mut seen: Vec<std::net::IpAddr> = Vec::new();
-        if denies.iter().any(|d| d.net.prefix_len() < d.net.max_prefix_len()) {
+        if denies.iter().any(|(d, _)| d.net.prefix_len() < d.net.max_prefix_len()) {
             match db.recent_clients(now - chrono::Duration::hours(24)) {
                 Ok(ips) => seen = ips.iter().filter_map(|s| crate::ip::canonicalize(s).ok()).collect(),
                 Err(e) => return out.push(self.state_failing(&e)),
             }
         }
-        let mut wanted: Vec<(std::net::IpAddr, Option<Timestamp>)> = Vec::new();
-        for d in &denies {
+        let mut wanted: Vec<(std::net::IpAddr, Option<Timestamp>, Option<String>)> = Vec::new();
+        for (d, from) in &denies {
             if d.net.prefix_len() == d.net.max_prefix_len() {
-                wanted.push((d.net.addr(), d.until));
+                wanted.push((d.net.addr(), d.until, from.clone()));
             } else {
-                wanted.extend(seen.iter().filter(|ip| d.net.contains(*ip)).map(|ip| (*ip, d.until)));
+                wanted.extend(seen.iter().filter(|ip| d.net.contains(*ip)).map(|ip| (*ip, d.until, from.clone())));
             }
         }
-        for (ip, until) in wanted {
+        for (ip, until, from) in wanted {
             if self.engine.is_banned(ip, now) || self.engine.protection().check(ip).is_some() {
                 continue;
             }
             let ban = crate::store::logs_db::NewBan {
                 ips: vec![ip.to_string()],
-                reason: "Denied by an access policy".into(),
+                reason: from.clone().unwrap_or_else(|| "Denied by an access policy".into()),
                 length: until.map_or(crate::engine::BanLength::Permanent, crate::engine::BanLength::Until),
                 at: now,
-                created_by: POLICY_CREATED_BY.into(),
+                created_by: if from.is_some() { super::crowdsec::CROWDSEC_CREATED_BY } else { POLICY_CREATED_BY }
+                    .into(),
                 offence: 1,
             };
             let Some(db) = self.logs.db_mut() else { return };

@@ -7,6 +7,7 @@
 //! this same monitor; none of them decides anything itself.
 
 mod act;
+mod crowdsec;
 mod enforce;
 mod follow;
 mod handle;
@@ -120,6 +121,8 @@ pub struct Monitor {
     router: Option<crate::alert::router::Router>,
     /// Metrics, the event file and syslog (`[export]`), when any is configured.
     exports: Option<crate::export::Exports>,
+    /// Sharing bans through CrowdSec's Local API (`[crowdsec]`), when configured.
+    crowdsec: Option<crowdsec::Crowdsec>,
 }
 
 /// The latest server checklist, as the monitor publishes it and the dashboard reads it.
@@ -164,6 +167,16 @@ impl Monitor {
             Some(crate::alert::router::Router::start(&paths.state_db, &channels, crate::time::now())?)
         };
         let exports = Some(crate::export::Exports::start(&cfg.export)?).filter(|x| !x.is_empty());
+        let crowdsec = match &cfg.crowdsec {
+            Some(c) => {
+                let (cfg2, paths2) = (cfg.clone(), paths.clone());
+                let worker = crate::crowdsec::worker::Worker::start(c, &paths.state_db, move |now| {
+                    paths2.protection(&cfg2, now)
+                })?;
+                Some(crowdsec::Crowdsec::new(worker))
+            }
+            None => None,
+        };
         Ok(Self {
             engine,
             own_thresholds,
@@ -202,6 +215,7 @@ impl Monitor {
             signins,
             router,
             exports,
+            crowdsec,
         })
     }
 
@@ -305,6 +319,7 @@ impl Monitor {
         self.follow_access(now, &mut out);
         self.retry_pending(now, &mut out);
         self.enforce(now, &mut out);
+        self.follow_crowdsec(now, &mut out);
         // Once a second at most: it walks every counter, and a busy log wakes the monitor
         // hundreds of times a second.
         if self.evicted.is_none_or(|at| now < at || now - at >= EVICT_EVERY) {
@@ -429,6 +444,12 @@ impl Monitor {
 
     fn apply(&mut self, changes: Changes, now: Timestamp, out: &mut Vec<Notice>) {
         if let Some(bans) = &changes.bans {
+            if let Some(cs) = self.crowdsec.as_mut() {
+                cs.created_by = bans
+                    .iter()
+                    .filter_map(|r| Some((canonicalize(&r.ip).ok()?, r.created_by.clone().unwrap_or_default())))
+                    .collect();
+            }
             // Rows that run out meanwhile need no new reading: the engine checks every end.
             self.engine
                 .sync_bans(bans.iter().filter_map(|r| r.active(now).map(|until| (r.ip.as_str(), r.banned_at, until))));

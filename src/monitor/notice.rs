@@ -198,6 +198,12 @@ pub enum Notice {
     /// A successful sign-in to OpenAlgo (one per sign-in: the broker step's second row is folded
     /// into the first).
     SignIn(crate::source::signins::SignIn),
+    /// What the CrowdSec thread has to say: a decision not enforced (protected, or a scope or
+    /// duration Warden cannot use), or a warning about the set-up.
+    Crowdsec {
+        /// In words.
+        message: String,
+    },
     /// An alert channel started or stopped delivering.
     Delivery {
         /// The channel's name.
@@ -335,6 +341,7 @@ impl fmt::Display for Notice {
                 display_raw(&s.login_type),
                 s.user_agent.as_deref().map(|u| format!(" with {}", crate::check::one_line(u, 120))).unwrap_or_default()
             ),
+            Notice::Crowdsec { message } => write!(f, "CROWDSEC   {message}"),
             Notice::Delivery { channel, working, error } => match (working, error) {
                 (true, _) => write!(f, "ALERTS     {}: delivering", display_raw(channel)),
                 (false, e) => write!(f, "ALERTS     {}: failing: {}", display_raw(channel), e.as_deref().unwrap_or("")),

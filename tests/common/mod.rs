@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use warden::time::{parse_db_time, Timestamp};
 
+pub mod lapi;
 pub mod receiver;
 pub mod smtp;
 

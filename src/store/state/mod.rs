@@ -24,9 +24,11 @@ use crate::time::Timestamp;
 use super::wal::WalCheckpointer;
 
 mod audit;
+mod lapi;
 mod outbox;
 mod policies;
 
+pub use lapi::Pushed;
 pub use outbox::{ChannelTally, Queued};
 
 pub use policies::wake_file;
@@ -166,6 +168,7 @@ impl StateDb {
         conn.execute_batch(SCHEMA).map_err(|e| Error::sqlite(path, "creating the state tables", e))?;
         conn.execute_batch(policies::SCHEMA).map_err(|e| Error::sqlite(path, "creating the policy tables", e))?;
         conn.execute_batch(outbox::SCHEMA).map_err(|e| Error::sqlite(path, "creating the alert queue", e))?;
+        conn.execute_batch(lapi::SCHEMA).map_err(|e| Error::sqlite(path, "creating the CrowdSec table", e))?;
         Ok(Self { conn, path: path.to_path_buf() })
     }
 
