@@ -249,3 +249,46 @@ fn bad_answers_each_get_one_clear_message_and_nothing_wrong_is_enforced() {
     let line = crowdsec_notices(&mut m, "the warning", |l| l.contains("warning"));
     assert!(line.contains("plain HTTP on another machine"), "{line}");
 }
+
+#[test]
+fn warden_crowdsec_test_says_what_works_and_what_does_not() {
+    let lapi = Lapi::start();
+    let keys = tempfile::tempdir().unwrap();
+    let (creds, key) = (lapi.machine("warden-t", keys.path()), lapi.bouncer("warden-t", keys.path()));
+    let cfg = keys.path().join("config.toml");
+    let write = |key: &Path| {
+        std::fs::write(
+            &cfg,
+            format!(
+                "[crowdsec]\nurl = \"{}\"\ncredentials = \"{}\"\nbouncer_key_file = \"{}\"\n",
+                lapi.url,
+                creds.display(),
+                key.display()
+            ),
+        )
+        .unwrap();
+    };
+    write(&key);
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_warden"))
+            .arg("--config")
+            .arg(&cfg)
+            .args(["--state-db", &keys.path().join("s.db").display().to_string(), "crowdsec", "test"])
+            .output()
+            .unwrap()
+    };
+    let out = run();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("the machine warden-t can push; the bouncer sees 0 active decision(s)"), "{text}");
+    let bad = keys.path().join("bad.key");
+    std::fs::write(&bad, "0000000000000000000000000000dead").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&bad, std::fs::Permissions::from_mode(0o600)).unwrap();
+    write(&bad);
+    let out = run();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(err.contains("HTTP 403: access forbidden (check the bouncer key"), "{err}");
+    assert!(!err.contains("dead"), "the key is never shown: {err}");
+}

@@ -27,6 +27,30 @@ pub(super) enum AlertCommand {
     },
 }
 
+/// `warden crowdsec …`.
+#[derive(Debug, Subcommand)]
+pub(super) enum CrowdsecCommand {
+    /// Try the connection to CrowdSec's Local API as configured: the machine logs in, the bouncer
+    /// pulls once. Exit code 1 when something fails.
+    Test,
+}
+
+pub(super) fn crowdsec(cfg: &Config, action: CrowdsecCommand, now: Timestamp) -> Result<()> {
+    match action {
+        CrowdsecCommand::Test => {
+            let c = cfg.crowdsec.as_ref().ok_or_else(|| {
+                Error::Alert(
+                    "CrowdSec is not configured; add a [crowdsec] section (see the README's two-server set-up)".into(),
+                )
+            })?;
+            match crate::crowdsec::test(c, now) {
+                Ok(said) => output::line(&format!("crowdsec: {said}")),
+                Err(e) => Err(Error::Alert(format!("crowdsec: {e}"))),
+            }
+        }
+    }
+}
+
 /// One channel as `alert list` shows it: the secret masked, never the URL that holds it.
 #[derive(Debug, serde::Serialize)]
 struct ChannelView {

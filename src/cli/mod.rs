@@ -162,6 +162,11 @@ enum Command {
         #[command(subcommand)]
         action: alerts::AlertCommand,
     },
+    /// CrowdSec's Local API, shared by several servers: try the connection.
+    Crowdsec {
+        #[command(subcommand)]
+        action: alerts::CrowdsecCommand,
+    },
     /// Successful sign-ins to OpenAlgo (newest first, new addresses marked) and the open sessions.
     Signins {
         /// Print JSON.
@@ -332,6 +337,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Policy { action } => access::policy(&cfg, &paths, action, now),
         Command::Alert { action } => alerts::alert(&cfg, &paths, action, now),
+        Command::Crowdsec { action } => alerts::crowdsec(&cfg, action, now),
         Command::Signins { json, limit } => alerts::signins(&paths, json, limit),
         Command::Incidents { json, hours } => alerts::incidents(&cfg, &paths, json, hours, now),
         Command::Enforce { action } => access::enforce(&cfg, &paths, action, now),

@@ -267,6 +267,11 @@ impl Client {
         self.call(method, path, Some(("Authorization", format!("Bearer {token}"))), body)
     }
 
+    /// Logs in as the machine (or checks the token in hand).
+    pub fn check_login(&mut self, now: Timestamp) -> Result<(), LapiError> {
+        self.jwt(now).map(|_| ())
+    }
+
     /// Pushes one alert per item (one decision each, origin `warden`); returns the alerts' ids.
     pub fn push(&mut self, items: &[PushItem], now: Timestamp) -> Result<Vec<String>, LapiError> {
         if items.is_empty() {

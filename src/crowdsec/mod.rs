@@ -213,3 +213,31 @@ mod tests {
         assert_eq!(c.warnings("http://10.0.0.5:8080").len(), 1);
     }
 }
+
+/// Tries the connection as configured: the machine logs in, the bouncer pulls once. Returns what
+/// worked, in words, or the first thing that did not.
+pub fn test(c: &CrowdsecConfig, now: crate::time::Timestamp) -> Result<String, String> {
+    let creds = match &c.credentials {
+        Some(p) => Some(Credentials::load(p)?),
+        None => None,
+    };
+    let key = match &c.bouncer_key_file {
+        Some(p) => Some(Secret::new(read_private(p, "bouncer key file")?.trim())),
+        None => None,
+    };
+    let url = creds.as_ref().and_then(|x| x.url.clone()).unwrap_or_else(|| c.url.clone());
+    let login = creds.as_ref().map(|x| x.login.clone());
+    let mut client = client::Client::new(&url, creds, key.clone());
+    client.health().map_err(|e| e.to_string())?;
+    let mut said = vec![format!("the LAPI at {} is up", crate::ip::display_raw(&url))];
+    if let Some(login) = login.filter(|_| c.push) {
+        client.check_login(now).map_err(|e| e.to_string())?;
+        said.push(format!("the machine {} can push", crate::ip::display_raw(&login)));
+    }
+    if key.is_some() && c.pull {
+        let s = client.stream(true).map_err(|e| e.to_string())?;
+        said.push(format!("the bouncer sees {} active decision(s)", s.new.len()));
+    }
+    said.extend(c.warnings(&url).into_iter().map(|w| format!("warning: {w}")));
+    Ok(said.join("; "))
+}
