@@ -28,7 +28,7 @@ const BACKOFF_MAX: Duration = Duration::from_secs(300);
 /// How long a channel's thread sleeps when nothing is due.
 const IDLE: Duration = Duration::from_secs(60);
 
-/// The wait before try number `attempts + 1`: 1, 2, 4 … seconds, at most [`BACKOFF_MAX`].
+/// The wait before try number `attempts + 1`: 1, 2, 4 … seconds, at most five minutes.
 pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(1u64 << attempts.min(9)).min(BACKOFF_MAX)
 }

@@ -5,7 +5,7 @@
 //! [`parse`] follows Go's `time.ParseDuration`: an optional sign, then one or more numbers (with an
 //! optional fraction), each with a unit among `ns`, `us` (`µs`, `μs`), `ms`, `s`, `m`, `h`; `"0"`
 //! alone is zero. Anything else, and anything beyond Go's range (about 292 years), is an error in
-//! words. [`format`] writes what Go's `Duration.String` writes, so the two round-trip.
+//! words. [`format()`] writes what Go's `Duration.String` writes, so the two round-trip.
 
 /// Nanoseconds per unit.
 const UNITS: [(&str, u128); 9] = [
