@@ -26,6 +26,7 @@ const COMMANDS: &[&str] = &[
     "signins",
     "incidents",
     "test_alert",
+    "test_crowdsec",
 ];
 
 fn main() {

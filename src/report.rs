@@ -52,6 +52,29 @@ pub struct BanView {
     pub ban_count: Option<i64>,
     /// Who made it.
     pub created_by: Option<String>,
+    /// Where it came from, in words: this server, another Warden (by machine name), or CrowdSec's
+    /// scenario.
+    pub origin: String,
+}
+
+/// Where a ban came from, in words, from its `created_by` and reason.
+pub fn origin_words(created_by: Option<&str>, reason: Option<&str>) -> String {
+    match created_by.unwrap_or("") {
+        "warden:crowdsec" => {
+            let r = reason.unwrap_or("").trim_start_matches("CrowdSec: ");
+            let (scenario, from) = r.rsplit_once(", from ").unwrap_or((r, ""));
+            match from.strip_prefix("warden@") {
+                Some(machine) => format!("another Warden ({machine})"),
+                None if from.is_empty() => format!("CrowdSec ({scenario})"),
+                None => format!("CrowdSec ({scenario}, {from})"),
+            }
+        }
+        "warden:policy" => "this server (an access policy)".into(),
+        c if c.starts_with("warden:") => "this server (Warden)".into(),
+        "manual" | "host_ban" => "this server (by hand in OpenAlgo)".into(),
+        "404_detector" | "api_key_detector" => "this server (OpenAlgo)".into(),
+        _ => "this server".into(),
+    }
 }
 
 /// One live tracker entry.
@@ -93,6 +116,7 @@ pub fn bans(logs: &LogsDb, now: Timestamp) -> Result<Vec<BanView>> {
                 BanEffect::Expired | BanEffect::Ineffective => return None,
             };
             Some(BanView {
+                origin: origin_words(r.created_by.as_deref(), r.reason.as_deref()),
                 ip: r.ip,
                 reason: r.reason,
                 banned_at: r.banned_at,

@@ -99,7 +99,11 @@ fn a_ban_on_a_reaches_bs_logs_db_and_cscli_decisions_reach_both_and_are_lifted_f
     let took = start.elapsed();
     let (by, reason) = ban_row(&p.b.paths.logs_db, "203.0.113.77").unwrap();
     assert_eq!(by, "warden:crowdsec");
-    assert_eq!(reason, "CrowdSec: warden/openalgo-404");
+    assert_eq!(reason, "CrowdSec: warden/openalgo-404, from warden@warden-a");
+    let view =
+        warden::report::bans(&warden::store::logs_db::LogsDb::open(&p.b.paths.logs_db).unwrap(), warden::time::now())
+            .unwrap();
+    assert_eq!(view[0].origin, "another Warden (warden-a)", "the Banned IPs view says where it came from");
     assert_eq!(
         p.lapi.warden_decisions("203.0.113.77"),
         vec![("warden".to_string(), "warden/openalgo-404".to_string())]
@@ -113,6 +117,8 @@ fn a_ban_on_a_reaches_bs_logs_db_and_cscli_decisions_reach_both_and_are_lifted_f
     until(&mut [&mut a, &mut b], "cscli's decision in both", 20, || {
         ban_row(&p.a.paths.logs_db, "198.51.100.66").is_some() && ban_row(&p.b.paths.logs_db, "198.51.100.66").is_some()
     });
+    let (_, reason) = ban_row(&p.a.paths.logs_db, "198.51.100.66").unwrap();
+    assert_eq!(warden::report::origin_words(Some("warden:crowdsec"), Some(&reason)), "CrowdSec (manual-test, cscli)");
     p.lapi.cscli(&["decisions", "delete", "--ip", "198.51.100.66"]);
     until(&mut [&mut a, &mut b], "the deleted decision lifted from both", 20, || {
         ban_row(&p.a.paths.logs_db, "198.51.100.66").is_none() && ban_row(&p.b.paths.logs_db, "198.51.100.66").is_none()

@@ -4,7 +4,7 @@
 
 use tauri::{AppHandle, Runtime, State};
 use warden::actions::BanOutcome;
-use warden::dashboard::channels::{ChannelForm, IncidentView};
+use warden::dashboard::channels::{ChannelForm, CrowdsecForm, IncidentView};
 use warden::dashboard::host::{HostBanResult, HostPreview};
 use warden::dashboard::overview::Overview;
 use warden::dashboard::settings::SettingsForm;
@@ -150,6 +150,12 @@ pub async fn signins(shell: State<'_, Shell>, limit: usize) -> Reply<warden::log
 #[tauri::command]
 pub async fn incidents(shell: State<'_, Shell>, hours: u32) -> Reply<Vec<IncidentView>> {
     shell.call(move |d, now| d.incidents(hours, now)).await
+}
+
+/// Tries CrowdSec's Local API as the Settings form describes it.
+#[tauri::command]
+pub async fn test_crowdsec(shell: State<'_, Shell>, crowdsec: CrowdsecForm) -> Reply<String> {
+    shell.call(move |d, now| d.test_crowdsec(&crowdsec, now)).await
 }
 
 /// Sends a test alert through a channel as the Settings form describes it.

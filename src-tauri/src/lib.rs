@@ -65,6 +65,7 @@ pub fn run_app<R: Runtime>(builder: Builder<R>, launch: Launch) -> Builder<R> {
             commands::signins,
             commands::incidents,
             commands::test_alert,
+            commands::test_crowdsec,
         ])
         .setup(move |app| {
             let handle = app.handle().clone();

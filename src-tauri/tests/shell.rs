@@ -316,6 +316,7 @@ fn every_field_rust_sends_is_declared_in_ipc_ts() {
             json!({"host": "h", "reason": "", "duration": "24h", "ips": ["203.0.113.9", "127.0.0.1"]}),
         ),
         call(&f, "ban_ip", json!({"ip": "x", "reason": "", "duration": "24h"})),
+        call(&f, "test_crowdsec", json!({"crowdsec": {"enabled": false}})),
         call(&f, "signins", json!({"limit": 10})),
         call(&f, "incidents", json!({"hours": 2000})),
         call(

@@ -187,33 +187,6 @@ pub fn is_crowdsec_policy(created_by: &str) -> bool {
     created_by.starts_with("crowdsec:")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn credentials_are_read_as_cscli_writes_them() {
-        let c = Credentials::parse("url: http://127.0.0.1:18080\nlogin: warden-a\npassword: Warden-test-pw-1")
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(
-            (c.url.as_deref(), c.login.as_str(), c.password.expose()),
-            (Some("http://127.0.0.1:18080"), "warden-a", "Warden-test-pw-1")
-        );
-        assert!(Credentials::parse("url: x\nlogin: a\n").unwrap_err().contains("password"));
-        let q = Credentials::parse("login: 'a'\npassword: \"p:w\"\n").unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(q.password.expose(), "p:w");
-    }
-
-    #[test]
-    fn a_plain_http_lapi_elsewhere_is_warned_about() {
-        let c = CrowdsecConfig::default();
-        assert!(c.warnings("http://127.0.0.1:8080").is_empty());
-        assert!(c.warnings("https://lapi.example.com").is_empty());
-        assert!(c.warnings("http://[::1]:8080").is_empty());
-        assert_eq!(c.warnings("http://10.0.0.5:8080").len(), 1);
-    }
-}
-
 /// Tries the connection as configured: the machine logs in, the bouncer pulls once. Returns what
 /// worked, in words, or the first thing that did not.
 pub fn test(c: &CrowdsecConfig, now: crate::time::Timestamp) -> Result<String, String> {
@@ -240,4 +213,31 @@ pub fn test(c: &CrowdsecConfig, now: crate::time::Timestamp) -> Result<String, S
     }
     said.extend(c.warnings(&url).into_iter().map(|w| format!("warning: {w}")));
     Ok(said.join("; "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_are_read_as_cscli_writes_them() {
+        let c = Credentials::parse("url: http://127.0.0.1:18080\nlogin: warden-a\npassword: Warden-test-pw-1")
+            .unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            (c.url.as_deref(), c.login.as_str(), c.password.expose()),
+            (Some("http://127.0.0.1:18080"), "warden-a", "Warden-test-pw-1")
+        );
+        assert!(Credentials::parse("url: x\nlogin: a\n").unwrap_err().contains("password"));
+        let q = Credentials::parse("login: 'a'\npassword: \"p:w\"\n").unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(q.password.expose(), "p:w");
+    }
+
+    #[test]
+    fn a_plain_http_lapi_elsewhere_is_warned_about() {
+        let c = CrowdsecConfig::default();
+        assert!(c.warnings("http://127.0.0.1:8080").is_empty());
+        assert!(c.warnings("https://lapi.example.com").is_empty());
+        assert!(c.warnings("http://[::1]:8080").is_empty());
+        assert_eq!(c.warnings("http://10.0.0.5:8080").len(), 1);
+    }
 }

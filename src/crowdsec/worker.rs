@@ -415,7 +415,7 @@ fn pull(
             ttl_seconds: u64::try_from(secs).ok(),
             expires_at: Some(until),
             created_at: now,
-            reason: format!("CrowdSec: {}", crate::check::one_line(&d.scenario, 120)),
+            reason: format!("CrowdSec: {}, from {from}", crate::check::one_line(&d.scenario, 120)),
             created_by: policy_origin(&from, &d.scenario),
         };
         state.put_policy(&policy).map_err(down)?;

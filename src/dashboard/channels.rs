@@ -145,6 +145,83 @@ impl ChannelForm {
     }
 }
 
+/// The `[crowdsec]` section in the form.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CrowdsecForm {
+    /// Whether Warden talks to a LAPI at all.
+    pub enabled: bool,
+    /// The LAPI's address.
+    pub url: String,
+    /// The machine's credentials file.
+    pub credentials: String,
+    /// The bouncer key file.
+    pub bouncer_key_file: String,
+    /// Push Warden's own bans.
+    pub push: bool,
+    /// Enforce the LAPI's decisions.
+    pub pull: bool,
+    /// Seconds between pulls.
+    pub pull_seconds: u64,
+    /// Origins to enforce; empty: all.
+    pub origins: Vec<String>,
+}
+
+impl Default for CrowdsecForm {
+    fn default() -> Self {
+        Self::of(None)
+    }
+}
+
+impl CrowdsecForm {
+    /// The form for the section in force (or the defaults, off).
+    pub fn of(c: Option<&crate::crowdsec::CrowdsecConfig>) -> Self {
+        let d = crate::crowdsec::CrowdsecConfig::default();
+        let enabled = c.is_some();
+        let c = c.unwrap_or(&d);
+        let path = |p: &Option<PathBuf>| p.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+        Self {
+            enabled,
+            url: c.url.clone(),
+            credentials: path(&c.credentials),
+            bouncer_key_file: path(&c.bouncer_key_file),
+            push: c.push,
+            pull: c.pull,
+            pull_seconds: c.pull_seconds,
+            origins: c.origins.clone(),
+        }
+    }
+
+    /// The section this form describes (`None` when off), or what is wrong with it.
+    pub fn to_config(&self) -> Result<Option<crate::crowdsec::CrowdsecConfig>, String> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let c = crate::crowdsec::CrowdsecConfig {
+            url: self.url.trim().to_string(),
+            credentials: some(&self.credentials).map(PathBuf::from),
+            bouncer_key_file: some(&self.bouncer_key_file).map(PathBuf::from),
+            push: self.push,
+            pull: self.pull,
+            pull_seconds: self.pull_seconds,
+            origins: self.origins.iter().filter_map(|o| some(o)).collect(),
+        };
+        c.validate()?;
+        Ok(Some(c))
+    }
+}
+
+impl Desk {
+    /// Tries the LAPI as the form describes it (saved or not).
+    pub fn test_crowdsec(&self, form: &CrowdsecForm, now: Timestamp) -> DeskResult<String> {
+        let c = form
+            .to_config()
+            .map_err(DeskError::invalid)?
+            .ok_or_else(|| DeskError::invalid("turn CrowdSec on first"))?;
+        crate::crowdsec::test(&c, now).map_err(DeskError::invalid)
+    }
+}
+
 /// An incident as the app shows it: with whether the address is banned now.
 #[derive(Debug, Clone, Serialize)]
 pub struct IncidentView {

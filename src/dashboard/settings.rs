@@ -73,6 +73,9 @@ pub struct SettingsForm {
     /// Alert channels beyond the desktop.
     #[serde(default)]
     pub alerts: Vec<super::channels::ChannelForm>,
+    /// Sharing bans through CrowdSec's Local API.
+    #[serde(default)]
+    pub crowdsec: super::channels::CrowdsecForm,
     /// Where the settings are saved (read-only in the form).
     #[serde(default)]
     pub config_path: Option<String>,
@@ -131,6 +134,7 @@ impl Desk {
             login_auth_attempts: c.login.auth_attempts.into(),
             login_deny_seconds: i64::try_from(c.login.deny_seconds).unwrap_or(i64::MAX),
             alerts: self.channel_forms(),
+            crowdsec: super::channels::CrowdsecForm::of(c.crowdsec.as_ref()),
             config_path: self.config_path.as_ref().map(|p| p.display().to_string()),
         }
     }
@@ -216,6 +220,12 @@ impl Desk {
             cfg.login.deny_seconds = form.login_deny_seconds as u64;
         }
         cfg.alert = self.channels_from(&form.alerts, &mut f);
+        match form.crowdsec.to_config() {
+            Ok(c) => cfg.crowdsec = c,
+            Err(e) => {
+                f.insert("crowdsec".into(), e);
+            }
+        }
         if f.is_empty() {
             if let Err(message) = cfg.validate() {
                 f.insert("form".into(), message);

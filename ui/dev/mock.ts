@@ -15,9 +15,10 @@ const bans: BanView[] = Array.from({ length: 14 }, (_, i) => ({
   expires_at: i % 5 === 0 ? null : new Date(now + (48 - i) * 3_600_000).toISOString(),
   permanent: i % 5 === 0,
   ban_count: 1 + (i % 4),
-  created_by: i % 4 ? "warden" : "gui",
+  created_by: i % 4 ? "warden:404" : "warden:crowdsec",
+  origin: i % 4 ? "this server (Warden)" : "another Warden (server-b)",
 }));
-bans.push({ ip: "<img src=x onerror=alert(1)>", reason: "<b>xss</b>", banned_at: iso(1), expires_at: null, permanent: true, ban_count: 1, created_by: "test" });
+bans.push({ ip: "<img src=x onerror=alert(1)>", reason: "<b>xss</b>", banned_at: iso(1), expires_at: null, permanent: true, ban_count: 1, created_by: "test", origin: "this server" });
 
 const trackers: TrackerView[] = [
   ...Array.from({ length: 8 }, (_, i): TrackerView => ({
@@ -92,6 +93,7 @@ let settings: Settings = {
   allow: ["127.0.0.1", "10.0.0.0/8"], near_fraction: 0.8, notify_near: true, notify_banned: true, notify_sources: true, notify_checklist: true,
   notify_attack: true, notify_signin_new_address: true, notify_signin: false, login_auth_attempts: 10, login_deny_seconds: 86400,
   alerts: [{ name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"], summary_at: "", to: [], from: "", openalgo_smtp: false }],
+  crowdsec: { enabled: false, url: "http://127.0.0.1:8080", credentials: "", bouncer_key_file: "", push: true, pull: true, pull_seconds: 10, origins: [] },
   config_path: "/home/trader/.config/warden/config.toml",
 };
 

@@ -168,6 +168,8 @@ export interface BanView {
   permanent: boolean;
   ban_count: number | null;
   created_by: string | null;
+  /** Where it came from: "this server (Warden)", "another Warden (server-a)", "CrowdSec (scenario)"… */
+  origin: string;
 }
 
 export interface TrackerView {
@@ -311,8 +313,25 @@ export interface Settings {
   login_deny_seconds: number;
   /** Alert channels beyond the desktop. */
   alerts: ChannelForm[];
+  /** Sharing bans through CrowdSec's Local API. */
+  crowdsec: CrowdsecForm;
   /** Read-only: where these settings are saved. */
   config_path: string | null;
+}
+
+/** The [crowdsec] section in Settings. */
+export interface CrowdsecForm {
+  enabled: boolean;
+  url: string;
+  /** The machine's credentials file (what `cscli machines add NAME -f FILE` wrote). */
+  credentials: string;
+  /** A file holding the bouncer key (what `cscli bouncers add NAME -o raw` printed). */
+  bouncer_key_file: string;
+  push: boolean;
+  pull: boolean;
+  pull_seconds: number;
+  /** Origins to enforce; empty: all. */
+  origins: string[];
 }
 
 /** What a channel can be told about. */
@@ -478,6 +497,8 @@ export const api = {
   incidents: (hours: number) => invoke<Incident[]>("incidents", { hours }),
   /** Sends a test through a channel as the form describes it; resolves to the service's answer in words. */
   testAlert: (channel: ChannelForm) => invoke<string>("test_alert", { channel }),
+  /** Tries CrowdSec's Local API as the form describes it. */
+  testCrowdsec: (crowdsec: CrowdsecForm) => invoke<string>("test_crowdsec", { crowdsec }),
   /** Opens the system file chooser (from Rust); null when cancelled. */
   chooseFile: (title: string) => invoke<string | null>("choose_file", { title }),
 };

@@ -39,6 +39,7 @@ export const BANS: BanView[] = [
     permanent: false,
     ban_count: 1,
     created_by: "warden",
+    origin: "this server (Warden)",
   },
   {
     ip: "2001:db8::1",
@@ -47,7 +48,8 @@ export const BANS: BanView[] = [
     expires_at: null,
     permanent: true,
     ban_count: 3,
-    created_by: "gui",
+    created_by: "warden:crowdsec",
+    origin: "another Warden (server-b)",
   },
 ];
 
@@ -80,6 +82,7 @@ export const SETTINGS: Settings = {
   alerts: [
     { name: "phone", kind: "telegram", url: "", token: "", token_masked: "••••x9Qe", chat_id: "4242", topic: "", username: "", priority: null, tags: [], events: ["banned", "attack", "signin_new_address", "health"], summary_at: "", to: [], from: "", openalgo_smtp: false },
   ],
+  crowdsec: { enabled: false, url: "http://127.0.0.1:8080", credentials: "", bouncer_key_file: "", push: true, pull: true, pull_seconds: 10, origins: [] },
   config_path: "/home/trader/.config/warden/config.toml",
 };
 

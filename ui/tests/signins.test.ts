@@ -107,3 +107,42 @@ describe("alert channels in Settings", () => {
     expect(saved.login_deny_seconds).toBe(86400);
   });
 });
+
+describe("banned IPs", () => {
+  it("say where each ban came from", async () => {
+    mockRust();
+    start();
+    click(byTestId("nav-bans"));
+    await vi.waitFor(() => expect(byTestId("bans-table")!.querySelectorAll("[data-ip]").length).toBe(2));
+    const row = byTestId("bans-table")!.querySelector('[data-ip="2001:db8::1"]')!;
+    expect(row.textContent).toContain("another Warden (server-b)");
+  });
+});
+
+describe("CrowdSec in Settings", () => {
+  it("tests the connection as typed and saves the section", async () => {
+    const calls = mockRust({
+      test_crowdsec: (a) => {
+        const c = a.crowdsec as { enabled: boolean };
+        if (!c.enabled) throw { kind: "invalid_input", message: "turn CrowdSec on first" };
+        return "the LAPI at http://10.0.0.2:8080 is up; the machine server-a can push";
+      },
+      save_settings: (a) => a.settings,
+    });
+    start();
+    click(byTestId("nav-settings"));
+    await vi.waitFor(() => expect(byTestId("crowdsec-test")).not.toBeNull());
+    click(byTestId("crowdsec-test"));
+    await vi.waitFor(() => expect(byTestId("crowdsec-test-result")!.textContent).toContain("turn CrowdSec on first"));
+    (byTestId("crowdsec-enabled") as HTMLInputElement).checked = true;
+    (byTestId("crowdsec-url") as HTMLInputElement).value = "http://10.0.0.2:8080";
+    (byTestId("crowdsec-credentials") as HTMLInputElement).value = "/etc/warden/lapi.yaml";
+    (byTestId("crowdsec-key") as HTMLInputElement).value = "/etc/warden/bouncer.key";
+    click(byTestId("crowdsec-test"));
+    await vi.waitFor(() => expect(byTestId("crowdsec-test-result")!.textContent).toContain("can push"));
+    click(byTestId("settings-save"));
+    await vi.waitFor(() => expect(calls.some((c) => c.cmd === "save_settings")).toBe(true));
+    const saved = calls.find((c) => c.cmd === "save_settings")!.args.settings as typeof SETTINGS;
+    expect(saved.crowdsec).toMatchObject({ enabled: true, url: "http://10.0.0.2:8080", credentials: "/etc/warden/lapi.yaml", bouncer_key_file: "/etc/warden/bouncer.key", pull_seconds: 10 });
+  });
+});

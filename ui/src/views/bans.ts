@@ -50,7 +50,7 @@ export function bansView(ctx: Ctx): View {
             : h("span", { title: b.expires_at ?? "" }, expiresIn(b.expires_at)),
       },
       { key: "count", title: "Bans", width: "70px", align: "right", value: (b) => b.ban_count, cell: (b) => num(b.ban_count) },
-      { key: "by", title: "Banned by", width: "minmax(90px, 1fr)", value: (b) => b.created_by },
+      { key: "by", title: "From", width: "minmax(120px, 1.2fr)", value: (b) => b.origin, cell: (b) => h("span", { title: b.created_by ?? "" }, b.origin) },
       {
         key: "action",
         title: "",

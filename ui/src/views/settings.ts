@@ -6,6 +6,7 @@ import { api, asError, type AccessLogSetting, type OpenAlgoSettings, type Settin
 import { toast } from "../components/toast";
 import { card, page, type Ctx, type View } from "./common";
 import { channelsEditor } from "./channels";
+import { crowdsecEditor } from "./crowdsec";
 
 type NumKey = "not_found_threshold" | "not_found_ban_hours" | "api_threshold" | "api_ban_hours" | "repeat_offender_limit";
 
@@ -113,6 +114,7 @@ export function settingsView(ctx: Ctx): View {
   const authAttempts = num("login_auth_attempts");
   const denyHours = num("login_deny_hours");
   const channels = channelsEditor();
+  const crowdsec = crowdsecEditor();
   const configPath = h("code", { class: "muted" });
   const general = h("div", { class: "form-error", "data-testid": "settings-error", role: "alert" });
   const status = h("span", { class: "muted", "aria-live": "polite" });
@@ -154,6 +156,7 @@ export function settingsView(ctx: Ctx): View {
     authAttempts.value = String(s.login_auth_attempts);
     denyHours.value = String(Math.round((s.login_deny_seconds / 3600) * 100) / 100);
     channels.fill(s.alerts);
+    crowdsec.fill(s.crowdsec);
     configPath.textContent = s.config_path ?? "not saved (no home folder)";
     syncMode();
   }
@@ -198,6 +201,7 @@ export function settingsView(ctx: Ctx): View {
       notify_signin_new_address: inputs.get("notify_signin_new_address")!.checked,
       notify_signin: inputs.get("notify_signin")!.checked,
       alerts: channels.collect(),
+      crowdsec: crowdsec.collect(),
     };
     const attempts = checkInt(authAttempts.value, 1, 10_000);
     if (typeof attempts === "number") s.login_auth_attempts = attempts;
@@ -290,6 +294,7 @@ export function settingsView(ctx: Ctx): View {
       check("notify_checklist", "When a server check starts failing"),
     ),
     card("Alerts on your phone", channels.el),
+    card("Other servers", crowdsec.el),
     general,
     h("div", { class: "form-actions sticky" }, saveBtn, status, h("span", { class: "grow" }), h("span", { class: "muted small" }, "Saved to "), configPath),
   );
