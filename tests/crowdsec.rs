@@ -127,13 +127,42 @@ fn a_ban_on_a_reaches_bs_logs_db_and_cscli_decisions_reach_both_and_are_lifted_f
     assert_eq!(ban_row(&p.a.paths.logs_db, "203.0.113.77").map(|r| r.0).as_deref(), Some("warden:404"));
 }
 
+/// A network namespace for nftables, removed on drop (the test runs as root, as in CI).
+struct Netns(String);
+
+impl Netns {
+    fn new() -> Self {
+        let name = format!("warden-cs-{}", std::process::id());
+        let out = std::process::Command::new("ip").args(["netns", "add", &name]).output().expect("ip");
+        assert!(out.status.success(), "cannot create a network namespace (this test needs root, as in CI)");
+        Self(name)
+    }
+
+    fn nft_list(&self) -> String {
+        let out = std::process::Command::new("ip")
+            .args(["netns", "exec", &self.0, "nft", "list", "table", "inet", "warden"])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("ip").args(["netns", "del", &self.0]).status();
+    }
+}
+
 #[test]
-fn a_range_decision_reaches_nginx_as_a_range_and_a_protected_address_is_never_enforced() {
+fn a_range_decision_reaches_nginx_and_nftables_as_a_range_and_a_protected_address_is_never_enforced() {
     let dir = tempfile::tempdir().unwrap();
     let geo = dir.path().join("banned.geo");
+    let ns = Netns::new();
     let p = pair(&format!(
-        "[enforce.nginx]\ngeo_file = \"{}\"\ncheck = [\"true\"]\nreload = [\"true\"]\nreload_spacing_seconds = 0\n",
-        geo.display()
+        "[enforce.nginx]\ngeo_file = \"{}\"\ncheck = [\"true\"]\nreload = [\"true\"]\nreload_spacing_seconds = 0\n\
+         [enforce.nftables]\nports = [8080]\ncommand = [\"ip\", \"netns\", \"exec\", \"{}\", \"nft\"]\n",
+        geo.display(),
+        ns.0
     ));
     let mut b = Monitor::open(&p.b.cfg, &p.b.paths).unwrap();
     p.lapi.cscli(&["decisions", "add", "--range", "203.0.113.128/25", "--duration", "2h", "--reason", "range-test"]);
@@ -152,6 +181,9 @@ fn a_range_decision_reaches_nginx_as_a_range_and_a_protected_address_is_never_en
     assert!(said[0].starts_with("CROWDSEC   a decision for 10.0.0.5 is not enforced: it is"), "{said:?}");
     let text = std::fs::read_to_string(&geo).unwrap();
     assert!(!text.contains("10.0.0.5"), "{text}");
+    until(&mut [&mut b], "the range in the kernel", 10, || ns.nft_list().contains("203.0.113.128/25"));
+    let kernel = ns.nft_list();
+    assert!(!kernel.contains("10.0.0.5"), "{kernel}");
     assert!(ban_row(&p.b.paths.logs_db, "10.0.0.5").is_none());
 }
 

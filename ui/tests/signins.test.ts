@@ -3,7 +3,7 @@
 // token keeps the saved one), and the service's own words come back.
 import { startApp, type App } from "../src/app";
 import type { Incident, SignIns } from "../src/ipc";
-import { byTestId, click, mockRust, reset, SETTINGS } from "./fixtures";
+import { byTestId, click, mockRust, overview, reset, SETTINGS } from "./fixtures";
 
 let app: App | null = null;
 afterEach(() => {
@@ -144,5 +144,20 @@ describe("CrowdSec in Settings", () => {
     await vi.waitFor(() => expect(calls.some((c) => c.cmd === "save_settings")).toBe(true));
     const saved = calls.find((c) => c.cmd === "save_settings")!.args.settings as typeof SETTINGS;
     expect(saved.crowdsec).toMatchObject({ enabled: true, url: "http://10.0.0.2:8080", credentials: "/etc/warden/lapi.yaml", bouncer_key_file: "/etc/warden/bouncer.key", pull_seconds: 10 });
+  });
+});
+
+describe("the Overview's sources", () => {
+  it("show the LAPI's health in words", async () => {
+    mockRust({
+      overview: () =>
+        overview({ sinks: [{ name: "crowdsec", state: "failing", entries: 0, applied_at: null, error: "cannot connect to the LAPI at http://10.0.0.2:8080" }] }),
+    });
+    start();
+    await vi.waitFor(() => expect(document.querySelector('[data-sink="crowdsec"]')).not.toBeNull());
+    const row = document.querySelector('[data-sink="crowdsec"]')!;
+    expect(row.textContent).toContain("CrowdSec LAPI");
+    expect(row.textContent).toContain("not reachable: bans are not shared");
+    expect(row.textContent).toContain("cannot connect to the LAPI at http://10.0.0.2:8080");
   });
 });

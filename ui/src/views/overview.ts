@@ -30,8 +30,11 @@ function sourceRow(src: SourceView): HTMLElement {
 /** An enforcement point (nginx, the kernel), as a row of the same list. */
 function sinkRow(s: SinkStatus): HTMLElement {
   const tone = s.state === "working" ? "ok" : "danger";
-  const name = s.name === "nftables" ? "kernel (nftables)" : s.name;
-  const words = s.state === "working" ? `refusing ${num(s.entries)}` : "bans are not reaching it";
+  const lapi = s.name === "crowdsec";
+  const name = s.name === "nftables" ? "kernel (nftables)" : lapi ? "CrowdSec LAPI" : s.name;
+  const words = lapi
+    ? s.state === "working" ? `connected, enforcing ${num(s.entries)} of its decisions` : "not reachable: bans are not shared"
+    : s.state === "working" ? `refusing ${num(s.entries)}` : "bans are not reaching it";
   return h(
     "li",
     { class: `source tone-${tone}`, "data-sink": s.name },
