@@ -330,3 +330,20 @@ fn warden_crowdsec_test_says_what_works_and_what_does_not() {
     assert!(err.contains("HTTP 403: access forbidden (check the bouncer key"), "{err}");
     assert!(!err.contains("dead"), "the key is never shown: {err}");
 }
+
+#[test]
+fn an_unban_deletes_only_wardens_own_decision_and_never_crowdsecs() {
+    let p = pair("");
+    let mut a = Monitor::open(&p.a.cfg, &p.a.paths).unwrap();
+    scan(&p.a.paths.logs_db, "203.0.113.90");
+    until(&mut [&mut a], "A's decision in the LAPI", 20, || !p.lapi.warden_decisions("203.0.113.90").is_empty());
+    p.lapi.cscli(&["decisions", "add", "--ip", "203.0.113.90", "--duration", "1h", "--reason", "theirs"]);
+    let mut logs = warden::store::logs_db::LogsDb::open(&p.a.paths.logs_db).unwrap();
+    let state = warden::store::state::StateDb::open(&p.a.paths.state_db).unwrap();
+    warden::actions::unban(&mut logs, &state, "203.0.113.90", warden::store::state::Actor::Cli, warden::time::now())
+        .unwrap();
+
+    until(&mut [&mut a], "A's own decision deleted", 20, || p.lapi.warden_decisions("203.0.113.90").is_empty());
+    let theirs = p.lapi.cscli(&["decisions", "list", "--origin", "cscli", "-o", "json"]);
+    assert!(theirs.contains("203.0.113.90") && theirs.contains("theirs"), "CrowdSec's own decision stays: {theirs}");
+}

@@ -628,3 +628,25 @@ fn three_banned_addresses_of_one_ipv6_64_make_the_whole_64_denied_and_the_settin
         }
     }
 }
+
+#[test]
+fn a_ban_lifted_by_another_program_is_seen_and_the_address_can_be_banned_again() {
+    let s = setup();
+    let mut m = Monitor::open(&Config::default(), &s.paths).expect("monitor");
+    let now = warden::time::now();
+    scan(&s.logs, "203.0.113.90", now - Duration::seconds(60), 20);
+    wait_for(StdDuration::from_secs(10), "the ban", || {
+        m.tick(warden::time::now()).into_iter().find(|n| matches!(n, Notice::Banned { .. }))
+    });
+    // The trader lifts it (OpenAlgo's dashboard or `warden unban`): nothing else changes in ip_bans.
+    raw(&s.logs).execute("DELETE FROM ip_bans WHERE ip_address = '203.0.113.90'", []).expect("unban");
+    wait_for(StdDuration::from_secs(10), "the lift seen", || {
+        let _ = m.tick(warden::time::now());
+        m.engine().bans_in_force(warden::time::now()).is_empty().then_some(())
+    });
+    // It scans again: banned again, not ignored as if still banned.
+    scan(&s.logs, "203.0.113.90", warden::time::now() - Duration::seconds(30), 20);
+    wait_for(StdDuration::from_secs(10), "the second ban", || {
+        m.tick(warden::time::now()).into_iter().find(|n| matches!(n, Notice::Banned { .. }))
+    });
+}

@@ -147,8 +147,16 @@ impl OpenAlgoSource {
         self.traffic_cursor
     }
 
-    /// The open database, for writing bans on the same connection.
+    /// The open database, for writing bans on the same connection. What is written through it is
+    /// Warden's own commit, which does not change this connection's `data_version`: `ip_bans` is
+    /// read again at the next scan, so that its fingerprint holds the write. Otherwise a ban
+    /// lifted by someone else (OpenAlgo's dashboard, `warden unban`) could bring the table back to
+    /// the fingerprint it had before the write, and the lift would go unseen.
     pub fn db_mut(&mut self) -> Option<&mut LogsDb> {
+        if self.db.is_some() {
+            self.bans_seen = None;
+            self.stale = true;
+        }
         self.db.as_mut()
     }
 
