@@ -46,7 +46,8 @@ bijection of a counter, 15 % IPv6), so the ground truth is exact:
 * invalid API keys (403 on /api/v1/): 60,000/day with 1-7 (window, no notice), 1,000/day with 8-9
   (near notice), 600/day with 10-40 (one ban each).
 * failed logins (401 POST /auth/login, at most 4 per minute): 8,000/day 1-7, 300/day 8-9 (near),
-  200/day 10-20 (near + "reached" notice: the login rule is notice-only by default), and 100/day
+  200/day 10-20 (near, then one ban each: `[login] auth_attempts` is 10 and attacks are banned
+  by default), and 100/day
   fast ones, 6-12 within one calendar minute (one BURST notice each for the 5/min login limit).
 * 48/day rate bursts: 1,250-2,500 requests from one address in one calendar minute (one BURST
   notice each for the 1,200/min limit).
@@ -402,9 +403,7 @@ class Generator:
                 for i in range(c):
                     put(t, prefix, tl)
                     t += randrange(15, 21)
-            threshold, banned = TLOGIN, False
-            if c >= TLOGIN:
-                self.truth.reached += 1
+            threshold, banned = TLOGIN, c >= TLOGIN
         else:  # rate burst: 1,250-2,500 requests in one calendar minute
             n = randrange(1250, 2501)
             b = self.pools["burst"]
