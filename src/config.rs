@@ -316,15 +316,7 @@ impl Default for NotifyConfig {
 impl NotifyConfig {
     /// Every alert on: an alert channel takes them all and keeps the events it asked for.
     pub fn all() -> Self {
-        Self {
-            near: true,
-            banned: true,
-            sources: true,
-            checklist: true,
-            attack: true,
-            signin_new_address: true,
-            signin: true,
-        }
+        Self { signin: true, ..Self::default() }
     }
 }
 

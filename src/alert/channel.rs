@@ -252,6 +252,18 @@ pub fn judge(kind: Kind, status: u16, retry_after: Option<&str>, body: &str) -> 
     Outcome::Refused(format!("{why}.{hint}"))
 }
 
+/// Warden's HTTP client (rustls; no redirects; statuses are answers, not errors), with `timeout`
+/// for each whole request. Alert channels and CrowdSec's LAPI share it.
+pub fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(timeout))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .into()
+}
+
 /// Sends requests: one HTTP client (rustls, no cookies, no redirects) shared by every channel.
 #[derive(Debug, Clone)]
 pub struct Sender {
@@ -267,14 +279,7 @@ impl Default for Sender {
 impl Sender {
     /// A client with Warden's timeout.
     pub fn new() -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(TIMEOUT))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
-        Self { agent }
+        Self { agent: agent(TIMEOUT) }
     }
 
     /// Delivers `msg` through `cfg` once. Any error text is scrubbed of the secret and never

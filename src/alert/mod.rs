@@ -379,19 +379,8 @@ impl AlertConfig {
             return Ok(Some(Secret(t.clone())));
         }
         let Some(path) = &self.token_file else { return Ok(None) };
-        use std::os::unix::fs::MetadataExt;
         let shown = crate::ip::display_raw(&path.to_string_lossy());
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?;
-        if !meta.is_file() {
-            return Err(format!("the token file {shown} is not a regular file"));
-        }
-        if meta.mode() & 0o077 != 0 {
-            return Err(format!(
-                "the token file {shown} can be read by others (mode {:o}); run: chmod 600 {shown}",
-                meta.mode() & 0o777
-            ));
-        }
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read the token file {shown}: {e}"))?;
+        let text = crate::store::private::read_private(path, "token file")?;
         let line = text.lines().next().unwrap_or("").trim().to_string();
         check_secret(&line).map_err(|e| format!("the token file {shown} {e}"))?;
         Ok(Some(Secret(line)))

@@ -128,10 +128,6 @@ impl Router {
         Ok(Self { routes, courier, failing: HashMap::new(), tallies: HashMap::new(), state })
     }
 
-    fn deliver(&self, route_name: &str, alert: Alert, now: Timestamp) {
-        self.courier.send(route_name, Message { event: alert.event, title: alert.title, body: alert.body, at: now });
-    }
-
     /// Hands every alert `notices` make to the channels that want it, and the summaries of
     /// minutes that ended.
     pub fn route(&mut self, notices: &[Notice], now: Timestamp) {
@@ -160,14 +156,6 @@ impl Router {
                 self.courier
                     .send(&r.name, Message { event: alert.event, title: alert.title, body: alert.body, at: now });
             }
-        }
-    }
-
-    /// Queues `alert` on every channel that wants its event (no merging: for alerts that are
-    /// already rare, such as a test).
-    pub fn send_now(&self, alert: &Alert, now: Timestamp) {
-        for r in self.routes.iter().filter(|r| r.events.contains(&alert.event) || alert.event == Event::Test) {
-            self.deliver(&r.name, alert.clone(), now);
         }
     }
 

@@ -116,13 +116,7 @@ pub struct Client {
 impl Client {
     /// A client for `url` with a machine's credentials and a bouncer key (each optional).
     pub fn new(url: &str, creds: Option<Credentials>, key: Option<Secret>) -> Self {
-        let agent = ureq::Agent::config_builder()
-            .timeout_global(Some(TIMEOUT))
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .user_agent(concat!("warden/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .into();
+        let agent = crate::alert::channel::agent(TIMEOUT);
         Self { agent, url: url.trim_end_matches('/').to_string(), creds, key, token: None }
     }
 

@@ -112,22 +112,7 @@ pub struct Credentials {
     pub password: Secret,
 }
 
-/// Reads a secret file: it must be a regular file no one else can read.
-pub fn read_private(path: &std::path::Path, what: &str) -> Result<String, String> {
-    use std::os::unix::fs::MetadataExt;
-    let shown = crate::ip::display_raw(&path.to_string_lossy());
-    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read the {what} {shown}: {e}"))?;
-    if !meta.is_file() {
-        return Err(format!("the {what} {shown} is not a regular file"));
-    }
-    if meta.mode() & 0o077 != 0 {
-        return Err(format!(
-            "the {what} {shown} can be read by others (mode {:o}); run: chmod 600 {shown}",
-            meta.mode() & 0o777
-        ));
-    }
-    std::fs::read_to_string(path).map_err(|e| format!("cannot read the {what} {shown}: {e}"))
-}
+pub use crate::store::private::read_private;
 
 impl Credentials {
     /// Parses the `key: value` lines of `lapi.yaml` (quotes allowed).

@@ -39,3 +39,21 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     f.sync_all().map_err(|e| Error::io(ctx("syncing"), e))?;
     fs::rename(&tmp, path).map_err(|e| Error::io(format!("replacing {}", path.display()), e))
 }
+
+/// Reads a secret file (`what` names it in errors): it must be a regular file no one else can
+/// read, or the error says which `chmod` fixes it.
+pub fn read_private(path: &Path, what: &str) -> std::result::Result<String, String> {
+    use std::os::unix::fs::MetadataExt;
+    let shown = crate::ip::display_raw(&path.to_string_lossy());
+    let meta = fs::metadata(path).map_err(|e| format!("cannot read the {what} {shown}: {e}"))?;
+    if !meta.is_file() {
+        return Err(format!("the {what} {shown} is not a regular file"));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "the {what} {shown} can be read by others (mode {:o}); run: chmod 600 {shown}",
+            meta.mode() & 0o777
+        ));
+    }
+    fs::read_to_string(path).map_err(|e| format!("cannot read the {what} {shown}: {e}"))
+}
